@@ -1,0 +1,95 @@
+# ticket - do lottery tickets transfer?
+#   make            build bin/ticket (runs `make deps` first)
+#   make test       build and run every test; ends with "N passed, N failed"
+#   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make data       install / fetch the real datasets this machine can get
+#   make study      deps, build, data, then the default transfer study
+#   make NATIVE=1   tune for this CPU (-march=native)
+
+CC      ?= cc
+PKGS    := openblas libarchive libcjson zlib
+CFLAGS  ?= -O2
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+ifeq ($(NATIVE),1)
+CFLAGS  += -march=native
+endif
+
+LIB_SRC  := $(wildcard src/*.c datasets/*.c transfer/*.c plots/*.c)
+LIB_SRC  := $(filter-out src/main.c src/cmd_%.c,$(LIB_SRC))
+CLI_SRC  := src/main.c $(wildcard src/cmd_*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+
+# One build tree per flavour so that ASan objects never mix with plain ones.
+B ?= build
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+
+.PHONY: all deps data study test test-asan bench clean golden
+all: deps
+	@$(MAKE) --no-print-directory bin/ticket
+
+bin/ticket: $(B)/ticket
+	@mkdir -p bin
+	cp $< $@
+
+$(B)/ticket: $(CLI_OBJ) $(B)/libticket.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libticket.a $(LDLIBS)
+
+$(B)/libticket.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c $(wildcard include/*.h) tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory run-tests
+
+run-tests: $(B)/ticket $(TEST_BIN)
+	@TICKET_BIN=$(CURDIR)/$(B)/ticket bash tests/run.sh $(TEST_BIN)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory B=build-asan \
+	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  run-tests
+
+# Every Debian package that building and running ticket needs.
+DEPS_PKGS := build-essential pkg-config libopenblas-dev libarchive-dev libcjson-dev zlib1g-dev gnuplot-nox
+deps:
+	@missing=""; for p in $(DEPS_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "ticket needs these Debian packages:$$missing"; \
+	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	  echo "installing:$$missing"; \
+	  if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || \
+	     [ -n "$$(find /var/lib/apt/lists -maxdepth 0 -mtime +7)" ]; then apt-get update -qq; fi; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || exit 1; \
+	fi
+
+data: all
+	@bash datasets/fetch.sh
+
+study: data
+	./bin/ticket study run transfer/studies/default.json --out report
+
+bench: all
+	./bin/ticket bench
+
+# Regenerates the committed golden fixtures (needs Debian's python3-torch).
+golden:
+	bash tests/golden/make_golden.sh
+
+clean:
+	rm -rf build build-asan bin

@@ -1,0 +1,49 @@
+/* tk_common.h - errors, checked allocation and invariants shared by every module.
+ *
+ * Library functions never print and never exit: they return 0 on success or -1
+ * on failure and fill a tk_error with a message a user can act on (which file,
+ * which field or offset, what was expected, how to fix it). Only main() prints.
+ * TK_ASSERT is for internal invariants: a failure there is a bug in ticket. */
+#ifndef TK_COMMON_H
+#define TK_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define TK_VERSION "0.1.0"
+
+typedef struct tk_error {
+    char msg[1024];
+} tk_error;
+
+/* Formats into err (if non-NULL) and returns -1, so callers can write
+ * `return tk_fail(err, "...")`. */
+int tk_fail(tk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prepends context ("reading foo.ckpt: ") to an error already set. */
+int tk_fail_prefix(tk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+void tk_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define TK_ASSERT(e) ((e) ? (void)0 : tk_assert_fail(#e, __FILE__, __LINE__))
+
+/* Allocation that aborts with file:line when memory runs out: running out of
+ * memory is not an input error a user can fix field by field. */
+void *tk_malloc_at(size_t n, const char *file, int line);
+void *tk_calloc_at(size_t n, size_t size, const char *file, int line);
+#define tk_malloc(n) tk_malloc_at((n), __FILE__, __LINE__)
+#define tk_calloc(n, s) tk_calloc_at((n), (s), __FILE__, __LINE__)
+/* 64-byte aligned, zeroed; release with free(). For arenas fed to BLAS. */
+void *tk_alloc_aligned_at(size_t n, const char *file, int line);
+#define tk_alloc_aligned(n) tk_alloc_aligned_at((n), __FILE__, __LINE__)
+
+/* The candidate closest to `word` by edit distance, for "did you mean" hints;
+ * NULL when nothing is reasonably close. */
+const char *tk_nearest(const char *word, const char *const *candidates, int n);
+
+/* Wall-clock seconds from a monotonic clock. */
+double tk_now(void);
+
+#define TK_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+#endif

@@ -1,0 +1,53 @@
+/* tk_file.h - files on disk: whole-file reads, atomic writes, checksums, and a
+ * bounds-checked binary reader/writer for the formats ticket writes itself.
+ *
+ * Every binary file ticket writes starts with a 4-byte magic and a u32
+ * version and ends with a CRC-32 of everything before it. Writes go to
+ * "path.tmp", are fsynced and renamed over the target, and the directory is
+ * fsynced, so a crash leaves either the old file or the new one. */
+#ifndef TK_FILE_H
+#define TK_FILE_H
+
+#include "tk_common.h"
+
+int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err);
+int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err);
+bool tk_file_exists(const char *path);
+/* mkdir -p */
+int tk_mkdirs(const char *path, tk_error *err);
+uint32_t tk_crc32(const void *data, size_t n);
+
+/* Growable little-endian byte buffer. */
+typedef struct tk_buf {
+    uint8_t *data;
+    size_t len, cap;
+} tk_buf;
+void tk_buf_put(tk_buf *b, const void *data, size_t n);
+void tk_buf_u32(tk_buf *b, uint32_t v);
+void tk_buf_u64(tk_buf *b, uint64_t v);
+void tk_buf_f32(tk_buf *b, float v);
+void tk_buf_str(tk_buf *b, const char *s); /* u32 length + bytes */
+void tk_buf_free(tk_buf *b);
+/* Appends magic+version at the start of an empty buffer / the CRC at the end. */
+void tk_buf_begin(tk_buf *b, const char magic[4], uint32_t version);
+void tk_buf_end(tk_buf *b);
+
+/* Reader over a file's bytes; every error names the file and the offset. */
+typedef struct tk_reader {
+    const uint8_t *data;
+    size_t len, pos;
+    const char *path;
+} tk_reader;
+/* Checks magic, version (must equal `version`) and the trailing CRC; on
+ * success the reader is positioned after the header and len excludes the CRC.
+ * `what` names the kind of file in messages ("checkpoint"). */
+int tk_reader_begin(tk_reader *r, const uint8_t *data, size_t n, const char *path, const char magic[4],
+                    uint32_t version, const char *what, tk_error *err);
+int tk_read(tk_reader *r, void *out, size_t n, const char *field, tk_error *err);
+int tk_read_u32(tk_reader *r, uint32_t *v, const char *field, tk_error *err);
+int tk_read_u64(tk_reader *r, uint64_t *v, const char *field, tk_error *err);
+int tk_read_f32(tk_reader *r, float *v, const char *field, tk_error *err);
+/* Reads a string into out[cap] (NUL-terminated). */
+int tk_read_str(tk_reader *r, char *out, size_t cap, const char *field, tk_error *err);
+
+#endif

@@ -1,0 +1,156 @@
+/* tk_model.h - a network as a small graph of layers over flat arenas.
+ *
+ * A model is built by a registry entry (src/models.c) through the tk_add_*
+ * builder calls, then tk_model_finish() lays out the arenas:
+ *   param[n_params]  every trainable value; prunable weights come FIRST, so
+ *                    mask[i] <-> param[i] for i < n_prunable and global
+ *                    pruning is one pass over one array;
+ *   grad[n_params]   gradients, same layout;
+ *   mask[n_prunable] 1 = kept, 0 = pruned;
+ *   state[n_state]   non-trained state (batch-norm running mean and variance).
+ * Activations and their gradients are sized once per batch size. Tensor 0 is
+ * the input; a linear layer reads any tensor as flattened [B, C*H*W]. */
+#ifndef TK_MODEL_H
+#define TK_MODEL_H
+
+#include "tk_common.h"
+#include "tk_layers.h"
+#include "tk_rng.h"
+
+typedef enum tk_op_kind {
+    TK_OP_LINEAR,
+    TK_OP_CONV2D,
+    TK_OP_BATCHNORM,
+    TK_OP_RELU,
+    TK_OP_MAXPOOL,
+    TK_OP_AVGPOOL,
+    TK_OP_ADD,
+    TK_OP_DROPOUT,
+    TK_OP_COUNT
+} tk_op_kind;
+extern const char *const tk_op_names[TK_OP_COUNT];
+
+typedef enum tk_init_kind {
+    TK_INIT_ZERO,
+    TK_INIT_ONE,
+    TK_INIT_GLOROT_NORMAL,        /* N(0, 2/(fan_in+fan_out)) */
+    TK_INIT_KAIMING_NORMAL_FAN_IN, /* N(0, 2/fan_in) */
+    TK_INIT_KAIMING_NORMAL_FAN_OUT, /* N(0, 2/fan_out) */
+    TK_INIT_COUNT
+} tk_init_kind;
+extern const char *const tk_init_names[TK_INIT_COUNT];
+
+typedef struct tk_param {
+    char name[64];      /* PyTorch-style, e.g. "blocks.0.conv1.weight" */
+    int ndim, shape[4];
+    size_t offset, count; /* into param/grad (and mask when prunable) */
+    bool prunable;      /* conv and linear weights; never biases or batch norm */
+    bool is_output;     /* belongs to the output layer (the transfer "head") */
+    tk_op_kind layer;   /* the op that owns it: TK_OP_CONV2D, TK_OP_LINEAR or TK_OP_BATCHNORM */
+    int fan_in, fan_out;
+    tk_init_kind init;
+} tk_param;
+
+typedef struct tk_shape {
+    int C, H, W;
+} tk_shape;
+
+typedef struct tk_op {
+    tk_op_kind kind;
+    int in, in2, out;     /* tensor ids; in2 only for TK_OP_ADD */
+    int weight, bias;     /* param indices or -1 (batch norm: gamma, beta) */
+    size_t run_mean, run_var; /* batch norm: offsets into state */
+    int k, stride, pad;   /* conv kernel / pool window */
+    float p;              /* dropout probability */
+    size_t scratch;       /* per-sample offset into the op's scratch (argmax, keep, bn save) */
+} tk_op;
+
+typedef struct tk_model {
+    char name[32];
+    tk_shape input;
+    int classes;
+
+    tk_param *params;
+    int n_param_tensors, cap_param_tensors;
+    size_t n_params, n_prunable, n_state;
+    float *param, *grad, *state;
+    uint8_t *mask;
+
+    tk_op *ops;
+    int n_ops, cap_ops;
+    tk_shape *tensors;
+    int n_tensors, cap_tensors, output;
+
+    /* per-batch buffers (tk_model_set_batch) */
+    int batch;
+    float **act, **dact;  /* [n_tensors] pointers into one arena each */
+    float *act_arena, *dact_arena;
+    float *work;          /* conv scratch */
+    int32_t *argmax;      /* max-pool indices, all pools */
+    uint8_t *keep;        /* dropout draws, all dropouts */
+    float *bn_save;       /* batch-norm mean/invstd, all batch norms */
+} tk_model;
+
+/* ---- building (used by registry entries) */
+tk_model *tk_model_begin(const char *name, tk_shape input, int classes);
+/* Each returns the id of its output tensor. `name` prefixes the parameter names. */
+int tk_add_conv(tk_model *m, const char *name, int x, int out_channels, int k, int stride, int pad, bool bias,
+                tk_init_kind init);
+int tk_add_linear(tk_model *m, const char *name, int x, int out, bool bias, tk_init_kind init);
+int tk_add_batchnorm(tk_model *m, const char *name, int x);
+int tk_add_relu(tk_model *m, int x);
+int tk_add_maxpool(tk_model *m, int x, int k, int stride);
+int tk_add_avgpool(tk_model *m, int x, int k);
+int tk_add_residual(tk_model *m, int a, int b);
+int tk_add_dropout(tk_model *m, int x, float p);
+/* Marks `output` as the logits, flags the last linear layer as the output
+ * layer, lays out the arenas and allocates them. Returns 0 or -1 with err set
+ * (e.g. an input too small for the model's pools). */
+int tk_model_finish(tk_model *m, int output, tk_error *err);
+
+/* ---- registry */
+typedef struct tk_model_config {
+    const char *name; /* registry name, e.g. "resnet20" */
+    tk_shape input;
+    int classes;
+    float width;      /* channel/width multiplier; 1 = the published network */
+} tk_model_config;
+
+typedef struct tk_model_entry {
+    const char *name;
+    const char *description;
+    tk_shape default_input;
+    /* Builds the graph; returns the logits tensor id or -1 with err set. */
+    int (*build)(tk_model *m, float width, tk_error *err);
+} tk_model_entry;
+
+const tk_model_entry *tk_model_registry(int *count);
+const tk_model_entry *tk_model_find(const char *name);
+/* Builds a registry model; unknown names get a "did you mean" error. */
+tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err);
+void tk_model_free(tk_model *m);
+
+/* ---- use */
+/* Fresh parameters from the init stream; batch norm gamma=1, beta=0, running
+ * mean 0, var 1; mask all ones. */
+void tk_model_init(tk_model *m, tk_rng *init_rng);
+/* Sizes the activation buffers for batches of up to B samples. */
+void tk_model_set_batch(tk_model *m, int B);
+/* x[B, C*H*W] -> logits (returned, [B, classes]). `train` selects batch
+ * statistics and dropout (drawn from dropout_rng, which may be NULL when the
+ * model has no dropout or train is false). */
+const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng);
+/* The buffer the caller fills with d(loss)/d(logits) before tk_model_backward. */
+float *tk_model_output_grad(tk_model *m);
+/* Accumulates parameter gradients into m->grad (the caller zeroes it). */
+void tk_model_backward(tk_model *m, int B);
+/* param[i] = 0 where mask[i] == 0. */
+void tk_model_apply_mask(tk_model *m);
+/* grad[i] = 0 where mask[i] == 0. */
+void tk_model_mask_grad(tk_model *m);
+/* Forward multiply-adds x 2 of conv and linear layers, per sample (the
+ * convention of the PyTorch reference benchmark). */
+double tk_model_flops(const tk_model *m);
+int tk_model_find_param(const tk_model *m, const char *name);
+
+#endif

@@ -1,0 +1,73 @@
+/* tk_optim.h - optimizers, learning-rate schedules and training durations.
+ *
+ * Mask discipline lives here: tk_optim_step zeroes the gradients of pruned
+ * weights before the update and the weights after it, so a pruned weight is
+ * exactly 0 after every step and its momentum / Adam moments stay 0. */
+#ifndef TK_OPTIM_H
+#define TK_OPTIM_H
+
+#include "tk_common.h"
+
+typedef enum tk_optim_kind { TK_OPTIM_SGD, TK_OPTIM_ADAM, TK_OPTIM_ADAMW, TK_OPTIM_COUNT } tk_optim_kind;
+extern const char *const tk_optim_names[TK_OPTIM_COUNT];
+
+typedef struct tk_optim_config {
+    tk_optim_kind kind;
+    float lr;
+    float momentum;     /* SGD */
+    bool nesterov;      /* SGD */
+    float weight_decay; /* SGD and Adam: L2 added to the gradient; AdamW: decoupled */
+    float beta1, beta2, eps; /* Adam/AdamW */
+} tk_optim_config;
+
+/* Defaults per kind: SGD momentum 0, Adam betas (0.9, 0.999), eps 1e-8, AdamW weight decay 1e-2. */
+tk_optim_config tk_optim_defaults(tk_optim_kind kind);
+/* Parses "sgd" / "adam" / "adamw"; unknown names get the nearest valid one. */
+int tk_optim_parse(const char *name, tk_optim_kind *kind, tk_error *err);
+
+typedef struct tk_optim {
+    tk_optim_config cfg;
+    size_t n;
+    int64_t steps;  /* updates taken so far (Adam bias correction) */
+    float *m, *v;   /* momentum / first moment, second moment (NULL when unused) */
+} tk_optim;
+
+tk_optim *tk_optim_create(const tk_optim_config *cfg, size_t n_params);
+void tk_optim_free(tk_optim *o);
+/* One update with learning rate lr. mask[0..n_masked) covers param[0..n_masked). */
+void tk_optim_step(tk_optim *o, float *param, float *grad, const uint8_t *mask, size_t n_masked, float lr);
+/* Floats of state per parameter (0, 1 or 2): what a checkpoint stores. */
+int tk_optim_state_per_param(const tk_optim *o);
+
+/* ---- durations: "160ep", "500it", "2ep10it" */
+typedef struct tk_duration {
+    int64_t epochs, iterations;
+} tk_duration;
+int tk_duration_parse(const char *text, tk_duration *d, tk_error *err);
+int64_t tk_duration_iters(tk_duration d, int64_t iters_per_epoch);
+/* Canonical text: "3ep", "500it", "2ep10it", "0it". */
+void tk_duration_format(tk_duration d, char *out, size_t n);
+
+/* ---- schedules; all multiply the base learning rate */
+typedef enum tk_schedule_kind {
+    TK_SCHEDULE_CONSTANT,
+    TK_SCHEDULE_MULTISTEP,
+    TK_SCHEDULE_COSINE,
+    TK_SCHEDULE_COUNT
+} tk_schedule_kind;
+extern const char *const tk_schedule_names[TK_SCHEDULE_COUNT];
+
+typedef struct tk_schedule {
+    tk_schedule_kind kind;
+    int64_t milestones[16]; /* iterations, ascending (multistep) */
+    int n_milestones;
+    float gamma;            /* multistep factor per milestone passed */
+    int64_t warmup;         /* linear warm-up iterations from lr/warmup to lr, any kind */
+    int64_t total;          /* iterations of the whole run (cosine) */
+} tk_schedule;
+
+int tk_schedule_parse(const char *name, tk_schedule_kind *kind, tk_error *err);
+/* Learning rate for the update at 0-based iteration `step`. */
+float tk_schedule_lr(const tk_schedule *s, float base_lr, int64_t step);
+
+#endif

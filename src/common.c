@@ -1,0 +1,102 @@
+/* common.c - error formatting, checked allocation, name suggestions. */
+#define _POSIX_C_SOURCE 200809L
+#include "tk_common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int tk_fail(tk_error *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+int tk_fail_prefix(tk_error *err, const char *fmt, ...) {
+    if (err) {
+        char prefix[512], old[sizeof err->msg];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(prefix, sizeof prefix, fmt, ap);
+        va_end(ap);
+        memcpy(old, err->msg, sizeof old);
+        snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    }
+    return -1;
+}
+
+void tk_assert_fail(const char *expr, const char *file, int line) {
+    fprintf(stderr, "ticket: internal error: assertion '%s' failed at %s:%d\n", expr, file, line);
+    abort();
+}
+
+void *tk_malloc_at(size_t n, const char *file, int line) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "ticket: out of memory allocating %zu bytes at %s:%d\n", n, file, line);
+        abort();
+    }
+    return p;
+}
+
+void *tk_calloc_at(size_t n, size_t size, const char *file, int line) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "ticket: out of memory allocating %zu x %zu bytes at %s:%d\n", n, size, file, line);
+        abort();
+    }
+    return p;
+}
+
+void *tk_alloc_aligned_at(size_t n, const char *file, int line) {
+    size_t rounded = (n + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (!p) {
+        fprintf(stderr, "ticket: out of memory allocating %zu bytes at %s:%d\n", n, file, line);
+        abort();
+    }
+    memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    int prev[64], cur[64];
+    for (int j = 0; j <= lb; j++) prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *tk_nearest(const char *word, const char *const *candidates, int n) {
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(word, candidates[i]);
+        if (d < best_d) best_d = d, best = candidates[i];
+    }
+    /* A suggestion further than half the word away is noise, not help. */
+    int limit = (int)strlen(word) / 2 + 1;
+    if (limit < 3) limit = 3;
+    return best_d <= limit ? best : NULL;
+}
+
+double tk_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

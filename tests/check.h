@@ -1,0 +1,92 @@
+/* check.h - the test harness every tests/test_*.c program uses.
+ *
+ * A test program is a main() that calls RUN(fn) for each test function. Each
+ * test prints "ok NAME" or "FAIL NAME" with the failed checks above it; the
+ * runner (tests/run.sh) counts those lines. A crash shows up as a missing "ok". */
+#ifndef TK_CHECK_H
+#define TK_CHECK_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern int check_failures_in_test; /* reset by RUN */
+extern int check_tests_failed;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stdout, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            check_failures_in_test++;                                                \
+        }                                                                            \
+    } while (0)
+
+/* |a - b| <= tol * max(1, |b|): relative for large values, absolute near zero. */
+#define CHECK_NEAR(a, b, tol)                                                                    \
+    do {                                                                                         \
+        double check_a_ = (double)(a), check_b_ = (double)(b);                                    \
+        double check_s_ = fabs(check_b_) > 1.0 ? fabs(check_b_) : 1.0;                            \
+        if (!(fabs(check_a_ - check_b_) <= (tol) * check_s_)) {                                   \
+            fprintf(stdout, "  %s:%d: %s = %.9g, expected %s = %.9g (tol %g)\n", __FILE__, __LINE__, \
+                    #a, check_a_, #b, check_b_, (double)(tol));                                   \
+            check_failures_in_test++;                                                            \
+        }                                                                                        \
+    } while (0)
+
+/* Checks that `haystack` contains `needle` (for error messages). */
+#define CHECK_CONTAINS(haystack, needle)                                                       \
+    do {                                                                                       \
+        const char *check_h_ = (haystack), *check_n_ = (needle);                                \
+        if (!check_h_ || !strstr(check_h_, check_n_)) {                                         \
+            fprintf(stdout, "  %s:%d: expected \"%s\" in: %s\n", __FILE__, __LINE__, check_n_,  \
+                    check_h_ ? check_h_ : "(null)");                                           \
+            check_failures_in_test++;                                                          \
+        }                                                                                      \
+    } while (0)
+
+#define RUN(fn)                                                       \
+    do {                                                              \
+        check_failures_in_test = 0;                                   \
+        fn();                                                         \
+        if (check_failures_in_test) {                                 \
+            printf("FAIL %s\n", #fn);                                 \
+            check_tests_failed++;                                     \
+        } else {                                                      \
+            printf("ok %s\n", #fn);                                   \
+        }                                                             \
+        fflush(stdout);                                               \
+    } while (0)
+
+#define CHECK_MAIN_END() return check_tests_failed ? 1 : 0
+
+/* ---- support (tests/support.c) */
+
+/* Golden fixtures written by tests/golden/*.py: named float32 arrays. */
+typedef struct golden golden;
+golden *golden_open(const char *path); /* aborts the test program if missing */
+/* The array called `name`; *n gets its length. Aborts if absent. */
+const float *golden_get(const golden *g, const char *name, size_t *n);
+void golden_close(golden *g);
+
+/* Largest |a-b| / max(|b|, floor) over n values: the "max relative error". */
+double max_rel_error(const float *a, const float *b, size_t n, double floor);
+
+/* Finite-difference gradient check. `loss` recomputes a scalar loss from the
+ * current contents of x (it must not change anything else). For up to
+ * `max_points` indices of x (all when n is small, an evenly spread sample
+ * otherwise) compares analytic[i] with the central difference
+ * (loss(x+eps) - loss(x-eps)) / 2eps and returns the largest error
+ * |a - fd| / max(|a| + |fd|, 1e-2). */
+double gradcheck(double (*loss)(void *ctx), void *ctx, float *x, const float *analytic, size_t n, float eps,
+                 size_t max_points);
+
+/* A fresh empty directory under $TMPDIR for this test; removed by the caller with rm_rf. */
+char *test_tmpdir(const char *tag);
+void rm_rf(const char *path);
+/* Writes bytes to path (aborts on failure). */
+void write_file(const char *path, const void *data, size_t n);
+/* Runs a shell command, captures stdout+stderr into a malloc'd string; returns exit status. */
+int run_capture(const char *cmd, char **output);
+
+#endif

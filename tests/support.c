@@ -1,0 +1,149 @@
+/* support.c - helpers shared by the test programs: golden fixtures, temp dirs, subprocesses. */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int check_failures_in_test;
+int check_tests_failed;
+
+typedef struct golden_entry {
+    char name[128];
+    size_t n;
+    float *data;
+} golden_entry;
+
+struct golden {
+    int count;
+    golden_entry *e;
+};
+
+static void die(const char *what, const char *path) {
+    printf("  fixture error: %s (%s)\nFAIL fixture\n", what, path);
+    exit(1);
+}
+
+golden *golden_open(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) die("cannot open; regenerate with tests/golden/make_golden.sh", path);
+    char magic[4];
+    uint32_t count;
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "TKGD", 4) || fread(&count, 4, 1, f) != 1)
+        die("bad header", path);
+    golden *g = calloc(1, sizeof *g);
+    g->count = (int)count;
+    g->e = calloc(count, sizeof *g->e);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t len, ndim, dim;
+        if (fread(&len, 4, 1, f) != 1 || len >= sizeof g->e[i].name) die("bad name", path);
+        if (fread(g->e[i].name, 1, len, f) != len) die("truncated name", path);
+        if (fread(&ndim, 4, 1, f) != 1 || ndim > 8) die("bad ndim", path);
+        size_t n = 1;
+        for (uint32_t d = 0; d < ndim; d++) {
+            if (fread(&dim, 4, 1, f) != 1) die("truncated dims", path);
+            n *= dim;
+        }
+        g->e[i].n = n;
+        g->e[i].data = malloc(n * sizeof(float) + 1);
+        if (fread(g->e[i].data, sizeof(float), n, f) != n) die("truncated data", path);
+    }
+    fclose(f);
+    return g;
+}
+
+const float *golden_get(const golden *g, const char *name, size_t *n) {
+    for (int i = 0; i < g->count; i++)
+        if (!strcmp(g->e[i].name, name)) {
+            if (n) *n = g->e[i].n;
+            return g->e[i].data;
+        }
+    die("missing array", name);
+    return NULL;
+}
+
+void golden_close(golden *g) {
+    if (!g) return;
+    for (int i = 0; i < g->count; i++) free(g->e[i].data);
+    free(g->e);
+    free(g);
+}
+
+double max_rel_error(const float *a, const float *b, size_t n, double floor) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double s = fabs((double)b[i]) > floor ? fabs((double)b[i]) : floor;
+        if (d / s > worst || d != d) worst = d != d ? INFINITY : d / s;
+    }
+    return worst;
+}
+
+char *test_tmpdir(const char *tag) {
+    const char *base = getenv("TMPDIR");
+    char *path;
+    if (asprintf(&path, "%s/ticket-test-%s-XXXXXX", base ? base : "/tmp", tag) < 0 || !mkdtemp(path)) {
+        printf("  cannot create temp dir\nFAIL tmpdir\n");
+        exit(1);
+    }
+    return path;
+}
+
+void rm_rf(const char *path) {
+    char *cmd;
+    if (asprintf(&cmd, "rm -rf '%s'", path) >= 0) {
+        if (system(cmd)) { /* best effort: a leftover temp dir is harmless */
+        }
+        free(cmd);
+    }
+}
+
+void write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f)) {
+        printf("  cannot write %s\nFAIL write_file\n", path);
+        exit(1);
+    }
+}
+
+int run_capture(const char *cmd, char **output) {
+    char *full;
+    if (asprintf(&full, "%s 2>&1", cmd) < 0) exit(1);
+    FILE *p = popen(full, "r");
+    free(full);
+    if (!p) exit(1);
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while ((got = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+        len += got;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    buf[len] = 0;
+    int status = pclose(p);
+    if (output) *output = buf;
+    else free(buf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+double gradcheck(double (*loss)(void *ctx), void *ctx, float *x, const float *analytic, size_t n, float eps,
+                 size_t max_points) {
+    size_t step = n > max_points ? n / max_points : 1;
+    double worst = 0;
+    for (size_t i = 0; i < n; i += step) {
+        float saved = x[i];
+        x[i] = saved + eps;
+        double lp = loss(ctx);
+        x[i] = saved - eps;
+        double lm = loss(ctx);
+        x[i] = saved;
+        double fd = (lp - lm) / (2.0 * (double)eps);
+        double a = analytic[i];
+        double denom = fabs(a) + fabs(fd);
+        if (denom < 1e-2) denom = 1e-2;
+        double err = fabs(a - fd) / denom;
+        if (err > worst || err != err) worst = err != err ? INFINITY : err;
+    }
+    return worst;
+}
