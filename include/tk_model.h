@@ -120,8 +120,8 @@ typedef struct tk_model_entry {
     const char *name;
     const char *description;
     tk_shape default_input;
-    /* Builds the graph; returns the logits tensor id or -1 with err set. */
-    int (*build)(tk_model *m, float width, tk_error *err);
+    /* Adds the layers; returns the logits tensor id. */
+    int (*build)(tk_model *m, float width);
 } tk_model_entry;
 
 const tk_model_entry *tk_model_registry(int *count);

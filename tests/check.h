@@ -62,7 +62,7 @@ extern int check_tests_failed;
 
 /* ---- support (tests/support.c) */
 
-/* Golden fixtures written by tests/golden/*.py: named float32 arrays. */
+/* Golden fixtures written by the tests/golden/gen_NAME.py scripts: named float32 arrays. */
 typedef struct golden golden;
 golden *golden_open(const char *path); /* aborts the test program if missing */
 /* The array called `name`; *n gets its length. Aborts if absent. */

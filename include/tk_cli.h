@@ -1,0 +1,37 @@
+/* tk_cli.h - command-line options shared by the ticket commands.
+ *
+ * Options are `--name value` or `--name=value`; flags take no value. Values
+ * are kept as text and converted by the typed getters, so that every error
+ * names the option and what was expected. */
+#ifndef TK_CLI_H
+#define TK_CLI_H
+
+#include <stdio.h>
+
+#include "tk_common.h"
+#include "tk_optim.h"
+
+typedef struct tk_option {
+    const char *name;    /* without the dashes */
+    const char *metavar; /* NULL for a flag */
+    const char *help;
+    const char *value;   /* filled by tk_cli_parse; "1" for a given flag */
+} tk_option;
+
+/* Parses argv[0..argc) (after the command name). `--help` sets *help. */
+int tk_cli_parse(int argc, char **argv, tk_option *opts, int n, bool *help, tk_error *err);
+void tk_cli_usage(FILE *f, const char *usage, const char *about, const tk_option *opts, int n);
+const tk_option *tk_cli_find(const tk_option *opts, int n, const char *name);
+
+/* Each returns 1 when the option was given and converted, 0 when absent, -1 on a bad value. */
+int tk_cli_float(const tk_option *opts, int n, const char *name, float *out, tk_error *err);
+int tk_cli_int(const tk_option *opts, int n, const char *name, int *out, tk_error *err);
+int tk_cli_u64(const tk_option *opts, int n, const char *name, uint64_t *out, tk_error *err);
+int tk_cli_duration(const tk_option *opts, int n, const char *name, tk_duration *out, tk_error *err);
+
+/* The commands (src/cmd_*.c). Each returns the process exit code. */
+int tk_cmd_train(int argc, char **argv);
+int tk_cmd_bench(int argc, char **argv);
+int tk_cmd_models(int argc, char **argv);
+
+#endif

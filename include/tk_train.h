@@ -1,0 +1,64 @@
+/* tk_train.h - the trainer: one network trained on one dataset, with
+ * evaluation, metrics, checkpoints and bit-identical resume.
+ *
+ * A run lives in a directory: config.json (the hyper-parameters), checkpoint
+ * (the whole training state, rewritten atomically), metrics.jsonl (one line
+ * per evaluation) and summary.json (final and best accuracy, when finished).
+ * Everything random comes from tk_rng streams derived from one seed, and the
+ * checkpoint holds their state, so a run resumed from any checkpoint ends with
+ * the same bits as one that never stopped. */
+#ifndef TK_TRAIN_H
+#define TK_TRAIN_H
+
+#include "tk_data.h"
+#include "tk_model.h"
+#include "tk_optim.h"
+
+typedef struct tk_train_config {
+    char model[32];
+    float width;
+    char dataset[256];
+    tk_optim_config optim;
+    tk_schedule_kind schedule;
+    tk_duration milestones[16];
+    int n_milestones;
+    float gamma;
+    tk_duration warmup;
+    int batch;
+    tk_duration length;
+    tk_duration eval_every;
+    tk_duration checkpoint_every;
+    int val_size;   /* training examples held out for validation (0: none) */
+    uint64_t seed;
+    int threads;
+} tk_train_config;
+
+/* The documented defaults for a model (Frankle & Carbin's for LeNet and
+ * Conv-x, OpenLTH's for VGG and ResNet); fails for an unknown model. */
+int tk_train_defaults(const char *model, tk_train_config *cfg, tk_error *err);
+/* Checks ranges (lr > 0, batch >= 1, ...) naming the offending option. */
+int tk_train_validate(const tk_train_config *cfg, tk_error *err);
+
+/* config.json round trip. Every key is written; reading rejects unknown keys
+ * (with the nearest valid one) and wrong types, naming the file. */
+char *tk_train_config_to_json(const tk_train_config *cfg);
+int tk_train_config_from_json(const char *text, const char *path, tk_train_config *cfg, tk_error *err);
+
+typedef struct tk_train_result {
+    int64_t iterations;
+    float final_accuracy, final_loss;
+    float best_accuracy;
+    int64_t best_iteration;
+    int64_t early_stop_iteration; /* minimum validation loss; -1 without validation */
+    double seconds, samples_per_second;
+} tk_train_result;
+
+typedef enum tk_progress { TK_PROGRESS_NONE, TK_PROGRESS_LINES, TK_PROGRESS_BAR } tk_progress;
+
+/* Trains in `dir`: starts fresh when dir has no checkpoint, otherwise resumes
+ * (after checking that dir/config.json matches cfg). A finished run returns
+ * its stored result without training. */
+int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
+                 tk_error *err);
+
+#endif

@@ -1,0 +1,159 @@
+/* checkpoint.c - saving and restoring the whole training state (format in tk_checkpoint.h). */
+#include "tk_checkpoint.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk_file.h"
+
+static const char magic[4] = {'T', 'K', 'C', 'K'};
+enum { VERSION = 1 };
+
+int tk_checkpoint_save(const char *path, const tk_model *m, float width, const tk_optim *o,
+                       const tk_train_state *s, tk_error *err) {
+    tk_buf b = {0};
+    tk_buf_begin(&b, magic, VERSION);
+    tk_buf_str(&b, m->name);
+    tk_buf_f32(&b, width);
+    tk_buf_u32(&b, (uint32_t)m->input.C);
+    tk_buf_u32(&b, (uint32_t)m->input.H);
+    tk_buf_u32(&b, (uint32_t)m->input.W);
+    tk_buf_u32(&b, (uint32_t)m->classes);
+    tk_buf_u32(&b, (uint32_t)m->n_param_tensors);
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        tk_buf_str(&b, m->params[i].name);
+        tk_buf_u64(&b, m->params[i].count);
+    }
+    tk_buf_u64(&b, m->n_params);
+    tk_buf_u64(&b, m->n_prunable);
+    tk_buf_u64(&b, m->n_state);
+    tk_buf_u64(&b, (uint64_t)s->step);
+    tk_buf_u64(&b, (uint64_t)s->total);
+    for (int i = 0; i < TK_STREAM_COUNT; i++)
+        for (int j = 0; j < 4; j++) tk_buf_u64(&b, s->rng[i].s[j]);
+    int per_param = tk_optim_state_per_param(o);
+    tk_buf_u32(&b, (uint32_t)o->cfg.kind);
+    tk_buf_u64(&b, (uint64_t)o->steps);
+    tk_buf_u32(&b, (uint32_t)per_param);
+    tk_buf_put(&b, m->param, m->n_params * sizeof(float));
+    tk_buf_put(&b, m->state, m->n_state * sizeof(float));
+    tk_buf_put(&b, m->mask, m->n_prunable);
+    if (per_param >= 1) tk_buf_put(&b, o->m, m->n_params * sizeof(float));
+    if (per_param >= 2) tk_buf_put(&b, o->v, m->n_params * sizeof(float));
+    tk_buf_u32(&b, (uint32_t)s->n);
+    tk_buf_put(&b, s->perm, (size_t)s->n * sizeof(int32_t));
+    tk_buf_put(&b, &s->loss_sum, sizeof(double));
+    tk_buf_u64(&b, (uint64_t)s->correct);
+    tk_buf_u64(&b, (uint64_t)s->seen);
+    tk_buf_f32(&b, s->best_accuracy);
+    tk_buf_u64(&b, (uint64_t)s->best_iteration);
+    tk_buf_f32(&b, s->min_val_loss);
+    tk_buf_u64(&b, (uint64_t)(s->min_val_iteration + 1));
+    tk_buf_end(&b);
+    int rc = tk_file_write_atomic(path, b.data, b.len, err);
+    tk_buf_free(&b);
+    return rc;
+}
+
+/* Reads a u64 that must equal `expected`; `what` explains the mismatch. */
+static int expect_u64(tk_reader *r, uint64_t expected, const char *field, const char *what, tk_error *err) {
+    uint64_t v;
+    if (tk_read_u64(r, &v, field, err)) return -1;
+    if (v != expected)
+        return tk_fail(err, "%s: %s is %llu in the checkpoint but %llu in this run; %s", r->path, field,
+                       (unsigned long long)v, (unsigned long long)expected, what);
+    return 0;
+}
+
+static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_state *s, tk_error *err) {
+    char name[64];
+    float w;
+    uint32_t shape[4], count;
+    if (tk_read_str(r, name, sizeof name, "model name", err) || tk_read_f32(r, &w, "width", err)) return -1;
+    for (int i = 0; i < 4; i++)
+        if (tk_read_u32(r, &shape[i], "input shape and classes", err)) return -1;
+    if (strcmp(name, m->name) || w != width || (int)shape[0] != m->input.C || (int)shape[1] != m->input.H ||
+        (int)shape[2] != m->input.W || (int)shape[3] != m->classes)
+        return tk_fail(err,
+                       "%s is a checkpoint of model %s (width %g, input %ux%ux%u, %u classes), but this run "
+                       "trains %s (width %g, input %dx%dx%d, %d classes); use another --out directory or "
+                       "the matching --model/--width/--dataset",
+                       r->path, name, w, shape[0], shape[1], shape[2], shape[3], m->name, width, m->input.C,
+                       m->input.H, m->input.W, m->classes);
+    if (tk_read_u32(r, &count, "parameter tensor count", err)) return -1;
+    if ((int)count != m->n_param_tensors)
+        return tk_fail(err, "%s: %u parameter tensors in the checkpoint, %d in model %s; it was written by "
+                       "another version of the model", r->path, count, m->n_param_tensors, m->name);
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        char pname[64];
+        if (tk_read_str(r, pname, sizeof pname, "parameter name", err)) return -1;
+        if (strcmp(pname, m->params[i].name))
+            return tk_fail(err, "%s: parameter %d is '%s' in the checkpoint, '%s' in model %s", r->path, i, pname,
+                           m->params[i].name, m->name);
+        if (expect_u64(r, m->params[i].count, m->params[i].name, "the parameter shapes differ", err)) return -1;
+    }
+    if (expect_u64(r, m->n_params, "n_params", "the model differs", err) ||
+        expect_u64(r, m->n_prunable, "n_prunable", "the model differs", err) ||
+        expect_u64(r, m->n_state, "n_state", "the model differs", err))
+        return -1;
+    uint64_t step, total;
+    if (tk_read_u64(r, &step, "step", err) || tk_read_u64(r, &total, "total", err)) return -1;
+    s->step = (int64_t)step;
+    s->total = (int64_t)total;
+    for (int i = 0; i < TK_STREAM_COUNT; i++)
+        for (int j = 0; j < 4; j++)
+            if (tk_read_u64(r, &s->rng[i].s[j], "rng state", err)) return -1;
+    uint32_t kind, per_param;
+    uint64_t steps;
+    if (tk_read_u32(r, &kind, "optimizer", err) || tk_read_u64(r, &steps, "optimizer steps", err) ||
+        tk_read_u32(r, &per_param, "optimizer state size", err))
+        return -1;
+    if (kind != (uint32_t)o->cfg.kind || (int)per_param != tk_optim_state_per_param(o))
+        return tk_fail(err, "%s: the checkpoint was written with optimizer %s, this run uses %s; use the "
+                       "run's own config (ticket train --resume DIR)", r->path,
+                       kind < TK_OPTIM_COUNT ? tk_optim_names[kind] : "?", tk_optim_names[o->cfg.kind]);
+    o->steps = (int64_t)steps;
+    if (tk_read(r, m->param, m->n_params * sizeof(float), "parameters", err) ||
+        tk_read(r, m->state, m->n_state * sizeof(float), "batch-norm state", err) ||
+        tk_read(r, m->mask, m->n_prunable, "mask", err) ||
+        (per_param >= 1 && tk_read(r, o->m, m->n_params * sizeof(float), "optimizer state", err)) ||
+        (per_param >= 2 && tk_read(r, o->v, m->n_params * sizeof(float), "optimizer state", err)))
+        return -1;
+    uint32_t n;
+    if (tk_read_u32(r, &n, "training set size", err)) return -1;
+    if ((int)n != s->n)
+        return tk_fail(err, "%s: the checkpoint was trained on %u examples, this dataset has %d; the dataset "
+                       "changed since the run started", r->path, n, s->n);
+    uint64_t correct, seen, best_iteration, min_val_iteration;
+    if (tk_read(r, s->perm, (size_t)n * sizeof(int32_t), "permutation", err) ||
+        tk_read(r, &s->loss_sum, sizeof(double), "loss sum", err) ||
+        tk_read_u64(r, &correct, "correct", err) || tk_read_u64(r, &seen, "seen", err) ||
+        tk_read_f32(r, &s->best_accuracy, "best accuracy", err) ||
+        tk_read_u64(r, &best_iteration, "best iteration", err) ||
+        tk_read_f32(r, &s->min_val_loss, "minimum validation loss", err) ||
+        tk_read_u64(r, &min_val_iteration, "minimum validation loss iteration", err))
+        return -1;
+    s->correct = (int64_t)correct;
+    s->seen = (int64_t)seen;
+    s->best_iteration = (int64_t)best_iteration;
+    s->min_val_iteration = (int64_t)min_val_iteration - 1;
+    for (uint32_t i = 0; i < n; i++)
+        if (s->perm[i] < 0 || s->perm[i] >= s->n)
+            return tk_fail(err, "%s: permutation entry %u is %d, outside [0, %d)", r->path, i, s->perm[i], s->n);
+    if (r->pos != r->len)
+        return tk_fail(err, "%s: %zu unexpected bytes after the training state at offset %zu", r->path,
+                       r->len - r->pos, r->pos);
+    return 0;
+}
+
+int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, tk_train_state *s,
+                       tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    tk_reader r;
+    int rc = tk_reader_begin(&r, data, n, path, magic, VERSION, "checkpoint", err);
+    if (rc == 0) rc = load(&r, m, width, o, s, err);
+    free(data);
+    return rc;
+}

@@ -1,0 +1,256 @@
+/* cmd_bench.c - `ticket bench`: training and evaluation throughput.
+ *
+ * Mirrors ../shared/bench/torch_ref.py so that the two can be compared row
+ * for row: the same models, batches, synthetic N(0,1) inputs with uniform
+ * labels, SGD(lr 0.01, momentum 0.9, weight decay 1e-4), each configuration
+ * in a fresh process (so its peak resident memory is its own). */
+#define _GNU_SOURCE
+#include <cJSON.h>
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tk_cli.h"
+#include "tk_file.h"
+#include "tk_model.h"
+
+typedef struct bench_config {
+    const char *key, *model;
+    tk_shape input;
+    int batch;
+} bench_config;
+
+static const bench_config configs[] = {
+    {"lenet_b60", "lenet_300_100", {1, 28, 28}, 60},  {"lenet_b128", "lenet_300_100", {1, 28, 28}, 128},
+    {"conv2_b60", "conv2", {3, 32, 32}, 60},          {"conv4_b60", "conv4", {3, 32, 32}, 60},
+    {"conv6_b60", "conv6", {3, 32, 32}, 60},          {"resnet20_b128", "resnet20", {3, 32, 32}, 128},
+    {"vgg11_b128", "vgg11", {3, 32, 32}, 128},
+};
+
+typedef struct bench_result {
+    double train_sps, eval_sps, train_ms, eval_ms, flops;
+    long max_rss_kb;
+} bench_result;
+
+static tk_option options[] = {
+    {"model", "M", "one model (default: the torch_ref.py table)", NULL},
+    {"batch", "B", "batch size (with --model; default 60)", NULL},
+    {"threads", "T", "BLAS threads (default 2)", NULL},
+    {"seconds", "S", "timed seconds per measurement (default 3)", NULL},
+    {"compare", "FILE", "torch_ref.py --json output: print our/PyTorch ratios", NULL},
+    {"json", "FILE", "write the results as JSON", NULL},
+};
+enum { N_OPTIONS = sizeof options / sizeof options[0] };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median seconds per step over repeats of `steps` steps, after warm-up. */
+static double time_steps(tk_model *m, tk_optim *o, const float *x, const int32_t *y, float *probs, int B,
+                         bool train, double seconds) {
+    double times[64];
+    int reps = 0;
+    double start = tk_now();
+    for (int i = 0; i < 3; i++) { /* warm-up */
+        tk_model_forward(m, x, B, train, NULL);
+    }
+    while (reps < 64 && (reps < 5 || tk_now() - start < seconds)) {
+        double t0 = tk_now();
+        const float *logits = tk_model_forward(m, x, B, train, NULL);
+        if (train) {
+            float *dl = tk_model_output_grad(m);
+            tk_softmax_xent_forward(probs, NULL, logits, y, B, m->classes);
+            memset(dl, 0, (size_t)B * (size_t)m->classes * sizeof(float));
+            tk_softmax_xent_backward(dl, probs, y, B, m->classes);
+            memset(m->grad, 0, m->n_params * sizeof(float));
+            tk_model_backward(m, B);
+            tk_optim_step(o, m->param, m->grad, m->mask, m->n_prunable, 0.01f);
+        }
+        times[reps++] = tk_now() - t0;
+    }
+    qsort(times, (size_t)reps, sizeof times[0], cmp_double);
+    return times[reps / 2];
+}
+
+static int measure(const bench_config *c, int threads, double seconds, bench_result *r, tk_error *err) {
+    tk_model_config mc = {.name = c->model, .input = c->input, .classes = 10, .width = 1};
+    tk_model *m = tk_model_create(&mc, err);
+    if (!m) return -1;
+    openblas_set_num_threads(threads);
+    int B = c->batch;
+    size_t in = (size_t)c->input.C * (size_t)c->input.H * (size_t)c->input.W;
+    float *x = tk_alloc_aligned((size_t)B * in * sizeof(float));
+    float *probs = tk_malloc((size_t)B * 10 * sizeof(float));
+    int32_t *y = tk_malloc((size_t)B * sizeof(int32_t));
+    tk_rng rng;
+    tk_rng_seed(&rng, 0, TK_STREAM_DATA);
+    for (size_t i = 0; i < (size_t)B * in; i++) x[i] = tk_rng_normal(&rng);
+    for (int i = 0; i < B; i++) y[i] = (int32_t)tk_rng_below(&rng, 10);
+    tk_rng_seed(&rng, 0, TK_STREAM_INIT);
+    tk_model_init(m, &rng);
+    tk_model_set_batch(m, B);
+    tk_optim_config oc = tk_optim_defaults(TK_OPTIM_SGD);
+    oc.lr = 0.01f, oc.momentum = 0.9f, oc.weight_decay = 1e-4f;
+    tk_optim *o = tk_optim_create(&oc, m->n_params);
+    double train = time_steps(m, o, x, y, probs, B, true, seconds);
+    double eval = time_steps(m, o, x, y, probs, B, false, seconds);
+    *r = (bench_result){B / train, B / eval, 1e3 * train, 1e3 * eval, tk_model_flops(m), 0};
+    tk_optim_free(o);
+    free(x);
+    free(probs);
+    free(y);
+    tk_model_free(m);
+    return 0;
+}
+
+/* Runs one configuration in a child process; its peak RSS comes from wait4. */
+static int measure_isolated(const bench_config *c, int threads, double seconds, bench_result *r, tk_error *err) {
+    int fd[2];
+    if (pipe(fd)) return tk_fail(err, "pipe failed");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fd[0]);
+        tk_error child_err = {{0}};
+        bench_result cr;
+        int rc = measure(c, threads, seconds, &cr, &child_err);
+        if (rc == 0 && write(fd[1], &cr, sizeof cr) != (ssize_t)sizeof cr) rc = -1;
+        if (rc) fprintf(stderr, "ticket bench: %s\n", child_err.msg);
+        _exit(rc ? 1 : 0);
+    }
+    close(fd[1]);
+    ssize_t got = read(fd[0], r, sizeof *r);
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    wait4(pid, &status, 0, &ru);
+    if (got != (ssize_t)sizeof *r || !WIFEXITED(status) || WEXITSTATUS(status))
+        return tk_fail(err, "benchmark of %s failed", c->key);
+    r->max_rss_kb = ru.ru_maxrss;
+    return 0;
+}
+
+/* train samples/s of `key` in a torch_ref.py JSON, or 0. */
+static double torch_sps(const cJSON *root, const char *key, const char *mode) {
+    const cJSON *row;
+    cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(root, "results")) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(row, "config");
+        if (cJSON_IsString(k) && !strcmp(k->valuestring, key)) {
+            const cJSON *sps = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, mode),
+                                                                 "samples_per_s");
+            return cJSON_IsNumber(sps) ? sps->valuedouble : 0;
+        }
+    }
+    return 0;
+}
+
+static cJSON *load_json(const char *path, tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return NULL;
+    cJSON *root = cJSON_ParseWithLength((const char *)data, n);
+    free(data);
+    if (!root) tk_fail(err, "%s: not valid JSON; give the file written by torch_ref.py --json", path);
+    return root;
+}
+
+int tk_cmd_bench(int argc, char **argv) {
+    tk_error err = {{0}};
+    bool help;
+    if (tk_cli_parse(argc, argv, options, N_OPTIONS, &help, &err)) {
+        fprintf(stderr, "ticket bench: %s\n", err.msg);
+        return 2;
+    }
+    if (help) {
+        tk_cli_usage(stdout, "ticket bench [--model M --batch B] [--threads T] [--compare torch.json]",
+                     "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
+                     "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
+                     "resident memory. Without --model, runs the configurations of torch_ref.py.",
+                     options, N_OPTIONS);
+        return 0;
+    }
+    int threads = 2, batch = 60;
+    float seconds = 3;
+    if (tk_cli_int(options, N_OPTIONS, "threads", &threads, &err) < 0 ||
+        tk_cli_int(options, N_OPTIONS, "batch", &batch, &err) < 0 ||
+        tk_cli_float(options, N_OPTIONS, "seconds", &seconds, &err) < 0) {
+        fprintf(stderr, "ticket bench: %s\n", err.msg);
+        return 2;
+    }
+    if (threads < 1 || batch < 1 || !(seconds > 0)) {
+        fprintf(stderr, "ticket bench: --threads, --batch and --seconds must be positive\n");
+        return 2;
+    }
+    const char *model = tk_cli_find(options, N_OPTIONS, "model")->value;
+    const char *compare = tk_cli_find(options, N_OPTIONS, "compare")->value;
+    const char *json_out = tk_cli_find(options, N_OPTIONS, "json")->value;
+    cJSON *torch = NULL;
+    if (compare && !(torch = load_json(compare, &err))) {
+        fprintf(stderr, "ticket bench: %s\n", err.msg);
+        return 2;
+    }
+    bench_config single = {"custom", model, {0, 0, 0}, batch};
+    const bench_config *list = configs;
+    int n = TK_ARRAY_LEN(configs);
+    if (model) {
+        const tk_model_entry *e = tk_model_find(model);
+        if (!e) {
+            tk_model_config probe = {.name = model, .classes = 10, .width = 1};
+            tk_model_create(&probe, &err);
+            fprintf(stderr, "ticket bench: %s\n", err.msg);
+            cJSON_Delete(torch);
+            return 2;
+        }
+        single.input = e->default_input;
+        list = &single, n = 1;
+    }
+    printf("%-14s %-14s %5s %11s %9s %10s %11s %9s %9s%s\n", "config", "model", "batch", "train_sps", "trainGF/s",
+           "eval_sps", "evalGF/s", "train_ms", "peak_MiB", torch ? "   vs torch (train, eval)" : "");
+    cJSON *out = cJSON_CreateArray();
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        bench_result r;
+        if (measure_isolated(&list[i], threads, seconds, &r, &err)) {
+            fprintf(stderr, "ticket bench: %s\n", err.msg);
+            failed++;
+            continue;
+        }
+        printf("%-14s %-14s %5d %11.1f %9.1f %10.1f %11.1f %9.2f %9.1f", list[i].key, list[i].model, list[i].batch,
+               r.train_sps, 3 * r.flops * r.train_sps / 1e9, r.eval_sps, r.flops * r.eval_sps / 1e9, r.train_ms,
+               r.max_rss_kb / 1024.0);
+        if (torch) {
+            double tt = torch_sps(torch, list[i].key, "train"), te = torch_sps(torch, list[i].key, "eval");
+            if (tt > 0 && te > 0) printf("   %.2fx, %.2fx", r.train_sps / tt, r.eval_sps / te);
+            else printf("   (not in %s)", compare);
+        }
+        printf("\n");
+        fflush(stdout);
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "config", list[i].key);
+        cJSON_AddStringToObject(row, "model", list[i].model);
+        cJSON_AddNumberToObject(row, "batch", list[i].batch);
+        cJSON_AddNumberToObject(row, "threads", threads);
+        cJSON_AddNumberToObject(row, "train_samples_per_s", r.train_sps);
+        cJSON_AddNumberToObject(row, "eval_samples_per_s", r.eval_sps);
+        cJSON_AddNumberToObject(row, "fwd_flops_per_sample", r.flops);
+        cJSON_AddNumberToObject(row, "peak_rss_mib", r.max_rss_kb / 1024.0);
+        cJSON_AddItemToArray(out, row);
+    }
+    if (json_out) {
+        char *text = cJSON_Print(out);
+        if (tk_file_write_atomic(json_out, text, strlen(text), &err)) {
+            fprintf(stderr, "ticket bench: %s\n", err.msg);
+            failed++;
+        }
+        free(text);
+    }
+    cJSON_Delete(out);
+    cJSON_Delete(torch);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,271 @@
+/* file.c - whole-file reads, crash-safe writes, CRC-32, and the binary
+ * buffer/reader pair behind every file format ticket writes itself. */
+#define _POSIX_C_SOURCE 200809L
+#include "tk_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The on-disk formats are little-endian and tk_buf/tk_reader copy values
+ * with memcpy, which is only correct on a little-endian host (x86-64, arm64
+ * as usually run). A big-endian port must add byte swaps here. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tk_buf/tk_reader assume a little-endian host");
+
+int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err) {
+    *data = NULL;
+    *n = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return tk_fail(err, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return tk_fail(err, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return tk_fail(err, "cannot read %s: it is a directory, expected a file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = tk_malloc(size + 1); /* +1: callers may NUL-terminate text */
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            int e = r < 0 ? errno : 0;
+            close(fd);
+            free(buf);
+            if (e) return tk_fail(err, "cannot read %s: %s", path, strerror(e));
+            return tk_fail(err, "cannot read %s: it shrank from %zu to %zu bytes while being read", path, size,
+                           got);
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[size] = 0;
+    *data = buf;
+    *n = size;
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync on the directory makes the rename itself durable; without it a crash
+ * can forget the new directory entry even though the data was synced. */
+static int fsync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return tk_fail(err, "cannot write %s: path longer than %zu bytes", path, sizeof tmp - 5);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return tk_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+    const char *step = NULL;
+    if (write_all(fd, data, n) != 0) step = "write";
+    else if (fsync(fd) != 0) step = "fsync";
+    int e = errno;
+    if (close(fd) != 0 && !step) step = "close", e = errno;
+    if (step) {
+        unlink(tmp);
+        return tk_fail(err, "cannot write %s (%s of %s failed): %s", path, step, tmp, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        e = errno;
+        unlink(tmp);
+        return tk_fail(err, "cannot write %s (rename from %s failed): %s", path, tmp, strerror(e));
+    }
+    if (fsync_parent_dir(path) != 0)
+        return tk_fail(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
+    return 0;
+}
+
+bool tk_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int tk_mkdirs(const char *path, tk_error *err) {
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0) return tk_fail(err, "cannot create a directory with an empty name");
+    if (len >= sizeof buf) return tk_fail(err, "cannot create %s: path longer than %zu bytes", path, sizeof buf - 1);
+    memcpy(buf, path, len + 1);
+    /* Walk each prefix ending before a '/', then the whole path. */
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char saved = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            int e = errno;
+            return tk_fail(err, "cannot create directory %s (for %s): %s", buf, path, strerror(e));
+        }
+        struct stat st;
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+            return tk_fail(err, "cannot create directory %s: %s exists and is not a directory", path, buf);
+        buf[i] = saved;
+    }
+    return 0;
+}
+
+uint32_t tk_crc32(const void *data, size_t n) {
+    const uint8_t *p = data;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    /* zlib takes a uInt length: feed files over 4 GiB in pieces. */
+    while (n > 0) {
+        uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = crc32(crc, p, chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return (uint32_t)crc;
+}
+
+void tk_buf_put(tk_buf *b, const void *data, size_t n) {
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        uint8_t *grown = tk_malloc(cap);
+        if (b->len) memcpy(grown, b->data, b->len);
+        free(b->data);
+        b->data = grown;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->data + b->len, data, n);
+    b->len += n;
+}
+
+void tk_buf_u32(tk_buf *b, uint32_t v) { tk_buf_put(b, &v, sizeof v); }
+void tk_buf_u64(tk_buf *b, uint64_t v) { tk_buf_put(b, &v, sizeof v); }
+void tk_buf_f32(tk_buf *b, float v) { tk_buf_put(b, &v, sizeof v); }
+
+void tk_buf_str(tk_buf *b, const char *s) {
+    size_t n = strlen(s);
+    TK_ASSERT(n <= UINT32_MAX);
+    tk_buf_u32(b, (uint32_t)n);
+    tk_buf_put(b, s, n);
+}
+
+void tk_buf_free(tk_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void tk_buf_begin(tk_buf *b, const char magic[4], uint32_t version) {
+    TK_ASSERT(b->len == 0);
+    tk_buf_put(b, magic, 4);
+    tk_buf_u32(b, version);
+}
+
+void tk_buf_end(tk_buf *b) { tk_buf_u32(b, tk_crc32(b->data, b->len)); }
+
+/* Magic bytes as text a person can compare: printable characters as they
+ * are, anything else as \xNN. */
+static const char *show_magic(const uint8_t *m, size_t n, char out[20]) {
+    char *o = out;
+    for (size_t i = 0; i < n && i < 4; i++) {
+        if (m[i] >= 0x20 && m[i] < 0x7f && m[i] != '\\' && m[i] != '"') *o++ = (char)m[i];
+        else o += sprintf(o, "\\x%02x", m[i]);
+    }
+    *o = 0;
+    return out;
+}
+
+int tk_reader_begin(tk_reader *r, const uint8_t *data, size_t n, const char *path, const char magic[4],
+                    uint32_t version, const char *what, tk_error *err) {
+    *r = (tk_reader){.data = data, .len = n, .pos = 0, .path = path};
+    char want[20], got[20];
+    if (n < 4 || memcmp(data, magic, 4) != 0)
+        return tk_fail(err, "%s is not a %s file (magic \"%s\", expected \"%s\"%s)", path, what,
+                       show_magic(data, n, got), show_magic((const uint8_t *)magic, 4, want),
+                       n < 4 ? "; the file is shorter than its magic" : "");
+    r->pos = 4;
+    uint32_t file_version = 0;
+    if (tk_read_u32(r, &file_version, "version", err)) return -1;
+    if (file_version != version)
+        return tk_fail(err, "%s: %s version %u, this ticket reads version %u (%s)", path, what, file_version,
+                       version,
+                       file_version > version ? "written by a newer ticket: upgrade ticket to read it"
+                                              : "written by an older ticket: re-create the file with this one");
+    /* The checksum is the last 4 bytes, which must come after the version. */
+    if (n < 12)
+        return tk_fail(err, "%s: truncated at offset %zu while reading checksum (need %zu more bytes)", path,
+                       r->pos, 12 - n);
+    uint32_t stored;
+    size_t body = n - 4;
+    memcpy(&stored, data + body, 4);
+    uint32_t computed = tk_crc32(data, body);
+    if (stored != computed)
+        return tk_fail(err,
+                       "%s: checksum mismatch: the file is corrupted (or truncated); delete it and run the "
+                       "step that wrote it again (stored CRC-32 0x%08x, computed 0x%08x over %zu bytes)",
+                       path, stored, computed, body);
+    r->len = body;
+    r->pos = 8;
+    return 0;
+}
+
+int tk_read(tk_reader *r, void *out, size_t n, const char *field, tk_error *err) {
+    TK_ASSERT(r->pos <= r->len);
+    size_t left = r->len - r->pos;
+    if (n > left)
+        return tk_fail(err, "%s: truncated at offset %zu while reading %s (need %zu more bytes)", r->path, r->pos,
+                       field, n - left);
+    if (n) memcpy(out, r->data + r->pos, n);
+    r->pos += n;
+    return 0;
+}
+
+int tk_read_u32(tk_reader *r, uint32_t *v, const char *field, tk_error *err) {
+    return tk_read(r, v, sizeof *v, field, err);
+}
+
+int tk_read_u64(tk_reader *r, uint64_t *v, const char *field, tk_error *err) {
+    return tk_read(r, v, sizeof *v, field, err);
+}
+
+int tk_read_f32(tk_reader *r, float *v, const char *field, tk_error *err) {
+    return tk_read(r, v, sizeof *v, field, err);
+}
+
+int tk_read_str(tk_reader *r, char *out, size_t cap, const char *field, tk_error *err) {
+    TK_ASSERT(cap > 0);
+    size_t at = r->pos;
+    uint32_t n = 0;
+    if (tk_read_u32(r, &n, field, err)) return -1;
+    if ((size_t)n >= cap)
+        return tk_fail(err, "%s: %s at offset %zu is %u bytes long, more than the %zu this field allows", r->path,
+                       field, at, n, cap - 1);
+    if (tk_read(r, out, n, field, err)) return -1;
+    out[n] = 0;
+    return 0;
+}

@@ -1,0 +1,409 @@
+/* model.c - the layer graph: building, arena layout, forward and backward.
+ *
+ * Ops run in the order they were added; backward runs them in reverse and
+ * relies on every layer's backward ADDING into its input gradient, so a tensor
+ * read by two ops (the input of a residual block) needs nothing special. */
+#include "tk_model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const tk_op_names[TK_OP_COUNT] = {"linear", "conv2d", "batchnorm", "relu",
+                                              "maxpool", "avgpool", "add", "dropout"};
+_Static_assert(sizeof tk_op_names / sizeof tk_op_names[0] == TK_OP_COUNT, "op name table");
+
+const char *const tk_init_names[TK_INIT_COUNT] = {"zero", "one", "glorot_normal", "kaiming_normal_fan_in",
+                                                  "kaiming_normal_fan_out"};
+_Static_assert(sizeof tk_init_names / sizeof tk_init_names[0] == TK_INIT_COUNT, "init name table");
+
+static const float bn_momentum = 0.1f, bn_eps = 1e-5f;
+
+/* Grows an array held in (*items, *count, *cap) by one zeroed element. */
+static void *push(void **items, int *count, int *cap, size_t size) {
+    if (*count == *cap) {
+        *cap = *cap ? *cap * 2 : 16;
+        void *grown = realloc(*items, (size_t)*cap * size);
+        TK_ASSERT(grown);
+        *items = grown;
+    }
+    void *slot = (char *)*items + (size_t)(*count)++ * size;
+    memset(slot, 0, size);
+    return slot;
+}
+
+static int add_tensor(tk_model *m, tk_shape s) {
+    *(tk_shape *)push((void **)&m->tensors, &m->n_tensors, &m->cap_tensors, sizeof(tk_shape)) = s;
+    return m->n_tensors - 1;
+}
+
+static tk_op *add_op(tk_model *m, tk_op_kind kind, int in) {
+    TK_ASSERT(in >= 0 && in < m->n_tensors);
+    tk_op *op = push((void **)&m->ops, &m->n_ops, &m->cap_ops, sizeof(tk_op));
+    op->kind = kind;
+    op->in = in;
+    op->in2 = -1;
+    op->weight = op->bias = -1;
+    return op;
+}
+
+static int add_param(tk_model *m, const char *layer, const char *suffix, tk_op_kind owner, int ndim,
+                     const int *shape, bool prunable, tk_init_kind init, int fan_in, int fan_out) {
+    tk_param *p = push((void **)&m->params, &m->n_param_tensors, &m->cap_param_tensors, sizeof(tk_param));
+    snprintf(p->name, sizeof p->name, "%s.%s", layer, suffix);
+    p->ndim = ndim;
+    p->count = 1;
+    for (int i = 0; i < ndim; i++) p->shape[i] = shape[i], p->count *= (size_t)shape[i];
+    p->prunable = prunable;
+    p->layer = owner;
+    p->init = init;
+    p->fan_in = fan_in;
+    p->fan_out = fan_out;
+    return m->n_param_tensors - 1;
+}
+
+static size_t features(tk_shape s) { return (size_t)s.C * (size_t)s.H * (size_t)s.W; }
+
+tk_model *tk_model_begin(const char *name, tk_shape input, int classes) {
+    tk_model *m = tk_calloc(1, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->input = input;
+    m->classes = classes;
+    add_tensor(m, input);
+    return m;
+}
+
+int tk_add_conv(tk_model *m, const char *name, int x, int out_channels, int k, int stride, int pad, bool bias,
+                tk_init_kind init) {
+    tk_shape in = m->tensors[x];
+    tk_op *op = add_op(m, TK_OP_CONV2D, x);
+    op->k = k, op->stride = stride, op->pad = pad;
+    int wshape[4] = {out_channels, in.C, k, k};
+    op->weight = add_param(m, name, "weight", TK_OP_CONV2D, 4, wshape, true, init, in.C * k * k,
+                           out_channels * k * k);
+    if (bias) op->bias = add_param(m, name, "bias", TK_OP_CONV2D, 1, &out_channels, false, TK_INIT_ZERO, 0, 0);
+    /* A kernel larger than the padded input gives a zero or negative size here;
+     * tk_model_finish reports it with the layer's name. */
+    tk_shape out = {out_channels, (in.H + 2 * pad - k) / stride + 1, (in.W + 2 * pad - k) / stride + 1};
+    if (in.H + 2 * pad < k || in.W + 2 * pad < k) out.H = out.W = 0;
+    return op->out = add_tensor(m, out);
+}
+
+int tk_add_linear(tk_model *m, const char *name, int x, int out, bool bias, tk_init_kind init) {
+    int in = (int)features(m->tensors[x]);
+    tk_op *op = add_op(m, TK_OP_LINEAR, x);
+    int wshape[2] = {out, in};
+    op->weight = add_param(m, name, "weight", TK_OP_LINEAR, 2, wshape, true, init, in, out);
+    if (bias) op->bias = add_param(m, name, "bias", TK_OP_LINEAR, 1, &out, false, TK_INIT_ZERO, 0, 0);
+    return op->out = add_tensor(m, (tk_shape){out, 1, 1});
+}
+
+int tk_add_batchnorm(tk_model *m, const char *name, int x) {
+    tk_shape s = m->tensors[x];
+    tk_op *op = add_op(m, TK_OP_BATCHNORM, x);
+    op->weight = add_param(m, name, "weight", TK_OP_BATCHNORM, 1, &s.C, false, TK_INIT_ONE, 0, 0);
+    op->bias = add_param(m, name, "bias", TK_OP_BATCHNORM, 1, &s.C, false, TK_INIT_ZERO, 0, 0);
+    op->run_mean = m->n_state;
+    op->run_var = m->n_state + (size_t)s.C;
+    m->n_state += 2 * (size_t)s.C;
+    return op->out = add_tensor(m, s);
+}
+
+int tk_add_relu(tk_model *m, int x) {
+    tk_op *op = add_op(m, TK_OP_RELU, x);
+    return op->out = add_tensor(m, m->tensors[x]);
+}
+
+int tk_add_maxpool(tk_model *m, int x, int k, int stride) {
+    tk_shape s = m->tensors[x];
+    tk_op *op = add_op(m, TK_OP_MAXPOOL, x);
+    op->k = k, op->stride = stride;
+    tk_shape out = {s.C, s.H >= k ? (s.H - k) / stride + 1 : 0, s.W >= k ? (s.W - k) / stride + 1 : 0};
+    return op->out = add_tensor(m, out);
+}
+
+int tk_add_avgpool(tk_model *m, int x, int k) {
+    tk_shape s = m->tensors[x];
+    tk_op *op = add_op(m, TK_OP_AVGPOOL, x);
+    op->k = k;
+    return op->out = add_tensor(m, (tk_shape){s.C, s.H / k, s.W / k});
+}
+
+int tk_add_residual(tk_model *m, int a, int b) {
+    TK_ASSERT(features(m->tensors[a]) == features(m->tensors[b]));
+    tk_op *op = add_op(m, TK_OP_ADD, a);
+    op->in2 = b;
+    return op->out = add_tensor(m, m->tensors[a]);
+}
+
+int tk_add_dropout(tk_model *m, int x, float p) {
+    tk_op *op = add_op(m, TK_OP_DROPOUT, x);
+    op->p = p;
+    return op->out = add_tensor(m, m->tensors[x]);
+}
+
+int tk_model_finish(tk_model *m, int output, tk_error *err) {
+    for (int i = 0; i < m->n_ops; i++) {
+        tk_shape s = m->tensors[m->ops[i].out];
+        if (s.C <= 0 || s.H <= 0 || s.W <= 0)
+            return tk_fail(err,
+                           "model %s: input %dx%dx%d is too small: layer %d (%s) would have an empty output; "
+                           "use a larger input (e.g. resize the data) or a shallower model",
+                           m->name, m->input.C, m->input.H, m->input.W, i, tk_op_names[m->ops[i].kind]);
+    }
+    m->output = output;
+    if (features(m->tensors[output]) != (size_t)m->classes)
+        return tk_fail(err, "model %s: the output has %zu values, expected %d classes", m->name,
+                       features(m->tensors[output]), m->classes);
+    for (int i = m->n_ops - 1; i >= 0; i--)
+        if (m->ops[i].kind == TK_OP_LINEAR) {
+            m->params[m->ops[i].weight].is_output = true;
+            if (m->ops[i].bias >= 0) m->params[m->ops[i].bias].is_output = true;
+            break;
+        }
+    /* Prunable weights first, then everything else, each in build order. */
+    size_t offset = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < m->n_param_tensors; i++) {
+            tk_param *p = &m->params[i];
+            if (p->prunable != (pass == 0)) continue;
+            p->offset = offset;
+            offset += p->count;
+            if (pass == 0) m->n_prunable = offset;
+        }
+    m->n_params = offset;
+    m->param = tk_alloc_aligned(m->n_params * sizeof(float));
+    m->grad = tk_alloc_aligned(m->n_params * sizeof(float));
+    m->state = tk_alloc_aligned((m->n_state ? m->n_state : 1) * sizeof(float));
+    m->mask = tk_alloc_aligned(m->n_prunable ? m->n_prunable : 1);
+    memset(m->mask, 1, m->n_prunable);
+    return 0;
+}
+
+static void free_batch_buffers(tk_model *m) {
+    free(m->act);
+    free(m->dact);
+    free(m->act_arena);
+    free(m->dact_arena);
+    free(m->work);
+    free(m->argmax);
+    free(m->keep);
+    free(m->bn_save);
+    m->act = m->dact = NULL;
+    m->act_arena = m->dact_arena = m->work = m->bn_save = NULL;
+    m->argmax = NULL;
+    m->keep = NULL;
+    m->batch = 0;
+}
+
+void tk_model_free(tk_model *m) {
+    if (!m) return;
+    free_batch_buffers(m);
+    free(m->params);
+    free(m->ops);
+    free(m->tensors);
+    free(m->param);
+    free(m->grad);
+    free(m->state);
+    free(m->mask);
+    free(m);
+}
+
+static float *P(const tk_model *m, int index) { return index < 0 ? NULL : m->param + m->params[index].offset; }
+static float *G(const tk_model *m, int index) { return index < 0 ? NULL : m->grad + m->params[index].offset; }
+
+static tk_conv2d_shape conv_shape(const tk_model *m, const tk_op *op, int B) {
+    tk_shape in = m->tensors[op->in], out = m->tensors[op->out];
+    tk_conv2d_shape s = {.B = B, .C = in.C, .H = in.H, .W = in.W, .K = out.C, .R = op->k, .S = op->k,
+                         .stride = op->stride, .pad = op->pad};
+    int ok = tk_conv2d_shape_init(&s);
+    TK_ASSERT(ok == 0 && s.P == out.H && s.Q == out.W);
+    return s;
+}
+
+void tk_model_set_batch(tk_model *m, int B) {
+    if (B <= m->batch) return;
+    free_batch_buffers(m);
+    m->batch = B;
+    m->act = tk_calloc((size_t)m->n_tensors, sizeof(float *));
+    m->dact = tk_calloc((size_t)m->n_tensors, sizeof(float *));
+    size_t total = 0, work = 0, argmax = 0, keep = 0, bn = 0;
+    for (int t = 1; t < m->n_tensors; t++) total += features(m->tensors[t]) * (size_t)B;
+    /* Tensor 0 (the input) is the caller's buffer; its gradient is never needed. */
+    m->act_arena = tk_alloc_aligned(total * sizeof(float));
+    m->dact_arena = tk_alloc_aligned(total * sizeof(float));
+    size_t offset = 0;
+    for (int t = 1; t < m->n_tensors; t++) {
+        m->act[t] = m->act_arena + offset;
+        m->dact[t] = m->dact_arena + offset;
+        offset += features(m->tensors[t]) * (size_t)B;
+    }
+    for (int i = 0; i < m->n_ops; i++) {
+        tk_op *op = &m->ops[i];
+        size_t out = features(m->tensors[op->out]);
+        switch (op->kind) {
+        case TK_OP_CONV2D: {
+            tk_conv2d_shape s = conv_shape(m, op, B);
+            size_t w = tk_conv2d_workspace(&s);
+            if (w > work) work = w;
+            break;
+        }
+        case TK_OP_MAXPOOL: op->scratch = argmax, argmax += out * (size_t)B; break;
+        case TK_OP_DROPOUT: op->scratch = keep, keep += out * (size_t)B; break;
+        case TK_OP_BATCHNORM: op->scratch = bn, bn += 2 * (size_t)m->tensors[op->out].C; break;
+        default: break;
+        }
+    }
+    m->work = tk_alloc_aligned((work ? work : 1) * sizeof(float));
+    m->argmax = tk_alloc_aligned((argmax ? argmax : 1) * sizeof(int32_t));
+    m->keep = tk_alloc_aligned(keep ? keep : 1);
+    m->bn_save = tk_alloc_aligned((bn ? bn : 1) * sizeof(float));
+}
+
+const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng) {
+    TK_ASSERT(B > 0 && B <= m->batch);
+    m->act[0] = (float *)x; /* read only: no op writes to tensor 0 */
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        const float *in = m->act[op->in];
+        float *out = m->act[op->out];
+        tk_shape s = m->tensors[op->in];
+        size_t n_out = features(m->tensors[op->out]) * (size_t)B;
+        switch (op->kind) {
+        case TK_OP_LINEAR:
+            tk_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, (int)features(s),
+                              m->tensors[op->out].C);
+            break;
+        case TK_OP_CONV2D: {
+            tk_conv2d_shape cs = conv_shape(m, op, B);
+            tk_conv2d_forward(out, in, P(m, op->weight), P(m, op->bias), &cs, m->work);
+            break;
+        }
+        case TK_OP_BATCHNORM:
+            if (train) {
+                float *save = m->bn_save + op->scratch;
+                tk_batchnorm_forward_train(out, save, save + s.C, m->state + op->run_mean, m->state + op->run_var,
+                                           in, P(m, op->weight), P(m, op->bias), B, s.C, s.H * s.W, bn_momentum,
+                                           bn_eps);
+            } else {
+                tk_batchnorm_forward_eval(out, in, P(m, op->weight), P(m, op->bias), m->state + op->run_mean,
+                                          m->state + op->run_var, B, s.C, s.H * s.W, bn_eps);
+            }
+            break;
+        case TK_OP_RELU: tk_relu_forward(out, in, n_out); break;
+        case TK_OP_MAXPOOL:
+            tk_maxpool_forward(out, m->argmax + op->scratch, in, B, s.C, s.H, s.W, op->k, op->stride);
+            break;
+        case TK_OP_AVGPOOL: tk_avgpool_forward(out, in, B, s.C, s.H, s.W, op->k); break;
+        case TK_OP_ADD: tk_add_forward(out, in, m->act[op->in2], n_out); break;
+        case TK_OP_DROPOUT:
+            if (train && op->p > 0) {
+                TK_ASSERT(dropout_rng);
+                tk_dropout_forward(out, m->keep + op->scratch, in, n_out, op->p, dropout_rng);
+            } else {
+                memcpy(out, in, n_out * sizeof(float));
+            }
+            break;
+        case TK_OP_COUNT: TK_ASSERT(0);
+        }
+    }
+    return m->act[m->output];
+}
+
+float *tk_model_output_grad(tk_model *m) { return m->dact[m->output]; }
+
+void tk_model_backward(tk_model *m, int B) {
+    for (int t = 1; t < m->n_tensors; t++)
+        if (t != m->output) memset(m->dact[t], 0, features(m->tensors[t]) * (size_t)B * sizeof(float));
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        const tk_op *op = &m->ops[i];
+        const float *in = m->act[op->in], *out = m->act[op->out], *dy = m->dact[op->out];
+        float *dx = m->dact[op->in]; /* NULL for the model input */
+        tk_shape s = m->tensors[op->in];
+        size_t n_out = features(m->tensors[op->out]) * (size_t)B;
+        switch (op->kind) {
+        case TK_OP_LINEAR:
+            tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
+                               (int)features(s), m->tensors[op->out].C);
+            break;
+        case TK_OP_CONV2D: {
+            tk_conv2d_shape cs = conv_shape(m, op, B);
+            tk_conv2d_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), &cs, m->work);
+            break;
+        }
+        case TK_OP_BATCHNORM: {
+            const float *save = m->bn_save + op->scratch;
+            tk_batchnorm_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), save,
+                                  save + s.C, B, s.C, s.H * s.W);
+            break;
+        }
+        case TK_OP_RELU: tk_relu_backward(dx, dy, out, n_out); break;
+        case TK_OP_MAXPOOL:
+            tk_maxpool_backward(dx, dy, m->argmax + op->scratch, B, s.C, s.H, s.W, op->k, op->stride);
+            break;
+        case TK_OP_AVGPOOL: tk_avgpool_backward(dx, dy, B, s.C, s.H, s.W, op->k); break;
+        case TK_OP_ADD: tk_add_backward(dx, m->dact[op->in2], dy, n_out); break;
+        case TK_OP_DROPOUT:
+            if (op->p > 0) tk_dropout_backward(dx, dy, m->keep + op->scratch, n_out, op->p);
+            else if (dx) tk_add_backward(dx, NULL, dy, n_out);
+            break;
+        case TK_OP_COUNT: TK_ASSERT(0);
+        }
+    }
+}
+
+void tk_model_apply_mask(tk_model *m) {
+    for (size_t i = 0; i < m->n_prunable; i++)
+        if (!m->mask[i]) m->param[i] = 0.0f;
+}
+
+void tk_model_mask_grad(tk_model *m) {
+    for (size_t i = 0; i < m->n_prunable; i++)
+        if (!m->mask[i]) m->grad[i] = 0.0f;
+}
+
+double tk_model_flops(const tk_model *m) {
+    double flops = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        if (op->kind != TK_OP_LINEAR && op->kind != TK_OP_CONV2D) continue;
+        double macs = (double)m->params[op->weight].count;
+        if (op->kind == TK_OP_CONV2D) macs *= (double)m->tensors[op->out].H * m->tensors[op->out].W;
+        flops += 2 * macs;
+    }
+    return flops;
+}
+
+int tk_model_find_param(const tk_model *m, const char *name) {
+    for (int i = 0; i < m->n_param_tensors; i++)
+        if (!strcmp(m->params[i].name, name)) return i;
+    return -1;
+}
+
+void tk_model_init(tk_model *m, tk_rng *rng) {
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        const tk_param *p = &m->params[i];
+        float *w = m->param + p->offset;
+        double var = 0;
+        switch (p->init) {
+        case TK_INIT_ZERO: memset(w, 0, p->count * sizeof(float)); continue;
+        case TK_INIT_ONE:
+            for (size_t j = 0; j < p->count; j++) w[j] = 1.0f;
+            continue;
+        case TK_INIT_GLOROT_NORMAL: var = 2.0 / (p->fan_in + p->fan_out); break;
+        case TK_INIT_KAIMING_NORMAL_FAN_IN: var = 2.0 / p->fan_in; break;
+        case TK_INIT_KAIMING_NORMAL_FAN_OUT: var = 2.0 / p->fan_out; break;
+        case TK_INIT_COUNT: TK_ASSERT(0);
+        }
+        float std = (float)sqrt(var);
+        for (size_t j = 0; j < p->count; j++) w[j] = std * tk_rng_normal(rng);
+    }
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        if (op->kind != TK_OP_BATCHNORM) continue;
+        int C = m->tensors[op->in].C;
+        for (int c = 0; c < C; c++) m->state[op->run_mean + (size_t)c] = 0.0f, m->state[op->run_var + (size_t)c] = 1.0f;
+    }
+    memset(m->mask, 1, m->n_prunable);
+}

@@ -1,0 +1,201 @@
+/* optim.c - SGD (momentum, Nesterov, L2 weight decay), Adam (L2 weight decay)
+ * and AdamW (decoupled weight decay), step for step as torch.optim 1.13
+ * computes them, under the mask discipline.
+ *
+ * Every update is elementwise, so one step is one pass over the parameters:
+ * an element function per kind, applied by sweep() to the masked prefix with
+ * keep = mask[i] != 0 and to the unmasked rest with keep = true. A pruned
+ * element (keep false) gets its gradient zeroed, contributes nothing to its
+ * momentum / moments (not even weight decay, so they stay exactly 0 even if
+ * the weight was not yet 0 before the first step) and is set to exactly 0. */
+#include "tk_optim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const tk_optim_names[] = {"sgd", "adam", "adamw"};
+_Static_assert(TK_ARRAY_LEN(tk_optim_names) == TK_OPTIM_COUNT, "one name per optimizer kind");
+
+int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err) {
+    TK_ASSERT(name && n > 0);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i])) {
+            *index = i;
+            return 0;
+        }
+    char valid[256];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i]);
+        TK_ASSERT(w >= 0 && (size_t)w < sizeof valid - len);
+        len += (size_t)w;
+    }
+    const char *near = tk_nearest(name, names, n);
+    if (near) return tk_fail(err, "unknown %s '%s' (did you mean '%s'? valid: %s)", what, name, near, valid);
+    return tk_fail(err, "unknown %s '%s' (valid: %s)", what, name, valid);
+}
+
+int tk_optim_parse(const char *name, tk_optim_kind *kind, tk_error *err) {
+    int i = 0;
+    if (tk_parse_name("optimizer", name, tk_optim_names, TK_OPTIM_COUNT, &i, err)) return -1;
+    *kind = (tk_optim_kind)i;
+    return 0;
+}
+
+/* torch.optim has no default SGD learning rate; 0.1 is the usual one for the
+ * CIFAR ResNets of the lottery-ticket papers. The rest are torch's defaults. */
+tk_optim_config tk_optim_defaults(tk_optim_kind kind) {
+    TK_ASSERT((unsigned)kind < TK_OPTIM_COUNT);
+    return (tk_optim_config){
+        .kind = kind,
+        .lr = kind == TK_OPTIM_SGD ? 0.1f : 1e-3f,
+        .momentum = 0.0f,
+        .nesterov = false,
+        .weight_decay = kind == TK_OPTIM_ADAMW ? 1e-2f : 0.0f,
+        .beta1 = 0.9f,
+        .beta2 = 0.999f,
+        .eps = 1e-8f,
+    };
+}
+
+int tk_optim_state_per_param(const tk_optim *o) {
+    if (o->cfg.kind == TK_OPTIM_SGD) return o->cfg.momentum != 0.0f ? 1 : 0;
+    return 2;
+}
+
+tk_optim *tk_optim_create(const tk_optim_config *cfg, size_t n_params) {
+    TK_ASSERT((unsigned)cfg->kind < TK_OPTIM_COUNT);
+    tk_optim *o = tk_calloc(1, sizeof *o);
+    o->cfg = *cfg;
+    o->n = n_params;
+    int per = tk_optim_state_per_param(o);
+    if (per >= 1) o->m = tk_alloc_aligned(n_params * sizeof(float));
+    if (per >= 2) o->v = tk_alloc_aligned(n_params * sizeof(float));
+    return o;
+}
+
+void tk_optim_free(tk_optim *o) {
+    if (!o) return;
+    free(o->m);
+    free(o->v);
+    free(o);
+}
+
+/* Per-step scalars, computed once per step in double where torch computes
+ * them in Python floats, then rounded to float as torch does when it hands
+ * a Python scalar to a float32 tensor op. */
+typedef struct coeffs {
+    float lr, wd, momentum;
+    bool nesterov;
+    float beta1, beta2, one_minus_beta1, one_minus_beta2;
+    float step_size; /* lr / (1 - beta1^t) */
+    float bc2_sqrt;  /* sqrt(1 - beta2^t) */
+    float eps;
+    float l2;    /* Adam: weight decay added to the gradient; AdamW: 0 */
+    float decay; /* AdamW: 1 - lr * weight_decay; Adam: 1 */
+} coeffs;
+
+typedef void (*update_fn)(const coeffs *c, float *restrict p, float *restrict g, float *restrict m,
+                          float *restrict v, size_t i, bool keep);
+
+/* x when keep, else +0.0f, as a bit mask rather than a branch: the compiler
+ * turns `keep ? x : 0.0f` back into control flow (it sinks the float math
+ * into the branch, and with -ftrapping-math cannot hoist it out again), and
+ * control flow stops the masked loop from vectorising. */
+static inline float kept(float x, bool keep) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits &= -(uint32_t)keep;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+}
+
+/* torch: d = g + wd*p; p -= lr*d. */
+static inline void sgd_plain_one(const coeffs *c, float *restrict p, float *restrict g, float *restrict m,
+                                 float *restrict v, size_t i, bool keep) {
+    (void)m, (void)v;
+    float gi = kept(g[i], keep);
+    float pi = p[i] - c->lr * (gi + c->wd * p[i]);
+    g[i] = gi;
+    p[i] = kept(pi, keep);
+}
+
+/* torch: d = g + wd*p; buf = d on the first step, else buf = momentum*buf + d
+ * (dampening 0); u = nesterov ? d + momentum*buf : buf; p -= lr*u.
+ * The buffer starts at 0, and momentum*0 + d == d, so the first step needs no
+ * special case. */
+static inline void sgd_momentum_one(const coeffs *c, float *restrict p, float *restrict g, float *restrict m,
+                                    float *restrict v, size_t i, bool keep) {
+    (void)v;
+    float gi = kept(g[i], keep);
+    float d = gi + c->wd * p[i];
+    d = kept(d, keep);
+    float buf = c->momentum * m[i] + d;
+    float u = c->nesterov ? d + c->momentum * buf : buf;
+    float pi = p[i] - c->lr * u;
+    g[i] = gi;
+    m[i] = buf;
+    p[i] = kept(pi, keep);
+}
+
+/* torch (Adam and AdamW, t = steps taken including this one):
+ *   AdamW: p *= 1 - lr*wd          Adam: d = g + wd*p
+ *   m = beta1*m + (1-beta1)*d;  v = beta2*v + (1-beta2)*d*d
+ *   denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+ *   p -= lr / (1 - beta1^t) * m / denom */
+static inline void adam_one(const coeffs *c, float *restrict p, float *restrict g, float *restrict m,
+                            float *restrict v, size_t i, bool keep) {
+    float gi = kept(g[i], keep);
+    float d = gi + c->l2 * p[i];
+    d = kept(d, keep);
+    float mi = c->beta1 * m[i] + c->one_minus_beta1 * d;
+    float vi = c->beta2 * v[i] + c->one_minus_beta2 * d * d;
+    float denom = sqrtf(vi) / c->bc2_sqrt + c->eps;
+    float pi = p[i] * c->decay - c->step_size * (mi / denom);
+    g[i] = gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = kept(pi, keep);
+}
+
+/* Inlined with a constant `f`, so each kind gets its own two straight loops. */
+static inline void sweep(update_fn f, const coeffs *c, tk_optim *o, float *restrict p, float *restrict g,
+                         const uint8_t *restrict mask, size_t n_masked) {
+    float *restrict m = o->m, *restrict v = o->v;
+    for (size_t i = 0; i < n_masked; i++) f(c, p, g, m, v, i, mask[i] != 0);
+    for (size_t i = n_masked; i < o->n; i++) f(c, p, g, m, v, i, true);
+}
+
+void tk_optim_step(tk_optim *o, float *param, float *grad, const uint8_t *mask, size_t n_masked, float lr) {
+    TK_ASSERT(n_masked <= o->n && (mask || n_masked == 0));
+    const tk_optim_config *cfg = &o->cfg;
+    o->steps++;
+    coeffs c = {.lr = lr, .wd = cfg->weight_decay, .momentum = cfg->momentum, .nesterov = cfg->nesterov};
+    switch (cfg->kind) {
+    case TK_OPTIM_SGD:
+        if (o->m) sweep(sgd_momentum_one, &c, o, param, grad, mask, n_masked);
+        else sweep(sgd_plain_one, &c, o, param, grad, mask, n_masked);
+        return;
+    case TK_OPTIM_ADAM:
+    case TK_OPTIM_ADAMW: {
+        double t = (double)o->steps;
+        bool decoupled = cfg->kind == TK_OPTIM_ADAMW;
+        c.beta1 = cfg->beta1;
+        c.beta2 = cfg->beta2;
+        c.one_minus_beta1 = 1.0f - cfg->beta1;
+        c.one_minus_beta2 = 1.0f - cfg->beta2;
+        c.step_size = (float)((double)lr / (1.0 - pow((double)cfg->beta1, t)));
+        c.bc2_sqrt = (float)sqrt(1.0 - pow((double)cfg->beta2, t));
+        c.eps = cfg->eps;
+        c.l2 = decoupled ? 0.0f : cfg->weight_decay;
+        c.decay = decoupled ? (float)(1.0 - (double)lr * (double)cfg->weight_decay) : 1.0f;
+        sweep(adam_one, &c, o, param, grad, mask, n_masked);
+        return;
+    }
+    case TK_OPTIM_COUNT:
+        break;
+    }
+    TK_ASSERT(!"unknown optimizer kind");
+}

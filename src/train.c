@@ -1,0 +1,353 @@
+/* train.c - the training loop: data order, steps, evaluation, checkpoints, resume. */
+#define _POSIX_C_SOURCE 200809L
+#include <cJSON.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tk_checkpoint.h"
+#include "tk_file.h"
+#include "tk_train.h"
+
+typedef struct trainer {
+    const tk_train_config *cfg;
+    const char *dir;
+    char path_config[1024], path_ckpt[1024], path_metrics[1024], path_summary[1024];
+    tk_dataset train, test;
+    int32_t *train_index, *val_index; /* examples of the train file used for training / validation */
+    int n_train, n_val;
+    float mean[4], std[4];
+    tk_model *model;
+    tk_optim *optim;
+    tk_schedule schedule;
+    tk_train_state st;
+    int64_t ipe;
+    float *x, *probs;
+    int32_t *labels, *batch_index;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    tk_dataset_free(&t->train);
+    tk_dataset_free(&t->test);
+    free(t->train_index);
+    free(t->val_index);
+    tk_model_free(t->model);
+    tk_optim_free(t->optim);
+    free(t->st.perm);
+    free(t->x);
+    free(t->probs);
+    free(t->labels);
+    free(t->batch_index);
+}
+
+/* The validation examples are the same for every seed (drawn from a fixed
+ * stream), so replicates differ only in what the seed controls. */
+static void split_validation(trainer *t) {
+    int n = t->train.n, n_val = t->cfg->val_size;
+    int32_t *order = tk_malloc((size_t)n * sizeof(int32_t));
+    for (int i = 0; i < n; i++) order[i] = i;
+    if (n_val > 0) {
+        tk_rng rng;
+        tk_rng_seed(&rng, 0, TK_STREAM_DATA);
+        tk_rng_shuffle(&rng, order, (size_t)n);
+    }
+    t->n_train = n - n_val;
+    t->n_val = n_val;
+    t->train_index = tk_malloc((size_t)(t->n_train ? t->n_train : 1) * sizeof(int32_t));
+    t->val_index = tk_malloc((size_t)(n_val ? n_val : 1) * sizeof(int32_t));
+    memcpy(t->train_index, order, (size_t)t->n_train * sizeof(int32_t));
+    memcpy(t->val_index, order + t->n_train, (size_t)n_val * sizeof(int32_t));
+    free(order);
+}
+
+typedef struct eval_result {
+    float loss, accuracy;
+} eval_result;
+
+static eval_result evaluate(trainer *t, const tk_dataset *d, const int32_t *index, int n) {
+    double loss = 0;
+    int64_t correct = 0;
+    for (int start = 0; start < n; start += t->cfg->batch) {
+        int B = n - start < t->cfg->batch ? n - start : t->cfg->batch;
+        for (int i = 0; i < B; i++) t->batch_index[i] = index ? index[start + i] : start + i;
+        tk_dataset_batch(d, t->batch_index, B, t->mean, t->std, t->x, t->labels);
+        const float *logits = tk_model_forward(t->model, t->x, B, false, NULL);
+        int c = 0;
+        loss += (double)tk_softmax_xent_forward(t->probs, &c, logits, t->labels, B, t->model->classes) * B;
+        correct += c;
+    }
+    return (eval_result){(float)(loss / n), (float)correct / (float)n};
+}
+
+static void new_epoch_order(trainer *t) {
+    for (int i = 0; i < t->n_train; i++) t->st.perm[i] = t->train_index[i];
+    tk_rng_shuffle(&t->st.rng[TK_STREAM_DATA], t->st.perm, (size_t)t->n_train);
+}
+
+static float learning_rate(const trainer *t, int64_t step) {
+    return tk_schedule_lr(&t->schedule, t->cfg->optim.lr, step);
+}
+
+/* One SGD step on the batch at the current position of the epoch order. */
+static void train_step(trainer *t) {
+    int B = t->cfg->batch;
+    int64_t pos = t->st.step % t->ipe;
+    if (pos == 0) new_epoch_order(t);
+    tk_dataset_batch(&t->train, t->st.perm + pos * B, B, t->mean, t->std, t->x, t->labels);
+    tk_model *m = t->model;
+    const float *logits = tk_model_forward(m, t->x, B, true, &t->st.rng[TK_STREAM_DROPOUT]);
+    int correct = 0;
+    float loss = tk_softmax_xent_forward(t->probs, &correct, logits, t->labels, B, m->classes);
+    float *dlogits = tk_model_output_grad(m);
+    memset(dlogits, 0, (size_t)B * (size_t)m->classes * sizeof(float));
+    tk_softmax_xent_backward(dlogits, t->probs, t->labels, B, m->classes);
+    memset(m->grad, 0, m->n_params * sizeof(float));
+    tk_model_backward(m, B);
+    tk_optim_step(t->optim, m->param, m->grad, m->mask, m->n_prunable, learning_rate(t, t->st.step));
+    t->st.loss_sum += loss;
+    t->st.correct += correct;
+    t->st.seen += B;
+    t->st.step++;
+}
+
+static bool due(int64_t step, tk_duration every, int64_t ipe, int64_t total) {
+    int64_t n = tk_duration_iters(every, ipe);
+    return step == total || (n > 0 && step % n == 0);
+}
+
+/* Appends one evaluation to metrics.jsonl and returns the line (static buffer). */
+static const char *record_evaluation(trainer *t, tk_error *err, int *rc) {
+    static char line[1024];
+    eval_result test = evaluate(t, &t->test, NULL, t->test.n);
+    float train_loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : NAN;
+    float train_acc = t->st.seen ? (float)t->st.correct / (float)t->st.seen : NAN;
+    int n = snprintf(line, sizeof line,
+                     "{\"iteration\": %lld, \"epoch\": %.6g, \"train_loss\": %.9g, \"train_accuracy\": %.9g, "
+                     "\"test_loss\": %.9g, \"test_accuracy\": %.9g",
+                     (long long)t->st.step, (double)t->st.step / (double)t->ipe, train_loss, train_acc,
+                     test.loss, test.accuracy);
+    if (t->n_val > 0) {
+        eval_result val = evaluate(t, &t->train, t->val_index, t->n_val);
+        n += snprintf(line + n, sizeof line - (size_t)n, ", \"val_loss\": %.9g, \"val_accuracy\": %.9g", val.loss,
+                      val.accuracy);
+        if (t->st.min_val_iteration < 0 || val.loss < t->st.min_val_loss)
+            t->st.min_val_loss = val.loss, t->st.min_val_iteration = t->st.step;
+    }
+    snprintf(line + n, sizeof line - (size_t)n, ", \"lr\": %.9g}",
+             learning_rate(t, t->st.step > 0 ? t->st.step - 1 : 0));
+    if (test.accuracy > t->st.best_accuracy || t->st.best_iteration < 0)
+        t->st.best_accuracy = test.accuracy, t->st.best_iteration = t->st.step;
+    t->st.loss_sum = 0;
+    t->st.correct = t->st.seen = 0;
+    FILE *f = fopen(t->path_metrics, "a");
+    if (!f || fprintf(f, "%s\n", line) < 0 || fflush(f) || fsync(fileno(f)) || fclose(f)) {
+        if (f) fclose(f);
+        *rc = tk_fail(err, "cannot append to %s; check the disk and permissions", t->path_metrics);
+    }
+    return line;
+}
+
+/* After a crash, metrics.jsonl may hold evaluations past the checkpoint;
+ * they will be recomputed (identically), so drop them. */
+static int truncate_metrics(trainer *t, tk_error *err) {
+    if (!tk_file_exists(t->path_metrics)) return 0;
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(t->path_metrics, &data, &n, err)) return -1;
+    size_t keep = 0;
+    for (size_t start = 0; start < n;) {
+        uint8_t *end = memchr(data + start, '\n', n - start);
+        if (!end) break; /* a half-written last line goes too */
+        long long it = -1;
+        if (sscanf((const char *)data + start, "{\"iteration\": %lld", &it) != 1 || it > t->st.step) break;
+        keep = start = (size_t)(end - data) + 1;
+    }
+    int rc = keep == n ? 0 : tk_file_write_atomic(t->path_metrics, data, keep, err);
+    free(data);
+    return rc;
+}
+
+static int write_summary(const trainer *t, const tk_train_result *r, tk_error *err) {
+    char text[1024];
+    int n = snprintf(text, sizeof text,
+                     "{\n  \"iterations\": %lld,\n  \"final_accuracy\": %.9g,\n  \"final_loss\": %.9g,\n"
+                     "  \"best_accuracy\": %.9g,\n  \"best_iteration\": %lld,\n  \"early_stop_iteration\": %lld,\n"
+                     "  \"seconds\": %.3f,\n  \"samples_per_second\": %.1f\n}\n",
+                     (long long)r->iterations, r->final_accuracy, r->final_loss, r->best_accuracy,
+                     (long long)r->best_iteration, (long long)r->early_stop_iteration, r->seconds,
+                     r->samples_per_second);
+    return tk_file_write_atomic(t->path_summary, text, (size_t)n, err);
+}
+
+static int read_summary(const char *path, tk_train_result *r, tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    char *text = tk_malloc(n + 1);
+    memcpy(text, data, n);
+    text[n] = 0;
+    free(data);
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    const char *keys[] = {"iterations", "final_accuracy", "final_loss", "best_accuracy", "best_iteration",
+                          "early_stop_iteration", "seconds", "samples_per_second"};
+    double v[8];
+    for (int i = 0; i < 8; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (!cJSON_IsNumber(it)) {
+            cJSON_Delete(o);
+            return tk_fail(err, "%s: missing or non-numeric '%s'; delete the file to re-evaluate the run", path,
+                           keys[i]);
+        }
+        v[i] = it->valuedouble;
+    }
+    cJSON_Delete(o);
+    *r = (tk_train_result){(int64_t)v[0], (float)v[1], (float)v[2], (float)v[3], (int64_t)v[4], (int64_t)v[5], v[6], v[7]};
+    return 0;
+}
+
+/* A run directory belongs to one configuration: refuse to mix two. */
+static int claim_directory(trainer *t, tk_error *err) {
+    char *mine = tk_train_config_to_json(t->cfg);
+    int rc = 0;
+    if (tk_file_exists(t->path_config)) {
+        uint8_t *data;
+        size_t n;
+        rc = tk_file_read_all(t->path_config, &data, &n, err);
+        if (rc == 0) {
+            bool same = n == strlen(mine) + 1 && !memcmp(data, mine, n - 1);
+            free(data);
+            if (!same)
+                rc = tk_fail(err, "%s holds a run with other hyper-parameters (see its config.json); "
+                             "continue it with `ticket train --resume %s` or choose another --out directory",
+                             t->dir, t->dir);
+        }
+    } else {
+        size_t len = strlen(mine);
+        mine[len] = '\n'; /* cJSON's buffer has room for the terminator we replace */
+        rc = tk_file_write_atomic(t->path_config, mine, len + 1, err);
+        mine[len] = 0;
+    }
+    free(mine);
+    return rc;
+}
+
+static void show_progress(const trainer *t, tk_progress mode, double t0, int64_t start_step, const char *line) {
+    if (mode == TK_PROGRESS_LINES && line) {
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    if (mode != TK_PROGRESS_BAR) return;
+    double elapsed = tk_now() - t0;
+    double done = (double)(t->st.step - start_step);
+    double rate = elapsed > 0 ? done * t->cfg->batch / elapsed : 0;
+    double eta = done > 0 ? elapsed / done * (double)(t->st.total - t->st.step) : 0;
+    int width = 24, filled = (int)(width * (double)t->st.step / (double)t->st.total);
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
+    bar[width] = 0;
+    float loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : 0;
+    float acc = t->st.seen ? 100.0f * (float)t->st.correct / (float)t->st.seen : 0;
+    fprintf(stderr, "\r[%s] it %lld/%lld ep %.2f loss %.4f acc %.2f%% %.0f samples/s ETA %dm%02ds ", bar,
+            (long long)t->st.step, (long long)t->st.total, (double)t->st.step / (double)t->ipe, loss, acc, rate,
+            (int)eta / 60, (int)eta % 60);
+    if (line) fprintf(stderr, "\n%s\n", line);
+    fflush(stderr);
+}
+
+static int setup(trainer *t, tk_error *err) {
+    const tk_train_config *c = t->cfg;
+    if (tk_dataset_open(c->dataset, TK_SPLIT_TRAIN, &t->train, err) ||
+        tk_dataset_open(c->dataset, TK_SPLIT_TEST, &t->test, err))
+        return -1;
+    if (t->train.C != t->test.C || t->train.H != t->test.H || t->train.W != t->test.W)
+        return tk_fail(err, "dataset %s: train images are %dx%dx%d but test images %dx%dx%d", c->dataset,
+                       t->train.C, t->train.H, t->train.W, t->test.C, t->test.H, t->test.W);
+    if (c->val_size >= t->train.n)
+        return tk_fail(err, "--val %d leaves no training data (the training set has %d examples)", c->val_size,
+                       t->train.n);
+    split_validation(t);
+    if (t->n_train < c->batch)
+        return tk_fail(err, "--batch %d is larger than the %d training examples", c->batch, t->n_train);
+    tk_dataset_stats(&t->train, t->mean, t->std);
+    int classes = t->train.classes > t->test.classes ? t->train.classes : t->test.classes;
+    tk_model_config mc = {.name = c->model, .input = {t->train.C, t->train.H, t->train.W}, .classes = classes,
+                          .width = c->width};
+    if (!(t->model = tk_model_create(&mc, err))) return -1;
+    tk_model_set_batch(t->model, c->batch);
+    t->optim = tk_optim_create(&c->optim, t->model->n_params);
+    t->ipe = t->n_train / c->batch;
+    t->schedule = (tk_schedule){.kind = c->schedule, .gamma = c->gamma,
+                                .warmup = tk_duration_iters(c->warmup, t->ipe), .n_milestones = c->n_milestones};
+    for (int i = 0; i < c->n_milestones; i++) t->schedule.milestones[i] = tk_duration_iters(c->milestones[i], t->ipe);
+    t->st.total = t->schedule.total = tk_duration_iters(c->length, t->ipe);
+    if (t->st.total <= 0) return tk_fail(err, "the training length is 0 iterations; give --epochs or --iterations");
+    t->st.n = t->n_train;
+    t->st.perm = tk_malloc((size_t)t->n_train * sizeof(int32_t));
+    t->st.best_iteration = -1;
+    t->st.min_val_iteration = -1;
+    for (int s = 0; s < TK_STREAM_COUNT; s++) tk_rng_seed(&t->st.rng[s], c->seed, (uint64_t)s);
+    tk_model_init(t->model, &t->st.rng[TK_STREAM_INIT]);
+    size_t in = (size_t)t->train.C * (size_t)t->train.H * (size_t)t->train.W;
+    t->x = tk_alloc_aligned((size_t)c->batch * in * sizeof(float));
+    t->probs = tk_malloc((size_t)c->batch * (size_t)classes * sizeof(float));
+    t->labels = tk_malloc((size_t)c->batch * sizeof(int32_t));
+    t->batch_index = tk_malloc((size_t)c->batch * sizeof(int32_t));
+    return 0;
+}
+
+static int run(trainer *t, tk_progress progress, tk_train_result *result, tk_error *err) {
+    if (tk_file_exists(t->path_summary)) return read_summary(t->path_summary, result, err);
+    if (setup(t, err)) return -1;
+    if (tk_file_exists(t->path_ckpt)) {
+        if (tk_checkpoint_load(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err) ||
+            truncate_metrics(t, err))
+            return -1;
+    } else if (tk_file_exists(t->path_metrics) && tk_file_write_atomic(t->path_metrics, "", 0, err)) {
+        return -1;
+    }
+    openblas_set_num_threads(t->cfg->threads);
+    double t0 = tk_now();
+    int64_t start_step = t->st.step;
+    int rc = 0;
+    while (t->st.step < t->st.total && rc == 0) {
+        train_step(t);
+        const char *line = NULL;
+        if (due(t->st.step, t->cfg->eval_every, t->ipe, t->st.total)) line = record_evaluation(t, err, &rc);
+        if (rc == 0 && due(t->st.step, t->cfg->checkpoint_every, t->ipe, t->st.total))
+            rc = tk_checkpoint_save(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err);
+        if (progress == TK_PROGRESS_BAR || line) show_progress(t, progress, t0, start_step, line);
+    }
+    if (rc) return rc;
+    if (progress == TK_PROGRESS_BAR) fputc('\n', stderr);
+    eval_result final = evaluate(t, &t->test, NULL, t->test.n);
+    double seconds = tk_now() - t0;
+    *result = (tk_train_result){
+        .iterations = t->st.step,
+        .final_accuracy = final.accuracy,
+        .final_loss = final.loss,
+        .best_accuracy = t->st.best_accuracy,
+        .best_iteration = t->st.best_iteration,
+        .early_stop_iteration = t->st.min_val_iteration,
+        .seconds = seconds,
+        .samples_per_second = seconds > 0 ? (double)(t->st.step - start_step) * t->cfg->batch / seconds : 0,
+    };
+    return write_summary(t, result, err);
+}
+
+int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
+                 tk_error *err) {
+    if (tk_train_validate(cfg, err) || tk_mkdirs(dir, err)) return -1;
+    trainer t = {.cfg = cfg, .dir = dir};
+    snprintf(t.path_config, sizeof t.path_config, "%s/config.json", dir);
+    snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
+    snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);
+    snprintf(t.path_summary, sizeof t.path_summary, "%s/summary.json", dir);
+    int rc = claim_directory(&t, err);
+    if (rc == 0) rc = run(&t, progress, result, err);
+    trainer_free(&t);
+    return rc;
+}

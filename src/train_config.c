@@ -1,0 +1,239 @@
+/* train_config.c - training hyper-parameters: defaults per model, validation, config.json. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk_train.h"
+
+/* Frankle & Carbin (2019) Table 1 for LeNet and Conv-x (Adam; iterations at
+ * batch 60 rounded to epochs); OpenLTH's cifar defaults for VGG and ResNet
+ * (SGD 0.1, momentum 0.9, multistep at 80 and 120 epochs of 160). */
+typedef struct model_defaults {
+    const char *model;
+    tk_optim_kind optim;
+    float lr, weight_decay;
+    int batch, epochs;
+} model_defaults;
+
+static const model_defaults defaults_table[] = {
+    {"lenet_300_100", TK_OPTIM_ADAM, 1.2e-3f, 0, 60, 20},
+    {"conv2", TK_OPTIM_ADAM, 2e-4f, 0, 60, 20},
+    {"conv4", TK_OPTIM_ADAM, 3e-4f, 0, 60, 25},
+    {"conv6", TK_OPTIM_ADAM, 3e-4f, 0, 60, 30},
+    {"vgg11", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"vgg16", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"vgg19", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"resnet20", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"resnet32", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"resnet56", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+    {"resnet18", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
+};
+
+int tk_train_defaults(const char *model, tk_train_config *cfg, tk_error *err) {
+    const model_defaults *d = NULL;
+    for (int i = 0; i < TK_ARRAY_LEN(defaults_table); i++)
+        if (!strcmp(defaults_table[i].model, model)) d = &defaults_table[i];
+    tk_model_config probe = {.name = model, .classes = 10, .width = 1};
+    if (!d) {
+        tk_model *m = tk_model_create(&probe, err); /* for the did-you-mean message */
+        tk_model_free(m);
+        return m ? tk_fail(err, "model %s has no default hyper-parameters", model) : -1;
+    }
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->model, sizeof cfg->model, "%s", model);
+    cfg->width = 1;
+    cfg->optim = tk_optim_defaults(d->optim);
+    cfg->optim.lr = d->lr;
+    cfg->optim.weight_decay = d->weight_decay;
+    if (d->optim == TK_OPTIM_SGD) {
+        cfg->optim.momentum = 0.9f;
+        cfg->schedule = TK_SCHEDULE_MULTISTEP;
+        cfg->milestones[0] = (tk_duration){80, 0};
+        cfg->milestones[1] = (tk_duration){120, 0};
+        cfg->n_milestones = 2;
+    }
+    cfg->gamma = 0.1f;
+    cfg->batch = d->batch;
+    cfg->length = (tk_duration){d->epochs, 0};
+    cfg->eval_every = (tk_duration){1, 0};
+    cfg->checkpoint_every = (tk_duration){1, 0};
+    cfg->seed = 0;
+    cfg->threads = 2;
+    return 0;
+}
+
+int tk_train_validate(const tk_train_config *c, tk_error *err) {
+    if (!(c->optim.lr > 0) || !isfinite(c->optim.lr))
+        return tk_fail(err, "--lr must be a positive number, got %g", c->optim.lr);
+    if (!(c->optim.momentum >= 0 && c->optim.momentum < 1))
+        return tk_fail(err, "--momentum must be in [0, 1), got %g", c->optim.momentum);
+    if (!(c->optim.weight_decay >= 0) || !isfinite(c->optim.weight_decay))
+        return tk_fail(err, "--weight-decay must be >= 0, got %g", c->optim.weight_decay);
+    if (c->optim.nesterov && c->optim.momentum <= 0)
+        return tk_fail(err, "--nesterov needs --momentum > 0");
+    if (c->batch < 1 || c->batch > 65536) return tk_fail(err, "--batch must be in [1, 65536], got %d", c->batch);
+    if (c->threads < 1 || c->threads > 256) return tk_fail(err, "--threads must be in [1, 256], got %d", c->threads);
+    if (c->val_size < 0) return tk_fail(err, "--val must be >= 0, got %d", c->val_size);
+    if (!(c->gamma > 0)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
+    if (c->eval_every.epochs == 0 && c->eval_every.iterations == 0)
+        return tk_fail(err, "--eval-every must be at least 1it");
+    if (c->checkpoint_every.epochs == 0 && c->checkpoint_every.iterations == 0)
+        return tk_fail(err, "--checkpoint-every must be at least 1it");
+    return 0;
+}
+
+static void put_duration(cJSON *o, const char *key, tk_duration d) {
+    char text[64];
+    tk_duration_format(d, text, sizeof text);
+    cJSON_AddStringToObject(o, key, text);
+}
+
+char *tk_train_config_to_json(const tk_train_config *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->model);
+    cJSON_AddNumberToObject(o, "width", c->width);
+    cJSON_AddStringToObject(o, "dataset", c->dataset);
+    cJSON_AddStringToObject(o, "optimizer", tk_optim_names[c->optim.kind]);
+    cJSON_AddNumberToObject(o, "lr", c->optim.lr);
+    cJSON_AddNumberToObject(o, "momentum", c->optim.momentum);
+    cJSON_AddBoolToObject(o, "nesterov", c->optim.nesterov);
+    cJSON_AddNumberToObject(o, "weight_decay", c->optim.weight_decay);
+    cJSON_AddNumberToObject(o, "beta1", c->optim.beta1);
+    cJSON_AddNumberToObject(o, "beta2", c->optim.beta2);
+    cJSON_AddNumberToObject(o, "eps", c->optim.eps);
+    cJSON_AddStringToObject(o, "schedule", tk_schedule_names[c->schedule]);
+    cJSON *ms = cJSON_AddArrayToObject(o, "milestones");
+    for (int i = 0; i < c->n_milestones; i++) {
+        char text[64];
+        tk_duration_format(c->milestones[i], text, sizeof text);
+        cJSON_AddItemToArray(ms, cJSON_CreateString(text));
+    }
+    cJSON_AddNumberToObject(o, "gamma", c->gamma);
+    put_duration(o, "warmup", c->warmup);
+    cJSON_AddNumberToObject(o, "batch", c->batch);
+    put_duration(o, "length", c->length);
+    put_duration(o, "eval_every", c->eval_every);
+    put_duration(o, "checkpoint_every", c->checkpoint_every);
+    cJSON_AddNumberToObject(o, "val_size", c->val_size);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "threads", c->threads);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static const char *const config_keys[] = {
+    "model",  "width", "dataset", "optimizer", "lr",         "momentum", "nesterov",         "weight_decay",
+    "beta1",  "beta2", "eps",     "schedule",  "milestones", "gamma",    "warmup",           "batch",
+    "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads"};
+
+typedef struct json_ctx {
+    const char *path;
+    tk_error *err;
+} json_ctx;
+
+static int want(json_ctx *x, const cJSON *item, bool ok, const char *type) {
+    if (ok) return 0;
+    return tk_fail(x->err, "%s: key '%s' must be %s", x->path, item->string, type);
+}
+
+static int get_number(json_ctx *x, const cJSON *item, double *v) {
+    if (want(x, item, cJSON_IsNumber(item), "a number")) return -1;
+    *v = item->valuedouble;
+    return 0;
+}
+
+static int get_duration(json_ctx *x, const cJSON *item, tk_duration *d) {
+    if (want(x, item, cJSON_IsString(item), "a duration string like \"20ep\" or \"500it\"")) return -1;
+    if (tk_duration_parse(item->valuestring, d, x->err)) return tk_fail_prefix(x->err, "%s: key '%s': ", x->path, item->string);
+    return 0;
+}
+
+static int get_string(json_ctx *x, const cJSON *item, char *out, size_t cap) {
+    if (want(x, item, cJSON_IsString(item), "a string")) return -1;
+    if (strlen(item->valuestring) >= cap) return tk_fail(x->err, "%s: key '%s' is too long", x->path, item->string);
+    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
+    return 0;
+}
+
+static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
+    const char *k = it->string;
+    double v = 0;
+    if (!strcmp(k, "model")) return get_string(x, it, c->model, sizeof c->model);
+    if (!strcmp(k, "dataset")) return get_string(x, it, c->dataset, sizeof c->dataset);
+    if (!strcmp(k, "nesterov")) {
+        if (want(x, it, cJSON_IsBool(it), "true or false")) return -1;
+        c->optim.nesterov = cJSON_IsTrue(it);
+        return 0;
+    }
+    if (!strcmp(k, "optimizer")) {
+        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
+        if (tk_optim_parse(it->valuestring, &c->optim.kind, x->err)) return tk_fail_prefix(x->err, "%s: ", x->path);
+        return 0;
+    }
+    if (!strcmp(k, "schedule")) {
+        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
+        if (tk_schedule_parse(it->valuestring, &c->schedule, x->err)) return tk_fail_prefix(x->err, "%s: ", x->path);
+        return 0;
+    }
+    if (!strcmp(k, "milestones")) {
+        if (want(x, it, cJSON_IsArray(it), "an array of durations")) return -1;
+        int n = cJSON_GetArraySize(it);
+        if (n > TK_ARRAY_LEN(c->milestones)) return tk_fail(x->err, "%s: at most 16 milestones", x->path);
+        c->n_milestones = n;
+        for (int i = 0; i < n; i++)
+            if (get_duration(x, cJSON_GetArrayItem(it, i), &c->milestones[i])) return -1;
+        return 0;
+    }
+    if (!strcmp(k, "warmup")) return get_duration(x, it, &c->warmup);
+    if (!strcmp(k, "length")) return get_duration(x, it, &c->length);
+    if (!strcmp(k, "eval_every")) return get_duration(x, it, &c->eval_every);
+    if (!strcmp(k, "checkpoint_every")) return get_duration(x, it, &c->checkpoint_every);
+    if (get_number(x, it, &v)) return -1;
+    if (!strcmp(k, "width")) c->width = (float)v;
+    else if (!strcmp(k, "lr")) c->optim.lr = (float)v;
+    else if (!strcmp(k, "momentum")) c->optim.momentum = (float)v;
+    else if (!strcmp(k, "weight_decay")) c->optim.weight_decay = (float)v;
+    else if (!strcmp(k, "beta1")) c->optim.beta1 = (float)v;
+    else if (!strcmp(k, "beta2")) c->optim.beta2 = (float)v;
+    else if (!strcmp(k, "eps")) c->optim.eps = (float)v;
+    else if (!strcmp(k, "gamma")) c->gamma = (float)v;
+    else if (!strcmp(k, "batch")) c->batch = (int)v;
+    else if (!strcmp(k, "val_size")) c->val_size = (int)v;
+    else if (!strcmp(k, "seed")) c->seed = (uint64_t)v;
+    else if (!strcmp(k, "threads")) c->threads = (int)v;
+    else TK_ASSERT(0);
+    return 0;
+}
+
+int tk_train_config_from_json(const char *text, const char *path, tk_train_config *c, tk_error *err) {
+    json_ctx x = {path, err};
+    cJSON *root = cJSON_Parse(text);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        return tk_fail(err, "%s: not valid JSON (near byte %ld); fix the file or delete the run directory",
+                       path, at ? (long)(at - text) : -1L);
+    }
+    int rc = 0;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(model)) {
+        rc = tk_fail(err, "%s: expected a JSON object with a \"model\" key", path);
+    } else if (tk_train_defaults(model->valuestring, c, err)) {
+        rc = tk_fail_prefix(err, "%s: ", path);
+    }
+    for (const cJSON *it = root->child; rc == 0 && it; it = it->next) {
+        bool known = false;
+        for (int i = 0; i < TK_ARRAY_LEN(config_keys); i++) known |= !strcmp(it->string, config_keys[i]);
+        if (!known) {
+            const char *near = tk_nearest(it->string, config_keys, TK_ARRAY_LEN(config_keys));
+            rc = tk_fail(err, "%s: unknown key '%s'%s%s%s", path, it->string, near ? " (did you mean '" : "",
+                         near ? near : "", near ? "'?)" : "");
+        } else {
+            rc = apply_key(&x, it, c);
+        }
+    }
+    cJSON_Delete(root);
+    return rc ? rc : tk_train_validate(c, err) ? tk_fail_prefix(err, "%s: ", path) : 0;
+}
