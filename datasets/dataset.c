@@ -33,7 +33,7 @@ static const catalog_entry catalog[] = {
      .how_to_get = "apt-get install dataset-fashion-mnist (or run `make data`)"},
     {.folder = "mnist", IDX_FILES, .classes = 10,
      .how_to_get = "put the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-                   "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; .gz or not) in ./data/mnist"},
+                   "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; or unpacked) in ./data/mnist"},
 };
 _Static_assert(sizeof catalog_names / sizeof catalog_names[0] == sizeof catalog / sizeof catalog[0],
                "one name per catalog entry");
@@ -78,7 +78,9 @@ int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error 
         size_t at = 0;
         for (int i = 0; i < TK_ARRAY_LEN(catalog_names); i++)
             at = appendf(known, sizeof known, at, "%s%s", i ? ", " : "", catalog_names[i]);
-        if (near) return tk_fail(err, "unknown dataset \"%s\" (did you mean \"%s\"?); known datasets: %s", name, near, known);
+        if (near)
+            return tk_fail(err, "unknown dataset \"%s\" (did you mean \"%s\"?); known datasets: %s", name, near,
+                           known);
         return tk_fail(err, "unknown dataset \"%s\"; known datasets: %s", name, known);
     }
 
@@ -106,7 +108,7 @@ int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error 
     }
     return tk_fail(err, "dataset %s (%s split) not found: looked for %s(.gz) and %s(.gz) in:%s%s\nto get it: %s",
                    name, tk_split_names[split], images, labels, tried,
-                   env && *env ? "" : "\n  ($TICKET_DATA is not set; set it to a folder holding the dataset's folder)",
+                   env && *env ? "" : "\n  ($TICKET_DATA is not set: it can name one more folder to search)",
                    ds->how_to_get);
 }
 
@@ -136,7 +138,7 @@ void tk_dataset_stats(const tk_dataset *d, float *mean, float *std) {
         double m = count > 0 ? sum / count : 0;
         double var = count > 0 ? sum_sq / count - m * m : 0;
         mean[c] = (float)m;
-        std[c] = (float)sqrt(var > 0 ? var : 0); /* population std, as torchvision's usual constants */
+        std[c] = (float)sqrt(var > 0 ? var : 0); /* population std (divide by N), numpy's default */
     }
 }
 

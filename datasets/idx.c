@@ -134,8 +134,10 @@ static int parse_header(const char *path, const uint8_t *data, size_t n, const c
     if (n - header != elements) {
         char shape[64];
         int at = 0;
-        for (int d = 0; d < ndims; d++) at += snprintf(shape + at, sizeof shape - (size_t)at, d ? "x%u" : "%u", dims[d]);
-        return tk_fail(err, "%s: %s: the header (%s) needs %zu bytes after its %zu-byte header, found %zu%s%s%s",
+        for (int d = 0; d < ndims; d++)
+            at += snprintf(shape + at, sizeof shape - (size_t)at, d ? "x%u" : "%u", dims[d]);
+        return tk_fail(err, "%s: %s: the header's dims (%s) need %zu bytes of data after the %zu-byte header, "
+                            "found %zu%s%s%s",
                        path, n - header < elements ? "truncated" : "too long", shape, elements, header, n - header,
                        n - header < elements ? " (the download or copy was cut short: fetch it again)" : "",
                        stopped, damage);
@@ -151,7 +153,7 @@ int tk_idx_load(const char *images_path, const char *labels_path, int classes_hi
     memset(out, 0, sizeof *out);
     uint8_t *img = NULL, *lab = NULL;
     size_t img_n, lab_n, img_at, lab_at;
-    uint32_t img_dims[3], lab_dims[1];
+    uint32_t img_dims[3] = {0}, lab_dims[1] = {0};
     char damage[256];
     if (read_decompressed(images_path, &img, &img_n, damage, err) ||
         parse_header(images_path, img, img_n, damage, IDX_IMAGES_MAGIC, "image", 3, img_dims, &img_at, err) ||

@@ -41,6 +41,10 @@ void *tk_alloc_aligned_at(size_t n, const char *file, int line);
  * NULL when nothing is reasonably close. */
 const char *tk_nearest(const char *word, const char *const *candidates, int n);
 
+/* The index of `name` in names[0..n); otherwise fills err with
+ * "unknown <what> 'name' (did you mean 'x'? valid: a, b, c)". */
+int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err);
+
 /* Wall-clock seconds from a monotonic clock. */
 double tk_now(void);
 

@@ -70,10 +70,4 @@ int tk_schedule_parse(const char *name, tk_schedule_kind *kind, tk_error *err);
 /* Learning rate for the update at 0-based iteration `step`. */
 float tk_schedule_lr(const tk_schedule *s, float base_lr, int64_t step);
 
-/* ---- names
- * The index of `name` in names[0..n); otherwise fills err with
- * "unknown <what> 'name' (did you mean 'x'? valid: a, b, c)". Shared by the
- * name parsers of this module. */
-int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err);
-
 #endif

@@ -85,6 +85,11 @@ static int edit_distance(const char *a, const char *b) {
 const char *tk_nearest(const char *word, const char *const *candidates, int n) {
     const char *best = NULL;
     int best_d = 1 << 30;
+    /* A short form of a longer name ("lenet" for "lenet_300_100") is the
+     * likeliest intent, however far apart the two are by edit distance. */
+    size_t len = strlen(word);
+    for (int i = 0; i < n && len >= 3; i++)
+        if (!strncmp(word, candidates[i], len)) return candidates[i];
     for (int i = 0; i < n; i++) {
         int d = edit_distance(word, candidates[i]);
         if (d < best_d) best_d = d, best = candidates[i];
@@ -93,6 +98,25 @@ const char *tk_nearest(const char *word, const char *const *candidates, int n) {
     int limit = (int)strlen(word) / 2 + 1;
     if (limit < 3) limit = 3;
     return best_d <= limit ? best : NULL;
+}
+
+int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err) {
+    TK_ASSERT(name && n > 0);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i])) {
+            *index = i;
+            return 0;
+        }
+    char valid[512];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        int w = snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i]);
+        TK_ASSERT(w >= 0 && (size_t)w < sizeof valid - len);
+        len += (size_t)w;
+    }
+    const char *near = tk_nearest(name, names, n);
+    if (near) return tk_fail(err, "unknown %s '%s' (did you mean '%s'? valid: %s)", what, name, near, valid);
+    return tk_fail(err, "unknown %s '%s' (valid: %s)", what, name, valid);
 }
 
 double tk_now(void) {

@@ -158,22 +158,13 @@ const tk_model_entry *tk_model_find(const char *name) {
     return NULL;
 }
 
-static void unknown_model(const char *name, tk_error *err) {
-    const char *names[TK_ARRAY_LEN(registry)];
-    char list[512] = "";
-    for (int i = 0; i < TK_ARRAY_LEN(registry); i++) {
-        names[i] = registry[i].name;
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
-    }
-    const char *near = tk_nearest(name, names, TK_ARRAY_LEN(registry));
-    if (near) tk_fail(err, "unknown model '%s' (did you mean '%s'?); models: %s", name, near, list);
-    else tk_fail(err, "unknown model '%s'; models: %s", name, list);
-}
-
 tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err) {
     const tk_model_entry *entry = tk_model_find(cfg->name);
     if (!entry) {
-        unknown_model(cfg->name, err);
+        const char *names[TK_ARRAY_LEN(registry)];
+        for (int i = 0; i < TK_ARRAY_LEN(registry); i++) names[i] = registry[i].name;
+        int index;
+        tk_parse_name("model", cfg->name, names, TK_ARRAY_LEN(registry), &index, err);
         return NULL;
     }
     if (cfg->classes < 2) {
