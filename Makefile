@@ -85,8 +85,9 @@ deps:
 data: all
 	@bash datasets/fetch.sh
 
+# Until the transfer study lands (ticket study), the study's dense baseline.
 study: data
-	./bin/ticket study run transfer/studies/default.json --out report
+	./bin/ticket train --model lenet_300_100 --dataset fashion-mnist --out runs/study-dense-lenet_300_100
 
 bench: all
 	./bin/ticket bench
