@@ -81,6 +81,15 @@ typedef struct tk_model {
     tk_shape *tensors;
     int n_tensors, cap_tensors, output;
 
+    /* Buffer plan, per sample (tk_model_finish): where each tensor's values and
+     * gradient live in their arenas. A ReLU whose input feeds nothing else
+     * runs in place; gradient buffers whose lifetimes in the backward pass do
+     * not overlap share memory. grad_first_op[t] is the op whose backward
+     * first writes t's gradient (it is zeroed just before). */
+    size_t *act_offset, *grad_offset;
+    int *grad_first_op;
+    size_t act_per_sample, grad_per_sample;
+
     /* per-batch buffers (tk_model_set_batch) */
     int batch;
     float **act, **dact;  /* [n_tensors] pointers into one arena each */

@@ -143,6 +143,70 @@ int tk_add_dropout(tk_model *m, int x, float p) {
     return op->out = add_tensor(m, m->tensors[x]);
 }
 
+static bool overlaps(size_t a0, size_t a1, size_t b0, size_t b1) { return a0 < b1 && b0 < a1; }
+
+/* Lays out activations and gradients (per sample; see tk_model.h). */
+static void plan_buffers(tk_model *m) {
+    int n = m->n_tensors;
+    int *producer = tk_malloc((size_t)n * sizeof(int)), *consumers = tk_calloc((size_t)n, sizeof(int));
+    int *last_use = tk_malloc((size_t)n * sizeof(int)), *alias = tk_malloc((size_t)n * sizeof(int));
+    for (int t = 0; t < n; t++) producer[t] = last_use[t] = -1, alias[t] = t;
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        producer[op->out] = i;
+        consumers[op->in]++, last_use[op->in] = i;
+        if (op->in2 >= 0) consumers[op->in2]++, last_use[op->in2] = i;
+    }
+    /* In place when nothing else reads the ReLU's input and its producer's
+     * backward does not read its own output (only ReLU's does). */
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        if (op->kind == TK_OP_RELU && op->in != 0 && consumers[op->in] == 1 &&
+            m->ops[producer[op->in]].kind != TK_OP_RELU)
+            alias[op->out] = alias[op->in];
+    }
+    m->act_offset = tk_calloc((size_t)n, sizeof(size_t));
+    m->grad_offset = tk_calloc((size_t)n, sizeof(size_t));
+    m->grad_first_op = tk_malloc((size_t)n * sizeof(int));
+    m->act_per_sample = 0;
+    for (int t = 1; t < n; t++) {
+        if (alias[t] != t) continue;
+        m->act_offset[t] = m->act_per_sample;
+        m->act_per_sample += features(m->tensors[t]);
+    }
+    for (int t = 1; t < n; t++) m->act_offset[t] = m->act_offset[alias[t]];
+    /* A gradient lives from the backward of its last reader (the caller
+     * writes the output's before backward starts) to the backward of its
+     * producer. In backward order op i runs at step n_ops-1-i. Greedy first
+     * fit by start, against every buffer placed so far whose life overlaps. */
+    size_t *start = tk_malloc((size_t)n * sizeof(size_t)), *end = tk_malloc((size_t)n * sizeof(size_t));
+    int *placed = tk_malloc((size_t)n * sizeof(int)), n_placed = 0;
+    for (int t = 1; t < n; t++) {
+        m->grad_first_op[t] = t == m->output ? -1 : last_use[t] >= 0 ? last_use[t] : producer[t];
+        start[t] = t == m->output ? 0 : (size_t)(m->n_ops - m->grad_first_op[t]);
+        end[t] = (size_t)(m->n_ops - producer[t]) + 1;
+    }
+    m->grad_per_sample = 0;
+    for (int step = 0; step <= m->n_ops; step++)
+        for (int t = 1; t < n; t++) {
+            if (start[t] != (size_t)step) continue;
+            size_t size = features(m->tensors[t]), at = 0;
+            for (bool moved = true; moved;) {
+                moved = false;
+                for (int j = 0; j < n_placed; j++) {
+                    int u = placed[j];
+                    if (overlaps(start[t], end[t], start[u], end[u]) &&
+                        overlaps(at, at + size, m->grad_offset[u], m->grad_offset[u] + features(m->tensors[u])))
+                        at = m->grad_offset[u] + features(m->tensors[u]), moved = true;
+                }
+            }
+            m->grad_offset[t] = at;
+            placed[n_placed++] = t;
+            if (at + size > m->grad_per_sample) m->grad_per_sample = at + size;
+        }
+    free(producer), free(consumers), free(last_use), free(alias), free(start), free(end), free(placed);
+}
+
 int tk_model_finish(tk_model *m, int output, tk_error *err) {
     for (int i = 0; i < m->n_ops; i++) {
         tk_shape s = m->tensors[m->ops[i].out];
@@ -178,6 +242,7 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
     m->state = tk_alloc_aligned((m->n_state ? m->n_state : 1) * sizeof(float));
     m->mask = tk_alloc_aligned(m->n_prunable ? m->n_prunable : 1);
     memset(m->mask, 1, m->n_prunable);
+    plan_buffers(m);
     return 0;
 }
 
@@ -203,6 +268,9 @@ void tk_model_free(tk_model *m) {
     free(m->params);
     free(m->ops);
     free(m->tensors);
+    free(m->act_offset);
+    free(m->grad_offset);
+    free(m->grad_first_op);
     free(m->param);
     free(m->grad);
     free(m->state);
@@ -228,16 +296,13 @@ void tk_model_set_batch(tk_model *m, int B) {
     m->batch = B;
     m->act = tk_calloc((size_t)m->n_tensors, sizeof(float *));
     m->dact = tk_calloc((size_t)m->n_tensors, sizeof(float *));
-    size_t total = 0, work = 0, argmax = 0, keep = 0, bn = 0;
-    for (int t = 1; t < m->n_tensors; t++) total += features(m->tensors[t]) * (size_t)B;
+    size_t work = 0, argmax = 0, keep = 0, bn = 0;
     /* Tensor 0 (the input) is the caller's buffer; its gradient is never needed. */
-    m->act_arena = tk_alloc_aligned(total * sizeof(float));
-    m->dact_arena = tk_alloc_aligned(total * sizeof(float));
-    size_t offset = 0;
+    m->act_arena = tk_alloc_aligned(m->act_per_sample * (size_t)B * sizeof(float));
+    m->dact_arena = tk_alloc_aligned(m->grad_per_sample * (size_t)B * sizeof(float));
     for (int t = 1; t < m->n_tensors; t++) {
-        m->act[t] = m->act_arena + offset;
-        m->dact[t] = m->dact_arena + offset;
-        offset += features(m->tensors[t]) * (size_t)B;
+        m->act[t] = m->act_arena + m->act_offset[t] * (size_t)B;
+        m->dact[t] = m->dact_arena + m->grad_offset[t] * (size_t)B;
     }
     for (int i = 0; i < m->n_ops; i++) {
         tk_op *op = &m->ops[i];
@@ -313,11 +378,15 @@ const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk
 
 float *tk_model_output_grad(tk_model *m) { return m->dact[m->output]; }
 
+static void zero_grad_if_first(tk_model *m, int t, int op, int B) {
+    if (t > 0 && m->grad_first_op[t] == op) memset(m->dact[t], 0, features(m->tensors[t]) * (size_t)B * sizeof(float));
+}
+
 void tk_model_backward(tk_model *m, int B) {
-    for (int t = 1; t < m->n_tensors; t++)
-        if (t != m->output) memset(m->dact[t], 0, features(m->tensors[t]) * (size_t)B * sizeof(float));
     for (int i = m->n_ops - 1; i >= 0; i--) {
         const tk_op *op = &m->ops[i];
+        zero_grad_if_first(m, op->in, i, B);
+        if (op->in2 >= 0) zero_grad_if_first(m, op->in2, i, B);
         const float *in = m->act[op->in], *out = m->act[op->out], *dy = m->dact[op->out];
         float *dx = m->dact[op->in]; /* NULL for the model input */
         tk_shape s = m->tensors[op->in];

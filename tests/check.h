@@ -89,4 +89,18 @@ void write_file(const char *path, const void *data, size_t n);
 /* Runs a shell command, captures stdout+stderr into a malloc'd string; returns exit status. */
 int run_capture(const char *cmd, char **output);
 
+#include <stdint.h>
+
+/* The whole file as a malloc'd buffer with a NUL after the last byte (so text
+ * can be used as a string); *n gets its length. NULL when it cannot be read. */
+char *read_whole_file(const char *path, size_t *n);
+
+/* A small learnable dataset in the real IDX format (big-endian headers, magic
+ * 0x00000803 for images, 0x00000801 for labels), written uncompressed as
+ * dir/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte so that dataset
+ * "mnist" finds it with TICKET_DATA=dir. Each class has its own random on/off
+ * pixel pattern; images are that pattern plus uniform noise, so a small
+ * network separates the classes within a few epochs. Same seed => same bytes. */
+void write_idx_dataset(const char *dir, int n_train, int n_test, int H, int W, int classes, uint64_t seed);
+
 #endif

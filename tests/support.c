@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,4 +148,74 @@ double gradcheck(double (*loss)(void *ctx), void *ctx, float *x, const float *an
         if (err > worst || err != err) worst = err != err ? INFINITY : err;
     }
     return worst;
+}
+
+char *read_whole_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, len = 0, got;
+    char *buf = malloc(cap);
+    while ((got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (cap - len < 2) buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[len] = 0;
+    if (n) *n = len;
+    return buf;
+}
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* One split: images drawn around the class patterns, labels uniform. */
+static void write_idx_split(const char *folder, const char *split, int n, int H, int W, int classes,
+                            const uint8_t *patterns, uint64_t *rng) {
+    size_t hw = (size_t)H * (size_t)W;
+    size_t img_len = 16 + (size_t)n * hw, lab_len = 8 + (size_t)n;
+    uint8_t *img = malloc(img_len), *lab = malloc(lab_len);
+    put_be32(img, 0x00000803), put_be32(img + 4, (uint32_t)n), put_be32(img + 8, (uint32_t)H);
+    put_be32(img + 12, (uint32_t)W);
+    put_be32(lab, 0x00000801), put_be32(lab + 4, (uint32_t)n);
+    for (int i = 0; i < n; i++) {
+        int c = (int)(splitmix64(rng) % (uint64_t)classes);
+        lab[8 + i] = (uint8_t)c;
+        for (size_t k = 0; k < hw; k++) {
+            /* On pixels land in [100, 255], off pixels in [0, 155]: the ranges
+             * overlap, so single pixels mislead and the model must combine them. */
+            int noise = (int)(splitmix64(rng) % 156);
+            img[16 + (size_t)i * hw + k] = (uint8_t)(patterns[(size_t)c * hw + k] ? 100 + noise : noise);
+        }
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte", folder, split);
+    write_file(path, img, img_len);
+    snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte", folder, split);
+    write_file(path, lab, lab_len);
+    free(img);
+    free(lab);
+}
+
+void write_idx_dataset(const char *dir, int n_train, int n_test, int H, int W, int classes, uint64_t seed) {
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s/mnist", dir);
+    if (mkdir(folder, 0755) && errno != EEXIST) {
+        printf("  cannot create %s\nFAIL write_idx_dataset\n", folder);
+        exit(1);
+    }
+    uint64_t rng = seed;
+    size_t hw = (size_t)H * (size_t)W;
+    uint8_t *patterns = malloc((size_t)classes * hw);
+    for (size_t k = 0; k < (size_t)classes * hw; k++) patterns[k] = (uint8_t)(splitmix64(&rng) & 1);
+    write_idx_split(folder, "train", n_train, H, W, classes, patterns, &rng);
+    write_idx_split(folder, "t10k", n_test, H, W, classes, patterns, &rng);
+    free(patterns);
 }

@@ -1,0 +1,262 @@
+/* test_conv2d.c - conv2d forward/backward: PyTorch goldens, finite differences,
+ * accumulation, NULL gradients, chunking invariance and shape validation. */
+#include "check.h"
+#include "tk_common.h"
+#include "tk_layers.h"
+#include "tk_rng.h"
+
+typedef struct conv_case {
+    const char *name;
+    int B, C, H, W, K, R, S, stride, pad;
+} conv_case;
+
+/* The same table, in the same order, as tests/golden/gen_conv2d.py. */
+static const conv_case cases[] = {
+    {"3x3_s1_p1", 2, 3, 6, 6, 4, 3, 3, 1, 1},     {"3x3_s2_p1", 2, 3, 8, 8, 4, 3, 3, 2, 1},
+    {"3x3_s2_p0_odd", 2, 2, 7, 7, 3, 3, 3, 2, 0}, {"1x1_s2_p0", 2, 4, 6, 6, 3, 1, 1, 2, 0},
+    {"1x1_s1_p0", 2, 4, 5, 5, 3, 1, 1, 1, 0},     {"1x1_s1_p1", 2, 2, 4, 4, 3, 1, 1, 1, 1},
+    {"5x5_s1_p2", 2, 2, 7, 7, 3, 5, 5, 1, 2},     {"nonsquare", 2, 3, 5, 9, 4, 3, 2, 1, 1},
+    {"c1", 2, 1, 6, 6, 3, 3, 3, 1, 1},            {"k1", 2, 3, 6, 6, 1, 3, 3, 1, 1},
+};
+
+static tk_conv2d_shape shape_of(const conv_case *c) {
+    tk_conv2d_shape s = {.B = c->B, .C = c->C, .H = c->H, .W = c->W, .K = c->K, .R = c->R, .S = c->S,
+                         .stride = c->stride, .pad = c->pad};
+    if (tk_conv2d_shape_init(&s)) {
+        printf("  %s: tk_conv2d_shape_init rejected a valid shape\n", c->name);
+        exit(1);
+    }
+    return s;
+}
+
+static size_t x_len(const tk_conv2d_shape *s) { return (size_t)s->B * s->C * s->H * s->W; }
+static size_t y_len(const tk_conv2d_shape *s) { return (size_t)s->B * s->K * s->P * s->Q; }
+static size_t w_len(const tk_conv2d_shape *s) { return (size_t)s->K * s->C * s->R * s->S; }
+
+static float *randn(size_t n, tk_rng *rng) {
+    float *a = malloc(n * sizeof *a + 1);
+    for (size_t i = 0; i < n; i++) a[i] = tk_rng_normal(rng);
+    return a;
+}
+
+static float *zeros(size_t n) { return calloc(n + 1, sizeof(float)); }
+
+/* The workspace plus a guard band of NaN-free sentinels after it, so a test can
+ * see a write past the size tk_conv2d_workspace promised. */
+#define GUARD 64
+#define SENTINEL 12345.0f
+
+static float *workspace_for(const tk_conv2d_shape *s) {
+    size_t n = tk_conv2d_workspace(s);
+    float *w = malloc((n + GUARD) * sizeof *w);
+    for (size_t i = 0; i < n + GUARD; i++) w[i] = SENTINEL;
+    return w;
+}
+
+static int guard_intact(const float *work, const tk_conv2d_shape *s) {
+    size_t n = tk_conv2d_workspace(s);
+    for (size_t i = n; i < n + GUARD; i++)
+        if (work[i] != SENTINEL) return 0;
+    return 1;
+}
+
+static const float *fixture(const golden *g, const char *name, const char *key, size_t expect) {
+    char full[128];
+    snprintf(full, sizeof full, "%s.%s", name, key);
+    size_t n;
+    const float *a = golden_get(g, full, &n);
+    if (n != expect) {
+        printf("  %s has %zu values, the test's shape table expects %zu: regenerate the fixture\n", full, n, expect);
+        exit(1);
+    }
+    return a;
+}
+
+static void test_matches_pytorch(void) {
+    golden *g = golden_open("tests/golden/conv2d.bin");
+    for (int i = 0; i < TK_ARRAY_LEN(cases); i++) {
+        const conv_case *c = &cases[i];
+        tk_conv2d_shape s = shape_of(c);
+        size_t nx = x_len(&s), ny = y_len(&s), nw = w_len(&s);
+        const float *x = fixture(g, c->name, "x", nx), *w = fixture(g, c->name, "w", nw);
+        const float *b = fixture(g, c->name, "b", (size_t)s.K), *dy = fixture(g, c->name, "dy", ny);
+        float *work = workspace_for(&s);
+        float *y = zeros(ny), *dx = zeros(nx), *dw = zeros(nw), *db = zeros((size_t)s.K);
+        tk_conv2d_forward(y, x, w, b, &s, work);
+        tk_conv2d_backward(dx, dw, db, dy, x, w, &s, work);
+        double ey = max_rel_error(y, fixture(g, c->name, "y", ny), ny, 1e-3);
+        double edx = max_rel_error(dx, fixture(g, c->name, "dx", nx), nx, 1e-3);
+        double edw = max_rel_error(dw, fixture(g, c->name, "dw", nw), nw, 1e-3);
+        double edb = max_rel_error(db, fixture(g, c->name, "db", (size_t)s.K), (size_t)s.K, 1e-3);
+        if (ey > 1e-4 || edx > 1e-4 || edw > 1e-4 || edb > 1e-4)
+            printf("  %s: max rel error y %.2g dx %.2g dw %.2g db %.2g\n", c->name, ey, edx, edw, edb);
+        CHECK(ey <= 1e-4);
+        CHECK(edx <= 1e-4);
+        CHECK(edw <= 1e-4);
+        CHECK(edb <= 1e-4);
+        CHECK(guard_intact(work, &s));
+        free(work), free(y), free(dx), free(dw), free(db);
+    }
+    golden_close(g);
+}
+
+/* loss = sum(y * r) for the current x, w, b: its gradient w.r.t. y is r. */
+typedef struct loss_ctx {
+    tk_conv2d_shape s;
+    float *x, *w, *b, *r, *y, *work;
+} loss_ctx;
+
+static double loss_fn(void *p) {
+    loss_ctx *l = p;
+    tk_conv2d_forward(l->y, l->x, l->w, l->b, &l->s, l->work);
+    double sum = 0;
+    for (size_t i = 0; i < y_len(&l->s); i++) sum += (double)l->y[i] * l->r[i];
+    return sum;
+}
+
+static void test_gradients_match_finite_differences(void) {
+    tk_rng rng;
+    tk_rng_seed(&rng, 7, TK_STREAM_INIT);
+    for (int i = 0; i < TK_ARRAY_LEN(cases); i++) {
+        const conv_case *c = &cases[i];
+        loss_ctx l = {.s = shape_of(c)};
+        size_t nx = x_len(&l.s), ny = y_len(&l.s), nw = w_len(&l.s), nk = (size_t)l.s.K;
+        l.x = randn(nx, &rng), l.w = randn(nw, &rng), l.b = randn(nk, &rng), l.r = randn(ny, &rng);
+        l.y = zeros(ny), l.work = workspace_for(&l.s);
+        float *dx = zeros(nx), *dw = zeros(nw), *db = zeros(nk);
+        tk_conv2d_backward(dx, dw, db, l.r, l.x, l.w, &l.s, l.work);
+        /* The loss is linear in each parameter, so a large step loses nothing to
+         * curvature and keeps float rounding small against the difference. */
+        double ex = gradcheck(loss_fn, &l, l.x, dx, nx, 0.05f, 200);
+        double ew = gradcheck(loss_fn, &l, l.w, dw, nw, 0.05f, 200);
+        double eb = gradcheck(loss_fn, &l, l.b, db, nk, 0.05f, 200);
+        if (ex > 1e-3 || ew > 1e-3 || eb > 1e-3)
+            printf("  %s: gradcheck error dx %.2g dw %.2g db %.2g\n", c->name, ex, ew, eb);
+        CHECK(ex <= 1e-3);
+        CHECK(ew <= 1e-3);
+        CHECK(eb <= 1e-3);
+        free(l.x), free(l.w), free(l.b), free(l.r), free(l.y), free(l.work), free(dx), free(dw), free(db);
+    }
+}
+
+static int same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof *a) == 0; }
+
+static void test_backward_accumulates_and_accepts_null(void) {
+    tk_rng rng;
+    tk_rng_seed(&rng, 11, TK_STREAM_INIT);
+    /* One shape per backward path: dx as a convolution of dy, through col2im,
+     * and the im2col-free 1x1 GEMM. */
+    const conv_case *picked[] = {&cases[0], &cases[1], &cases[4]};
+    for (int i = 0; i < TK_ARRAY_LEN(picked); i++) {
+        tk_conv2d_shape s = shape_of(picked[i]);
+        size_t nx = x_len(&s), ny = y_len(&s), nw = w_len(&s), nk = (size_t)s.K;
+        float *x = randn(nx, &rng), *w = randn(nw, &rng), *dy = randn(ny, &rng), *work = workspace_for(&s);
+        float *dx1 = zeros(nx), *dw1 = zeros(nw), *db1 = zeros(nk);
+        tk_conv2d_backward(dx1, dw1, db1, dy, x, w, &s, work);
+
+        /* Called twice, every gradient doubles. */
+        float *dx2 = zeros(nx), *dw2 = zeros(nw), *db2 = zeros(nk);
+        tk_conv2d_backward(dx2, dw2, db2, dy, x, w, &s, work);
+        tk_conv2d_backward(dx2, dw2, db2, dy, x, w, &s, work);
+        int doubled = 1;
+        for (size_t j = 0; j < nx; j++) doubled &= fabsf(dx2[j] - 2 * dx1[j]) <= 1e-5f * (1 + fabsf(dx1[j]));
+        for (size_t j = 0; j < nw; j++) doubled &= fabsf(dw2[j] - 2 * dw1[j]) <= 1e-5f * (1 + fabsf(dw1[j]));
+        for (size_t j = 0; j < nk; j++) doubled &= fabsf(db2[j] - 2 * db1[j]) <= 1e-5f * (1 + fabsf(db1[j]));
+        CHECK(doubled);
+
+        /* Each gradient alone, the others NULL, is exactly what the full call gives. */
+        float *dx = zeros(nx), *dw = zeros(nw), *db = zeros(nk);
+        tk_conv2d_backward(dx, NULL, NULL, dy, x, w, &s, work);
+        tk_conv2d_backward(NULL, dw, NULL, dy, x, w, &s, work);
+        tk_conv2d_backward(NULL, NULL, db, dy, x, w, &s, work);
+        tk_conv2d_backward(NULL, NULL, NULL, dy, x, w, &s, work);
+        CHECK(same_bits(dx, dx1, nx));
+        CHECK(same_bits(dw, dw1, nw));
+        CHECK(same_bits(db, db1, nk));
+        CHECK(guard_intact(work, &s));
+        free(x), free(w), free(dy), free(work), free(dx1), free(dw1), free(db1), free(dx2), free(dw2), free(db2);
+        free(dx), free(dw), free(db);
+    }
+}
+
+/* A batch gives the same bits as its samples one call at a time, whatever
+ * chunks the implementation cuts the batch into. The shapes are ResNet-20's
+ * first stage, its stride-2 downsampling conv and shortcut, and a 1x1 conv. */
+static void test_batch_equals_single_samples(void) {
+    const conv_case shapes[] = {
+        {"16to16_32px", 8, 16, 32, 32, 16, 3, 3, 1, 1},
+        {"16to32_s2", 8, 16, 32, 32, 32, 3, 3, 2, 1},
+        {"shortcut", 8, 16, 32, 32, 32, 1, 1, 2, 0},
+        {"1x1", 8, 8, 12, 12, 6, 1, 1, 1, 0},
+    };
+    tk_rng rng;
+    tk_rng_seed(&rng, 13, TK_STREAM_INIT);
+    for (int i = 0; i < TK_ARRAY_LEN(shapes); i++) {
+        const conv_case *c = &shapes[i];
+        conv_case one_case = *c;
+        one_case.B = 1;
+        tk_conv2d_shape s = shape_of(c), one = shape_of(&one_case);
+        size_t nx = x_len(&s), ny = y_len(&s), nw = w_len(&s), nk = (size_t)s.K;
+        size_t x1 = x_len(&one), y1 = y_len(&one);
+        float *x = randn(nx, &rng), *w = randn(nw, &rng), *b = randn(nk, &rng), *dy = randn(ny, &rng);
+        float *work = workspace_for(&s);
+        float *y = zeros(ny), *dx = zeros(nx), *dw = zeros(nw), *db = zeros(nk);
+        tk_conv2d_forward(y, x, w, b, &s, work);
+        tk_conv2d_backward(dx, dw, db, dy, x, w, &s, work);
+
+        float *ys = zeros(ny), *dxs = zeros(nx), *dws = zeros(nw), *dbs = zeros(nk);
+        for (int n = 0; n < s.B; n++) {
+            tk_conv2d_forward(ys + n * y1, x + n * x1, w, b, &one, work);
+            tk_conv2d_backward(dxs + n * x1, dws, dbs, dy + n * y1, x + n * x1, w, &one, work);
+        }
+        if (!same_bits(y, ys, ny) || !same_bits(dx, dxs, nx) || !same_bits(dw, dws, nw) || !same_bits(db, dbs, nk))
+            printf("  %s: batch and single-sample calls differ\n", c->name);
+        CHECK(same_bits(y, ys, ny));
+        CHECK(same_bits(dx, dxs, nx));
+        CHECK(same_bits(dw, dws, nw));
+        CHECK(same_bits(db, dbs, nk));
+        free(x), free(w), free(b), free(dy), free(work), free(y), free(dx), free(dw), free(db);
+        free(ys), free(dxs), free(dws), free(dbs);
+    }
+    /* The first shape must really be cut differently: several samples share a
+     * chunk in the batch (so it needs more scratch than one sample does). */
+    tk_conv2d_shape s = shape_of(&shapes[0]);
+    conv_case one_case = shapes[0];
+    one_case.B = 1;
+    tk_conv2d_shape one = shape_of(&one_case);
+    CHECK(tk_conv2d_workspace(&s) > tk_conv2d_workspace(&one));
+}
+
+static void test_shape_init(void) {
+    tk_conv2d_shape s = {.B = 1, .C = 3, .H = 32, .W = 32, .K = 16, .R = 3, .S = 3, .stride = 2, .pad = 1};
+    CHECK(tk_conv2d_shape_init(&s) == 0);
+    CHECK(s.P == 16 && s.Q == 16);
+    tk_conv2d_shape odd = {.B = 1, .C = 1, .H = 7, .W = 5, .K = 1, .R = 3, .S = 2, .stride = 2, .pad = 0};
+    CHECK(tk_conv2d_shape_init(&odd) == 0);
+    CHECK(odd.P == 3 && odd.Q == 2);
+    /* A kernel exactly as big as the padded input fits, with one output pixel. */
+    tk_conv2d_shape exact = {.B = 1, .C = 1, .H = 3, .W = 3, .K = 1, .R = 5, .S = 5, .stride = 1, .pad = 1};
+    CHECK(tk_conv2d_shape_init(&exact) == 0);
+    CHECK(exact.P == 1 && exact.Q == 1);
+
+    tk_conv2d_shape too_tall = exact, too_wide = exact, bad_stride = exact, bad_pad = exact, empty = exact;
+    too_tall.R = 6;
+    too_wide.S = 6;
+    bad_stride.stride = 0;
+    bad_pad.pad = -1;
+    empty.C = 0;
+    CHECK(tk_conv2d_shape_init(&too_tall) == -1);
+    CHECK(tk_conv2d_shape_init(&too_wide) == -1);
+    CHECK(tk_conv2d_shape_init(&bad_stride) == -1);
+    CHECK(tk_conv2d_shape_init(&bad_pad) == -1);
+    CHECK(tk_conv2d_shape_init(&empty) == -1);
+}
+
+int main(void) {
+    RUN(test_shape_init);
+    RUN(test_matches_pytorch);
+    RUN(test_gradients_match_finite_differences);
+    RUN(test_backward_accumulates_and_accepts_null);
+    RUN(test_batch_equals_single_samples);
+    CHECK_MAIN_END();
+}
