@@ -9,9 +9,9 @@
 CC      ?= cc
 PKGS    := openblas libarchive libcjson zlib
 # -O3 so the element-wise loops vectorise; no -ffast-math, results stay IEEE-exact.
-CFLAGS  ?= -O3 -fno-math-errno
+OPT     ?= -O3 -fno-math-errno
 # -Wno-format-truncation: messages are cut at 1 KiB on purpose; paths are length-checked where built.
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  := $(OPT) -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(NATIVE),1)
 CFLAGS  += -march=native
@@ -61,7 +61,7 @@ run-tests: $(B)/ticket $(TEST_BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory B=build-asan \
-	  CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  run-tests
 
 # Every Debian package that building and running ticket needs.

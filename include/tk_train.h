@@ -14,6 +14,10 @@
 #include "tk_model.h"
 #include "tk_optim.h"
 
+/* Seeds go through config.json as numbers, which cJSON prints with 15
+ * significant digits: larger seeds would come back as other seeds. */
+#define TK_MAX_SEED 999999999999999ull
+
 typedef struct tk_train_config {
     char model[32];
     float width;

@@ -3,27 +3,26 @@
  * Every shape goes through one small backend interface (see tk_layers.h): the
  * first entry of `backends` whose `fits` accepts the shape computes it.
  *
- * The general backend lowers a chunk of samples at once to a matrix (im2col):
- * col[C*R*S, nc*P*Q], one row per kernel tap, one column per output pixel of
- * the chunk. The forward pass is then one GEMM out[K, nc*P*Q] = w . col, copied
- * back to NCHW. Chunks span several samples because OpenBLAS needs a few
- * thousand columns to reach full speed and to split work over its threads,
- * and the images here are small (8x8 to 32x32).
+ * The general backend lowers one sample at a time to a matrix (im2col):
+ * col[C*R*S, P*Q], one row per kernel tap, one column per output pixel, so
+ * that y_n[K, P*Q] = w[K, C*R*S] . col is one GEMM written straight into y.
  *
- * Determinism across chunkings: each output pixel and each input gradient is a
- * function of its own sample only, and dw/db are accumulated sample by sample,
- * so a batch gives the same bits as its samples passed one call at a time. */
+ * Why one sample per GEMM rather than a chunk of samples with wider GEMMs:
+ * OpenBLAS rounds a column of C differently depending on where it falls in the
+ * matrix (its kernels treat column blocks and edges differently), so chunked
+ * GEMMs would make a sample's output depend on its batch neighbours and on
+ * the batch size. Per sample, every output and input gradient depends on its
+ * own sample only and dw/db add up samples in batch order: a batch gives the
+ * same bits as its samples passed one call at a time. It is also faster here
+ * (measured on Conv-4 and ResNet-20 layers): col stays in L2 between im2col
+ * and the GEMM, and nothing is copied back into NCHW. */
 #include <cblas.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tk_common.h"
 #include "tk_layers.h"
-
-/* Aim for GEMMs this many columns wide... */
-#define CHUNK_COLS 4096
-/* ...unless a chunk's scratch would pass this many floats (16 MB). */
-#define CHUNK_MAX_FLOATS ((size_t)4 << 20)
 
 typedef struct conv2d_backend {
     const char *name;
@@ -49,28 +48,16 @@ static size_t plane_out(const tk_conv2d_shape *s) { return (size_t)s->P * s->Q; 
 static size_t plane_in(const tk_conv2d_shape *s) { return (size_t)s->H * s->W; }
 static size_t kernel_taps(const tk_conv2d_shape *s) { return (size_t)s->R * s->S; }
 
-/* The loops below step 8 floats at a time through a fixed-length inner loop:
- * at -O2 GCC vectorises those, but not a loop of unknown length. */
-
-/* d[i] += s[i] */
-static void add_into(float *restrict d, const float *restrict s, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) d[i + j] += s[i + j];
-    for (; i < n; i++) d[i] += s[i];
+/* y_n[k, :] = b[k] for every sample, so that a GEMM with beta = 1 adds onto
+ * the bias; without a bias the GEMM runs with beta = 0 instead. */
+static void seed_bias(float *y, const float *b, int K, size_t plane) {
+    for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < plane; i++) y[k * plane + i] = b[k];
 }
 
-/* d[i] = s[i] + bias */
-static void copy_biased(float *restrict d, const float *restrict s, float bias, size_t n) {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++) d[i + j] = s[i + j] + bias;
-    for (; i < n; i++) d[i] = s[i] + bias;
-}
-
-/* db[k] += sum of dy over one sample's k-th output plane, one sample at a time
- * (see the determinism note at the top). Eight partial sums vectorise; their
- * fixed order keeps the result independent of everything but dy. */
+/* db[k] += sum of dy over one sample's k-th output plane, sample by sample
+ * (see the note at the top). Eight partial sums in a fixed-length inner loop
+ * vectorise at -O2 and keep the result independent of everything but dy. */
 static void bias_backward(float *db, const float *dy, const tk_conv2d_shape *s) {
     size_t pq = plane_out(s);
     for (int n = 0; n < s->B; n++)
@@ -103,10 +90,7 @@ static void direct_forward(float *y, const float *x, const float *w, const float
     size_t hw = plane_in(s);
     for (int n = 0; n < s->B; n++) {
         float *yn = y + (size_t)n * s->K * hw;
-        /* Seed y with the bias and let sgemm add onto it (beta = 1). */
-        if (b)
-            for (int k = 0; k < s->K; k++)
-                for (size_t i = 0; i < hw; i++) yn[k * hw + i] = b[k];
+        if (b) seed_bias(yn, b, s->K, hw);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)hw, s->C, 1.0f, w, s->C,
                     x + (size_t)n * s->C * hw, (int)hw, b ? 1.0f : 0.0f, yn, (int)hw);
     }
@@ -130,9 +114,9 @@ static void direct_backward(float *dx, float *dw, float *db, const float *dy, co
 
 /* ---- im2col backend: any kernel, stride and padding. */
 
-/* One im2col lowering: img[nc, C, H, W] becomes col[C*R*S, nc*P*Q], where
- * col[(c*R + r)*S + t][(n*P + p)*Q + q] = img[n, c, p*stride - pad_h + r, q*stride - pad_w + t]
- * (zero outside the image). */
+/* One im2col lowering of one sample: img[C, H, W] becomes col[C*R*S, P*Q] with
+ * col[(c*R + r)*S + t][p*Q + q] = img[c, p*stride - pad_h + r, q*stride - pad_w + t],
+ * zero where that falls outside the image. */
 typedef struct lowering {
     int C, H, W, R, S, stride, pad_h, pad_w, P, Q;
 } lowering;
@@ -142,11 +126,11 @@ static lowering lower_x(const tk_conv2d_shape *s) {
     return (lowering){s->C, s->H, s->W, s->R, s->S, s->stride, s->pad, s->pad, s->P, s->Q};
 }
 
-/* With stride 1, dx is itself a convolution: dy (K channels, P x Q) with the
- * kernel flipped and its channel axes swapped, padded by R-1-pad and S-1-pad.
- * Lowering dy that way turns dx into the same wide GEMM as the forward pass,
- * with K*R*S terms per output instead of K, and replaces the scatter-add of
- * col2im by one add per input pixel. */
+/* With stride 1, dx is itself a convolution: of dy (K channels, P x Q) with
+ * the kernel flipped and its channel axes swapped, padded by R-1-pad and
+ * S-1-pad. Lowering dy that way makes dx the same kind of GEMM as the forward
+ * pass, K*R*S deep instead of K, accumulated straight into dx, instead of a
+ * GEMM into a C*R*S-row col followed by col2im's scatter-add. */
 static bool dx_by_conv(const tk_conv2d_shape *s) { return s->stride == 1 && s->pad < s->R && s->pad < s->S; }
 
 static lowering lower_dy(const tk_conv2d_shape *s) {
@@ -163,85 +147,88 @@ static void valid_range(int *lo, int *hi, int out, int in, int stride, int pad, 
     if (*lo > *hi) *lo = *hi;
 }
 
-/* Visits every (tap, sample, output row) of a lowering that reads inside the
- * image: the shared index arithmetic of im2col and its adjoint col2im_add.
- * `row` gets the col segment of that output row, the image row offset so that
- * column q maps to img_row[q * stride], and the valid column range. Rows and
- * columns in the padding are skipped; im2col zeroes col first for them. */
-typedef void (*row_fn)(float *col_row, float *img_row, int stride, int lo, int hi);
+/* Offset in img of (row p, column q = 0) of tap (c, r, t): may point before
+ * the plane (left padding), so only [lo, hi) may be dereferenced. */
+static ptrdiff_t tap_origin(const lowering *g, int c, int r, int t, int p) {
+    return ((ptrdiff_t)c * g->H + (ptrdiff_t)p * g->stride - g->pad_h + r) * g->W - g->pad_w + t;
+}
 
-static void for_each_row(float *col, float *img, const lowering *g, int nc, row_fn row) {
-    size_t hw = (size_t)g->H * g->W, pq = (size_t)g->P * g->Q, cols = (size_t)nc * pq;
+/* Floats of slack in front of col, so that im2col can place col at a chosen
+ * offset from the image it reads (see col_start). */
+#define ALIAS_SLACK 1024
+
+/* Where col starts in its workspace slot: half a 4 KB page away from img,
+ * modulo the page. A copy whose destination lies just past its source modulo
+ * 4 KB runs about 3x slower, because the CPU matches each load against the
+ * pending stores by the low 12 address bits and so waits on the store just
+ * issued ("4K aliasing"). With 32-pixel images every tap of col is exactly
+ * 4 KB long, so if the buffers happen to line up that way (allocators align
+ * big buffers to pages), every copy of every tap is hit. */
+static float *col_start(float *slot, const float *img) {
+    size_t gap = (size_t)((uintptr_t)slot - (uintptr_t)img) % 4096;
+    return slot + (6144 - gap) % 4096 / sizeof(float);
+}
+
+/* Lowers img into the workspace slot and returns where col starts. */
+static float *im2col(float *slot, const float *img, const lowering *g) {
+    float *col = col_start(slot, img);
+    int P = g->P, Q = g->Q;
+    /* With stride 1 and Q == W (the usual "same" padding), consecutive output
+     * rows read consecutive image rows: one copy covers a whole tap, and only
+     * the padding columns, which picked up the neighbouring rows' ends, need
+     * zeroing afterwards. Images here are 8 to 32 pixels wide, so per-row
+     * copies would spend more time on loop overhead than on moving data. */
+    bool contiguous = g->stride == 1 && Q == g->W;
     for (int c = 0; c < g->C; c++)
         for (int r = 0; r < g->R; r++) {
             int plo, phi;
-            valid_range(&plo, &phi, g->P, g->H, g->stride, g->pad_h, r);
+            valid_range(&plo, &phi, P, g->H, g->stride, g->pad_h, r);
             for (int t = 0; t < g->S; t++) {
                 int qlo, qhi;
-                valid_range(&qlo, &qhi, g->Q, g->W, g->stride, g->pad_w, t);
-                float *tap = col + (((size_t)c * g->R + r) * g->S + t) * cols;
-                for (int n = 0; n < nc; n++)
-                    for (int p = plo; p < phi; p++) {
-                        /* Signed offset: column q = 0 may sit left of the image. */
-                        ptrdiff_t off = ((ptrdiff_t)n * g->C + c) * (ptrdiff_t)hw +
-                                        (ptrdiff_t)(p * g->stride - g->pad_h + r) * g->W - g->pad_w + t;
-                        row(tap + n * pq + (size_t)p * g->Q, img + off, g->stride, qlo, qhi);
-                    }
+                valid_range(&qlo, &qhi, Q, g->W, g->stride, g->pad_w, t);
+                float *d = col + (((size_t)c * g->R + r) * g->S + t) * P * Q;
+                if (plo > 0) memset(d, 0, sizeof(float) * (size_t)plo * Q);
+                if (phi < P) memset(d + (size_t)phi * Q, 0, sizeof(float) * (size_t)(P - phi) * Q);
+                if (plo == phi) continue;
+                if (contiguous && qlo < qhi) {
+                    size_t first = (size_t)plo * Q + qlo, end = (size_t)(phi - 1) * Q + qhi;
+                    memcpy(d + first, img + tap_origin(g, c, r, t, plo) + qlo, sizeof(float) * (end - first));
+                    if (qlo > 0 || qhi < Q)
+                        for (int p = plo; p < phi; p++) {
+                            for (int q = 0; q < qlo; q++) d[(size_t)p * Q + q] = 0.0f;
+                            for (int q = qhi; q < Q; q++) d[(size_t)p * Q + q] = 0.0f;
+                        }
+                    continue;
+                }
+                for (int p = plo; p < phi; p++) {
+                    float *dp = d + (size_t)p * Q;
+                    const float *src = img + tap_origin(g, c, r, t, p);
+                    for (int q = 0; q < qlo; q++) dp[q] = 0.0f;
+                    for (int q = qlo; q < qhi; q++) dp[q] = src[q * g->stride];
+                    for (int q = qhi; q < Q; q++) dp[q] = 0.0f;
+                }
             }
         }
+    return col;
 }
 
-static void gather_row(float *col_row, float *img_row, int stride, int lo, int hi) {
-    if (stride == 1)
-        memcpy(col_row + lo, img_row + lo, sizeof(float) * (size_t)(hi - lo));
-    else
-        for (int q = lo; q < hi; q++) col_row[q] = img_row[q * stride];
-}
-
-static void scatter_add_row(float *col_row, float *img_row, int stride, int lo, int hi) {
-    if (stride == 1)
-        add_into(img_row + lo, col_row + lo, (size_t)(hi - lo));
-    else
-        for (int q = lo; q < hi; q++) img_row[q * stride] += col_row[q];
-}
-
-static void im2col(float *col, const float *img, const lowering *g, int nc) {
-    bool padded = g->pad_h > 0 || g->pad_w > 0 || (g->P - 1) * g->stride + g->R > g->H + g->pad_h ||
-                  (g->Q - 1) * g->stride + g->S > g->W + g->pad_w;
-    if (padded) memset(col, 0, sizeof(float) * (size_t)g->C * g->R * g->S * nc * g->P * g->Q);
-    /* for_each_row only reads img here: the cast serves the shared signature. */
-    for_each_row(col, (float *)img, g, nc, gather_row);
-}
-
-/* img[nc, C, H, W] += the col-shaped gradient folded back onto the pixels
- * im2col copied it from. */
-static void col2im_add(float *img, const float *col, const lowering *g, int nc) {
-    for_each_row((float *)col, img, g, nc, scatter_add_row);
-}
-
-/* How the im2col backend splits the batch and its workspace: chunks of nc
- * samples; the workspace holds [flipped kernel | col | out], sized in floats. */
-typedef struct plan {
-    int nc;
-    size_t wflip, col, out;
-} plan;
-
-static plan plan_for(const tk_conv2d_shape *s) {
-    size_t taps = kernel_taps(s), pq = plane_out(s), hw = plane_in(s);
-    /* Per sample: col holds x lowered (or, for dx_by_conv, dy lowered); out
-     * holds a GEMM result (y's chunk, dy's chunk for col2im, or dx's chunk). */
-    size_t col = (size_t)s->C * taps * pq, out = (size_t)s->K * pq, wflip = 0;
-    if (dx_by_conv(s)) {
-        wflip = (size_t)s->K * s->C * taps;
-        if ((size_t)s->K * taps * hw > col) col = (size_t)s->K * taps * hw;
-        if ((size_t)s->C * hw > out) out = (size_t)s->C * hw;
-    }
-    /* Enough samples for CHUNK_COLS GEMM columns, within CHUNK_MAX_FLOATS. */
-    size_t nc = (CHUNK_COLS + pq - 1) / pq;
-    if (nc * (col + out) > CHUNK_MAX_FLOATS) nc = CHUNK_MAX_FLOATS / (col + out);
-    if (nc < 1) nc = 1;
-    if (nc > (size_t)s->B) nc = (size_t)s->B;
-    return (plan){(int)nc, wflip, col * nc, out * nc};
+/* img += col folded back onto the pixels im2col copied it from (its adjoint). */
+static void col2im_add(float *img, const float *col, const lowering *g) {
+    int P = g->P, Q = g->Q;
+    for (int c = 0; c < g->C; c++)
+        for (int r = 0; r < g->R; r++) {
+            int plo, phi;
+            valid_range(&plo, &phi, P, g->H, g->stride, g->pad_h, r);
+            for (int t = 0; t < g->S; t++) {
+                int qlo, qhi;
+                valid_range(&qlo, &qhi, Q, g->W, g->stride, g->pad_w, t);
+                const float *d = col + (((size_t)c * g->R + r) * g->S + t) * P * Q;
+                for (int p = plo; p < phi; p++) {
+                    float *dst = img + tap_origin(g, c, r, t, p);
+                    for (int q = qlo; q < qhi; q++) dst[q * g->stride] += d[(size_t)p * Q + q];
+                }
+            }
+        }
 }
 
 static bool im2col_fits(const tk_conv2d_shape *s) {
@@ -249,26 +236,28 @@ static bool im2col_fits(const tk_conv2d_shape *s) {
     return true;
 }
 
+/* Workspace: [flipped kernel, when dx_by_conv] [slot for one sample's col]. */
+static size_t wflip_floats(const tk_conv2d_shape *s) {
+    return dx_by_conv(s) ? (size_t)s->K * s->C * kernel_taps(s) : 0;
+}
+
 static size_t im2col_workspace(const tk_conv2d_shape *s) {
-    plan pl = plan_for(s);
-    return pl.wflip + pl.col + pl.out;
+    size_t col = (size_t)s->C * kernel_taps(s) * plane_out(s);
+    if (dx_by_conv(s) && (size_t)s->K * kernel_taps(s) * plane_in(s) > col)
+        col = (size_t)s->K * kernel_taps(s) * plane_in(s);
+    return wflip_floats(s) + ALIAS_SLACK + col;
 }
 
 static void im2col_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                            float *work) {
-    plan pl = plan_for(s);
-    float *col = work + pl.wflip, *out = col + pl.col;
     lowering g = lower_x(s);
     size_t pq = plane_out(s), crs = (size_t)s->C * kernel_taps(s), chw = (size_t)s->C * plane_in(s);
-    for (int n0 = 0; n0 < s->B; n0 += pl.nc) {
-        int nc = s->B - n0 < pl.nc ? s->B - n0 : pl.nc;
-        size_t cols = (size_t)nc * pq;
-        im2col(col, x + n0 * chw, &g, nc);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)cols, (int)crs, 1.0f, w, (int)crs, col,
-                    (int)cols, 0.0f, out, (int)cols);
-        for (int n = 0; n < nc; n++)
-            for (int k = 0; k < s->K; k++)
-                copy_biased(y + ((size_t)(n0 + n) * s->K + k) * pq, out + k * cols + n * pq, b ? b[k] : 0.0f, pq);
+    for (int n = 0; n < s->B; n++) {
+        float *yn = y + (size_t)n * s->K * pq;
+        const float *col = im2col(work, x + n * chw, &g);
+        if (b) seed_bias(yn, b, s->K, pq);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)pq, (int)crs, 1.0f, w, (int)crs, col,
+                    (int)pq, b ? 1.0f : 0.0f, yn, (int)pq);
     }
 }
 
@@ -287,40 +276,28 @@ static void im2col_backward(float *dx, float *dw, float *db, const float *dy, co
                             const tk_conv2d_shape *s, float *work) {
     if (db) bias_backward(db, dy, s);
     if (!dx && !dw) return;
-    plan pl = plan_for(s);
-    float *wflip = work, *col = work + pl.wflip, *out = col + pl.col;
     bool by_conv = dx_by_conv(s);
+    float *wflip = work, *slot = work + wflip_floats(s);
     lowering gx = lower_x(s), gdy = lower_dy(s);
-    size_t pq = plane_out(s), hw = plane_in(s), taps = kernel_taps(s);
-    size_t crs = (size_t)s->C * taps, krs = (size_t)s->K * taps, chw = (size_t)s->C * hw, kpq = (size_t)s->K * pq;
+    size_t pq = plane_out(s), hw = plane_in(s), crs = (size_t)s->C * kernel_taps(s);
+    size_t krs = (size_t)s->K * kernel_taps(s), chw = (size_t)s->C * hw, kpq = (size_t)s->K * pq;
     if (dx && by_conv) flip_kernel(wflip, w, s);
-    for (int n0 = 0; n0 < s->B; n0 += pl.nc) {
-        int nc = s->B - n0 < pl.nc ? s->B - n0 : pl.nc;
-        size_t cols = (size_t)nc * pq;
-        if (dw) {
-            im2col(col, x + n0 * chw, &gx, nc);
-            /* One GEMM per sample, not per chunk: dw then sums the samples in
-             * batch order whatever the chunking (see the note at the top). */
-            for (int n = 0; n < nc; n++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, (int)crs, (int)pq, 1.0f,
-                            dy + (n0 + n) * kpq, (int)pq, col + n * pq, (int)cols, 1.0f, dw, (int)crs);
+    for (int n = 0; n < s->B; n++) {
+        const float *dyn = dy + n * kpq;
+        float *dxn = dx ? dx + n * chw : NULL;
+        if (dw) { /* dw[K, CRS] += dy_n[K, PQ] . col[CRS, PQ]^T */
+            const float *col = im2col(slot, x + n * chw, &gx);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, (int)crs, (int)pq, 1.0f, dyn, (int)pq, col,
+                        (int)pq, 1.0f, dw, (int)crs);
         }
-        if (dx && by_conv) {
-            size_t xcols = (size_t)nc * hw;
-            im2col(col, dy + n0 * kpq, &gdy, nc);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, (int)xcols, (int)krs, 1.0f, wflip,
-                        (int)krs, col, (int)xcols, 0.0f, out, (int)xcols);
-            for (int n = 0; n < nc; n++)
-                for (int c = 0; c < s->C; c++)
-                    add_into(dx + (n0 + n) * chw + c * hw, out + c * xcols + n * hw, hw);
-        } else if (dx) {
-            /* dy's chunk as one [K, nc*P*Q] matrix, so dcol is one wide GEMM. */
-            for (int n = 0; n < nc; n++)
-                for (int k = 0; k < s->K; k++)
-                    memcpy(out + k * cols + n * pq, dy + (n0 + n) * kpq + k * pq, sizeof(float) * pq);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)cols, s->K, 1.0f, w, (int)crs,
-                        out, (int)cols, 0.0f, col, (int)cols);
-            col2im_add(dx + n0 * chw, col, &gx, nc);
+        if (dx && by_conv) { /* dx_n[C, HW] += wflip[C, KRS] . (dy_n lowered)[KRS, HW] */
+            const float *col = im2col(slot, dyn, &gdy);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, (int)hw, (int)krs, 1.0f, wflip, (int)krs,
+                        col, (int)hw, 1.0f, dxn, (int)hw);
+        } else if (dx) { /* col = w[K, CRS]^T . dy_n[K, PQ], folded back into dx_n */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)pq, s->K, 1.0f, w, (int)crs, dyn,
+                        (int)pq, 0.0f, slot, (int)pq);
+            col2im_add(dxn, slot, &gx);
         }
     }
 }

@@ -209,27 +209,28 @@ static int read_summary(const char *path, tk_train_result *r, tk_error *err) {
     return 0;
 }
 
-/* A run directory belongs to one configuration: refuse to mix two. */
-static int claim_directory(trainer *t, tk_error *err) {
+/* A run directory belongs to one configuration: refuse to mix two. The
+ * config is written only once setup has accepted it against the data, so a
+ * refused option can be corrected and rerun into the same directory. */
+static int claim_directory(trainer *t, bool write, tk_error *err) {
     char *mine = tk_train_config_to_json(t->cfg);
+    size_t len = strlen(mine);
     int rc = 0;
     if (tk_file_exists(t->path_config)) {
         uint8_t *data;
         size_t n;
         rc = tk_file_read_all(t->path_config, &data, &n, err);
         if (rc == 0) {
-            bool same = n == strlen(mine) + 1 && !memcmp(data, mine, n - 1);
+            bool same = n == len + 1 && !memcmp(data, mine, len) && data[len] == '\n';
             free(data);
             if (!same)
                 rc = tk_fail(err, "%s holds a run with other hyper-parameters (see its config.json); "
                              "continue it with `ticket train --resume %s` or choose another --out directory",
                              t->dir, t->dir);
         }
-    } else {
-        size_t len = strlen(mine);
-        mine[len] = '\n'; /* cJSON's buffer has room for the terminator we replace */
+    } else if (write) {
+        mine[len] = '\n'; /* replaces the terminator: the buffer holds len + 1 bytes */
         rc = tk_file_write_atomic(t->path_config, mine, len + 1, err);
-        mine[len] = 0;
     }
     free(mine);
     return rc;
@@ -301,7 +302,7 @@ static int setup(trainer *t, tk_error *err) {
 
 static int run(trainer *t, tk_progress progress, tk_train_result *result, tk_error *err) {
     if (tk_file_exists(t->path_summary)) return read_summary(t->path_summary, result, err);
-    if (setup(t, err)) return -1;
+    if (setup(t, err) || claim_directory(t, true, err)) return -1;
     if (tk_file_exists(t->path_ckpt)) {
         if (tk_checkpoint_load(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err) ||
             truncate_metrics(t, err))
@@ -346,7 +347,7 @@ int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progre
     snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
     snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);
     snprintf(t.path_summary, sizeof t.path_summary, "%s/summary.json", dir);
-    int rc = claim_directory(&t, err);
+    int rc = claim_directory(&t, false, err);
     if (rc == 0) rc = run(&t, progress, result, err);
     trainer_free(&t);
     return rc;

@@ -75,6 +75,9 @@ int tk_train_validate(const tk_train_config *c, tk_error *err) {
         return tk_fail(err, "--nesterov needs --momentum > 0");
     if (c->batch < 1 || c->batch > 65536) return tk_fail(err, "--batch must be in [1, 65536], got %d", c->batch);
     if (c->threads < 1 || c->threads > 256) return tk_fail(err, "--threads must be in [1, 256], got %d", c->threads);
+    if (c->seed > TK_MAX_SEED)
+        return tk_fail(err, "--seed must be at most 999999999999999 (so that config.json keeps it exact), "
+                       "got %llu", (unsigned long long)c->seed);
     if (c->val_size < 0) return tk_fail(err, "--val must be >= 0, got %d", c->val_size);
     if (!(c->gamma > 0)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
     if (c->eval_every.epochs == 0 && c->eval_every.iterations == 0)
@@ -145,6 +148,14 @@ static int get_number(json_ctx *x, const cJSON *item, double *v) {
     return 0;
 }
 
+/* Whole numbers only: a fractional batch must not be silently truncated. */
+static int get_whole(json_ctx *x, const cJSON *item, double v, int max, int *out) {
+    if (v != floor(v) || v < -max || v > max)
+        return tk_fail(x->err, "%s: key '%s' must be a whole number, got %.17g", x->path, item->string, v);
+    *out = (int)v;
+    return 0;
+}
+
 static int get_duration(json_ctx *x, const cJSON *item, tk_duration *d) {
     if (want(x, item, cJSON_IsString(item), "a duration string like \"20ep\" or \"500it\"")) return -1;
     if (tk_duration_parse(item->valuestring, d, x->err)) return tk_fail_prefix(x->err, "%s: key '%s': ", x->path, item->string);
@@ -200,11 +211,14 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     else if (!strcmp(k, "beta2")) c->optim.beta2 = (float)v;
     else if (!strcmp(k, "eps")) c->optim.eps = (float)v;
     else if (!strcmp(k, "gamma")) c->gamma = (float)v;
-    else if (!strcmp(k, "batch")) c->batch = (int)v;
-    else if (!strcmp(k, "val_size")) c->val_size = (int)v;
-    else if (!strcmp(k, "seed")) c->seed = (uint64_t)v;
-    else if (!strcmp(k, "threads")) c->threads = (int)v;
-    else TK_ASSERT(0);
+    else if (!strcmp(k, "batch")) return get_whole(x, it, v, 1 << 30, &c->batch);
+    else if (!strcmp(k, "val_size")) return get_whole(x, it, v, 1 << 30, &c->val_size);
+    else if (!strcmp(k, "threads")) return get_whole(x, it, v, 1 << 30, &c->threads);
+    else if (!strcmp(k, "seed")) {
+        if (v < 0 || v > TK_MAX_SEED || v != floor(v))
+            return tk_fail(x->err, "%s: key 'seed' must be a whole number in [0, 999999999999999], got %.17g", x->path, v);
+        c->seed = (uint64_t)v;
+    } else TK_ASSERT(0);
     return 0;
 }
 

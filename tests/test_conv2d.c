@@ -127,9 +127,9 @@ static void test_gradients_match_finite_differences(void) {
         tk_conv2d_backward(dx, dw, db, l.r, l.x, l.w, &l.s, l.work);
         /* The loss is linear in each parameter, so a large step loses nothing to
          * curvature and keeps float rounding small against the difference. */
-        double ex = gradcheck(loss_fn, &l, l.x, dx, nx, 0.05f, 200);
-        double ew = gradcheck(loss_fn, &l, l.w, dw, nw, 0.05f, 200);
-        double eb = gradcheck(loss_fn, &l, l.b, db, nk, 0.05f, 200);
+        double ex = gradcheck(loss_fn, &l, l.x, dx, nx, 0.25f, 200);
+        double ew = gradcheck(loss_fn, &l, l.w, dw, nw, 0.25f, 200);
+        double eb = gradcheck(loss_fn, &l, l.b, db, nk, 0.25f, 200);
         if (ex > 1e-3 || ew > 1e-3 || eb > 1e-3)
             printf("  %s: gradcheck error dx %.2g dw %.2g db %.2g\n", c->name, ex, ew, eb);
         CHECK(ex <= 1e-3);
@@ -179,9 +179,10 @@ static void test_backward_accumulates_and_accepts_null(void) {
     }
 }
 
-/* A batch gives the same bits as its samples one call at a time, whatever
- * chunks the implementation cuts the batch into. The shapes are ResNet-20's
- * first stage, its stride-2 downsampling conv and shortcut, and a 1x1 conv. */
+/* A batch gives the same bits as its samples passed one call at a time: no
+ * sample's result depends on its batch neighbours or on the batch size. The
+ * shapes are ResNet-20's first stage, its stride-2 downsampling conv and
+ * shortcut, and a 1x1 conv. */
 static void test_batch_equals_single_samples(void) {
     const conv_case shapes[] = {
         {"16to16_32px", 8, 16, 32, 32, 16, 3, 3, 1, 1},
@@ -218,13 +219,6 @@ static void test_batch_equals_single_samples(void) {
         free(x), free(w), free(b), free(dy), free(work), free(y), free(dx), free(dw), free(db);
         free(ys), free(dxs), free(dws), free(dbs);
     }
-    /* The first shape must really be cut differently: several samples share a
-     * chunk in the batch (so it needs more scratch than one sample does). */
-    tk_conv2d_shape s = shape_of(&shapes[0]);
-    conv_case one_case = shapes[0];
-    one_case.B = 1;
-    tk_conv2d_shape one = shape_of(&one_case);
-    CHECK(tk_conv2d_workspace(&s) > tk_conv2d_workspace(&one));
 }
 
 static void test_shape_init(void) {
