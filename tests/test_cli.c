@@ -162,13 +162,8 @@ static void test_options_checked_against_the_data(void) {
     expect_error(args, "--batch 700 is larger than the 600 training examples", NULL);
     free(args);
     /* Fixing the option and running again into the same --out must work: the
-     * refused run trained nothing. ENGINE BUG (src/train.c, tk_train_run):
-     * claim_directory writes config.json before setup() checks the options
-     * against the data, so the retry is refused with "holds a run with other
-     * hyper-parameters" and the user has to delete the directory by hand. Fix:
-     * write config.json only after setup() succeeds (keep the comparison with
-     * an existing one before), or let a config.json without a checkpoint be
-     * replaced. */
+     * refused run trained nothing: config.json is written only after the
+     * options have been checked against the data, so the retry is accepted. */
     if (asprintf(&args, TRAIN " --model lenet_300_100 --val 60 --out '%s'", dir) < 0) abort();
     char *out = NULL;
     CHECK(ticket(args, &out) == 0);

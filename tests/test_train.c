@@ -488,13 +488,8 @@ static void test_config_json_errors(void) {
 }
 
 /* Integer keys given a fraction or a value out of range must be rejected,
- * naming the key. ENGINE BUG (src/train_config.c, apply_key): the doubles are
- * cast with (int)v / (uint64_t)v, so "batch": 30.5 silently trains with 30,
- * "threads": 1e12 is undefined behaviour (C11 6.3.1.4; on x86 it happens to
- * become INT_MIN, which tk_train_validate then refuses), and a seed above 2^53
- * (which --seed accepts) comes back as another seed. Fix: reject non-integral
- * or out-of-range numbers for the integer keys, naming the key, and either
- * store the seed as a string or refuse seeds above 2^53 in validation. */
+ * naming the key: a fractional batch must not silently become another, and a
+ * seed that config.json could not keep exact is refused up front. */
 static void test_config_json_integer_keys(void) {
     expect_json_error("{\"model\": \"lenet_300_100\", \"batch\": 30.5}", "'batch'", NULL);
     expect_json_error("{\"model\": \"lenet_300_100\", \"threads\": 1e12}", "threads", NULL);
