@@ -39,6 +39,19 @@ void tk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        float *work);
 void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const tk_conv2d_shape *s, float *work);
+/* How conv2d runs (src/conv2d.c):
+ *  - Backends: a table of {fits, workspace, forward, backward}; the first
+ *    entry whose fits() accepts the shape computes it (today: a plain GEMM for
+ *    1x1/stride 1/no padding, then im2col + GEMM for everything). A faster
+ *    backend (oneDNN, sparse kernels) is one more entry; tk_conv2d_workspace
+ *    covers whichever backend runs.
+ *  - Threads: the batch is split into one run of samples per BLAS thread (at
+ *    most 4), each on its own thread with single-threaded BLAS. The BLAS
+ *    thread count is set to 1 during a call and restored after, so callers
+ *    that run convolutions from several threads at once must keep it at 1.
+ *  - Determinism: y, dx and db of a sample depend on that sample alone, not on
+ *    the batch it comes in or the thread count; dw also depends on the thread
+ *    count (each thread sums its own samples). */
 
 /* ---- batch norm over x[B,C,HW], per channel.
  * Training uses batch statistics (biased variance) and updates the running

@@ -51,16 +51,17 @@ static int build_conv6(tk_model *m, float width) { return build_convnet(m, width
  * 0 in a plan is a 2x2 max-pool; then average pooling over what is left
  * (OpenLTH's AvgPool2d(2) on 32x32 inputs) and one linear layer. */
 static int build_vgg(tk_model *m, float width, const int *plan, int n) {
-    int x = 0, index = 0;
+    int x = 0;
     char name[32];
+    /* Named by position in the plan, pools included, as OpenLTH's nn.Sequential does. */
     for (int i = 0; i < n; i++) {
         if (plan[i] == 0) {
             x = tk_add_maxpool(m, x, 2, 2);
             continue;
         }
-        snprintf(name, sizeof name, "layers.%d.conv", index);
+        snprintf(name, sizeof name, "layers.%d.conv", i);
         x = tk_add_conv(m, name, x, scaled(plan[i], width), 3, 1, 1, true, TK_INIT_KAIMING_NORMAL_FAN_IN);
-        snprintf(name, sizeof name, "layers.%d.bn", index++);
+        snprintf(name, sizeof name, "layers.%d.bn", i);
         x = tk_add_relu(m, tk_add_batchnorm(m, name, x));
     }
     x = tk_add_avgpool(m, x, m->tensors[x].H < m->tensors[x].W ? m->tensors[x].H : m->tensors[x].W);
