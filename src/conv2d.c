@@ -10,12 +10,13 @@
  *    `backends` whose `fits` accepts the shape runs, so a faster kernel for
  *    some shapes (oneDNN, sparse weights) is one more table entry.
  *
- * Every backend works one sample at a time: y, dx and db of a sample depend on
- * that sample alone, never on its batch neighbours or the batch size. (Chunked
- * GEMMs over several samples would not give that: OpenBLAS rounds a column of
- * C differently depending on where it falls in the matrix.) dw sums samples in
- * batch order within a lane and adds the lanes' partial sums in lane order, so
- * it depends on the inputs and the BLAS thread count only. */
+ * Every backend works one sample at a time, always with single-threaded BLAS:
+ * y, dx and db of a sample depend on that sample alone, not on its batch
+ * neighbours, the batch size or the thread count. (Chunked GEMMs over several
+ * samples would not give that: OpenBLAS rounds a column of C differently
+ * depending on where it falls in the matrix, and on its thread count.) dw sums
+ * samples in batch order within a lane and adds the lanes' partial sums in
+ * lane order, so it depends on the inputs and the BLAS thread count only. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -51,7 +52,6 @@ static void seed_bias(float *y, const float *b, int K, size_t plane) {
  * scratch, `workspace(s)` floats that do not depend on s->B. backward adds
  * into dx and dw, either of which may be NULL (db is handled above them). */
 typedef struct conv2d_backend {
-    const char *name;
     bool (*fits)(const tk_conv2d_shape *s);
     size_t (*workspace)(const tk_conv2d_shape *s);
     void (*forward)(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
@@ -289,8 +289,8 @@ static void im2col_backward(float *dx, float *dw, const float *dy, const float *
 }
 
 static const conv2d_backend backends[] = {
-    {"direct", direct_fits, direct_workspace, direct_forward, direct_backward},
-    {"im2col", im2col_fits, im2col_workspace, im2col_forward, im2col_backward},
+    {direct_fits, direct_workspace, direct_forward, direct_backward},
+    {im2col_fits, im2col_workspace, im2col_forward, im2col_backward},
 };
 
 static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
@@ -306,8 +306,8 @@ static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
  * so that changing the BLAS thread count after sizing it stays safe. */
 #define MAX_LANES 4
 
-static int lane_count(const tk_conv2d_shape *s) {
-    int t = openblas_get_num_threads();
+static int lane_count(const tk_conv2d_shape *s, int blas_threads) {
+    int t = blas_threads;
     if (t > MAX_LANES) t = MAX_LANES;
     if (t > s->B) t = s->B;
     return t < 1 ? 1 : t;
@@ -346,7 +346,7 @@ static void add_into(float *restrict d, const float *restrict s, size_t n) {
  * dw in lane order once all are done. */
 static void run_lanes(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
                       const float *b, const float *dy, float *work) {
-    int T = lane_count(s);
+    int blas_threads = openblas_get_num_threads(), T = lane_count(s, blas_threads);
     size_t per_lane = lane_floats(s), nw = weight_len(s);
     size_t chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * plane_out(s);
     lane lanes[MAX_LANES];
@@ -370,7 +370,6 @@ static void run_lanes(const tk_conv2d_shape *s, float *y, float *dx, float *dw, 
      * (a batch of one): OpenBLAS rounds differently with more threads, and a
      * sample's result must not depend on the batch it came in. The caller's
      * setting comes back after. */
-    int blas_threads = openblas_get_num_threads();
     if (blas_threads > 1) openblas_set_num_threads(1);
     for (int i = 1; i < T; i++) started[i] = pthread_create(&tid[i], NULL, lane_run, &lanes[i]) == 0;
     lane_run(&lanes[0]);

@@ -12,6 +12,10 @@
 #include "tk_file.h"
 #include "tk_train.h"
 
+typedef struct eval_result {
+    float loss, accuracy;
+} eval_result;
+
 typedef struct trainer {
     const tk_train_config *cfg;
     const char *dir;
@@ -25,6 +29,8 @@ typedef struct trainer {
     tk_schedule schedule;
     tk_train_state st;
     int64_t ipe;
+    eval_result last_test; /* the latest evaluation on the test split */
+    int64_t last_test_step; /* its step; -1 before the first */
     float *x, *probs;
     int32_t *labels, *batch_index;
 } trainer;
@@ -62,10 +68,6 @@ static void split_validation(trainer *t) {
     memcpy(t->val_index, order + t->n_train, (size_t)n_val * sizeof(int32_t));
     free(order);
 }
-
-typedef struct eval_result {
-    float loss, accuracy;
-} eval_result;
 
 static eval_result evaluate(trainer *t, const tk_dataset *d, const int32_t *index, int n) {
     double loss = 0;
@@ -122,6 +124,8 @@ static bool due(int64_t step, tk_duration every, int64_t ipe, int64_t total) {
 static const char *record_evaluation(trainer *t, tk_error *err, int *rc) {
     static char line[1024];
     eval_result test = evaluate(t, &t->test, NULL, t->test.n);
+    t->last_test = test;
+    t->last_test_step = t->st.step;
     float train_loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : NAN;
     float train_acc = t->st.seen ? (float)t->st.correct / (float)t->st.seen : NAN;
     int n = snprintf(line, sizeof line,
@@ -236,27 +240,42 @@ static int claim_directory(trainer *t, bool write, tk_error *err) {
     return rc;
 }
 
-static void show_progress(const trainer *t, tk_progress mode, double t0, int64_t start_step, const char *line) {
-    if (mode == TK_PROGRESS_LINES && line) {
-        printf("%s\n", line);
-        fflush(stdout);
-    }
-    if (mode != TK_PROGRESS_BAR) return;
-    double elapsed = tk_now() - t0;
-    double done = (double)(t->st.step - start_step);
+/* What the person watching sees: a bar redrawn at most ten times a second
+ * on a terminal, or one JSON line per evaluation otherwise. */
+typedef struct progress {
+    tk_progress mode;
+    double t0, last_draw;
+    int64_t start_step;
+} progress;
+
+static void progress_step(progress *p, const trainer *t) {
+    double now = tk_now();
+    if (p->mode != TK_PROGRESS_BAR || (now - p->last_draw < 0.1 && t->st.step < t->st.total)) return;
+    p->last_draw = now;
+    double elapsed = now - p->t0, done = (double)(t->st.step - p->start_step);
     double rate = elapsed > 0 ? done * t->cfg->batch / elapsed : 0;
     double eta = done > 0 ? elapsed / done * (double)(t->st.total - t->st.step) : 0;
     int width = 24, filled = (int)(width * (double)t->st.step / (double)t->st.total);
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
     bar[width] = 0;
-    float loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : 0;
-    float acc = t->st.seen ? 100.0f * (float)t->st.correct / (float)t->st.seen : 0;
-    fprintf(stderr, "\r[%s] it %lld/%lld ep %.2f loss %.4f acc %.2f%% %.0f samples/s ETA %dm%02ds ", bar,
+    /* Running means since the last evaluation; called right after a step, so seen > 0. */
+    double loss = t->st.loss_sum / ((double)t->st.seen / t->cfg->batch);
+    double acc = 100.0 * (double)t->st.correct / (double)t->st.seen;
+    fprintf(stderr, "\r\033[K[%s] it %lld/%lld ep %.2f loss %.4f acc %.2f%% %.0f samples/s ETA %dm%02ds", bar,
             (long long)t->st.step, (long long)t->st.total, (double)t->st.step / (double)t->ipe, loss, acc, rate,
             (int)eta / 60, (int)eta % 60);
-    if (line) fprintf(stderr, "\n%s\n", line);
     fflush(stderr);
+}
+
+static void progress_line(progress *p, const char *line) {
+    if (p->mode == TK_PROGRESS_LINES) {
+        printf("%s\n", line);
+        fflush(stdout);
+    } else if (p->mode == TK_PROGRESS_BAR) {
+        fprintf(stderr, "\r\033[K%s\n", line);
+        p->last_draw = 0; /* redraw the bar at once below the line */
+    }
 }
 
 static int setup(trainer *t, tk_error *err) {
@@ -300,7 +319,7 @@ static int setup(trainer *t, tk_error *err) {
     return 0;
 }
 
-static int run(trainer *t, tk_progress progress, tk_train_result *result, tk_error *err) {
+static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *err) {
     if (tk_file_exists(t->path_summary)) return read_summary(t->path_summary, result, err);
     if (setup(t, err) || claim_directory(t, true, err)) return -1;
     if (tk_file_exists(t->path_ckpt)) {
@@ -313,18 +332,22 @@ static int run(trainer *t, tk_progress progress, tk_train_result *result, tk_err
     openblas_set_num_threads(t->cfg->threads);
     double t0 = tk_now();
     int64_t start_step = t->st.step;
+    progress p = {.mode = mode, .t0 = t0, .start_step = start_step};
     int rc = 0;
     while (t->st.step < t->st.total && rc == 0) {
         train_step(t);
-        const char *line = NULL;
-        if (due(t->st.step, t->cfg->eval_every, t->ipe, t->st.total)) line = record_evaluation(t, err, &rc);
+        progress_step(&p, t);
+        if (due(t->st.step, t->cfg->eval_every, t->ipe, t->st.total)) {
+            const char *line = record_evaluation(t, err, &rc);
+            if (rc == 0) progress_line(&p, line);
+        }
         if (rc == 0 && due(t->st.step, t->cfg->checkpoint_every, t->ipe, t->st.total))
             rc = tk_checkpoint_save(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err);
-        if (progress == TK_PROGRESS_BAR || line) show_progress(t, progress, t0, start_step, line);
     }
+    if (mode == TK_PROGRESS_BAR) fprintf(stderr, "\r\033[K");
     if (rc) return rc;
-    if (progress == TK_PROGRESS_BAR) fputc('\n', stderr);
-    eval_result final = evaluate(t, &t->test, NULL, t->test.n);
+    /* The last step is always evaluated, unless the run was resumed after it. */
+    eval_result final = t->last_test_step == t->st.step ? t->last_test : evaluate(t, &t->test, NULL, t->test.n);
     double seconds = tk_now() - t0;
     *result = (tk_train_result){
         .iterations = t->st.step,
@@ -342,7 +365,7 @@ static int run(trainer *t, tk_progress progress, tk_train_result *result, tk_err
 int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
                  tk_error *err) {
     if (tk_train_validate(cfg, err) || tk_mkdirs(dir, err)) return -1;
-    trainer t = {.cfg = cfg, .dir = dir};
+    trainer t = {.cfg = cfg, .dir = dir, .last_test_step = -1};
     snprintf(t.path_config, sizeof t.path_config, "%s/config.json", dir);
     snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
     snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);
