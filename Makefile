@@ -7,7 +7,7 @@
 #   make NATIVE=1   tune for this CPU (-march=native)
 
 CC      ?= cc
-PKGS    := openblas libarchive libcjson zlib
+PKGS    := openblas libarchive libcjson zlib matio libpng libjpeg libcrypto
 # -O3 so the element-wise loops vectorise; no -ffast-math, results stay IEEE-exact.
 OPT     ?= -O3 -fno-math-errno
 # -Wno-format-truncation: messages are cut at 1 KiB on purpose; paths are length-checked where built.
@@ -65,7 +65,8 @@ test-asan: deps
 	  run-tests
 
 # Every Debian package that building and running ticket needs.
-DEPS_PKGS := build-essential pkg-config libopenblas-dev libarchive-dev libcjson-dev zlib1g-dev gnuplot-nox
+DEPS_PKGS := build-essential pkg-config libopenblas-dev libarchive-dev libcjson-dev zlib1g-dev \
+             libmatio-dev libpng-dev libjpeg62-turbo-dev libssl-dev gnuplot-nox
 deps:
 	@missing=""; for p in $(DEPS_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \

@@ -33,6 +33,7 @@ typedef struct tk_train_config {
     tk_duration eval_every;
     tk_duration checkpoint_every;
     int val_size;   /* training examples held out for validation (0: none) */
+    float l1;       /* L1 penalty on the prunable weights: grad += l1 * sign(w) (the l1 control) */
     uint64_t seed;
     int threads;
 } tk_train_config;
@@ -64,5 +65,25 @@ typedef enum tk_progress { TK_PROGRESS_NONE, TK_PROGRESS_LINES, TK_PROGRESS_BAR 
  * its stored result without training. */
 int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
                  tk_error *err);
+
+/* How a run begins when its directory holds no checkpoint yet: what the
+ * pruning pipeline needs to rewind, mask and re-initialize. */
+typedef struct tk_train_start {
+    /* A checkpoint (a rewind snapshot) whose weights, batch-norm state, step,
+     * random streams and epoch order the run starts from. Its optimizer state
+     * is not kept: a fresh optimizer starts at that step, as after any reset.
+     * NULL: fresh initialization from the seed, at step 0. */
+    const char *from;
+    /* Called once on the model before the first step (set the mask, replace
+     * the weights); pruned weights are zeroed after it. May be NULL. */
+    int (*prepare)(tk_model *m, void *ctx, tk_error *err);
+    void *ctx;
+    /* Writes DIR/rewind, a checkpoint of the state at this step (the rewind
+     * point), when the run passes it; -1: none. */
+    int64_t snapshot_step;
+} tk_train_start;
+
+int tk_train_run_from(const tk_train_config *cfg, const char *dir, const tk_train_start *start,
+                      tk_progress progress, tk_train_result *result, tk_error *err);
 
 #endif

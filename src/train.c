@@ -18,8 +18,9 @@ typedef struct eval_result {
 
 typedef struct trainer {
     const tk_train_config *cfg;
+    const tk_train_start *start;
     const char *dir;
-    char path_config[1024], path_ckpt[1024], path_metrics[1024], path_summary[1024];
+    char path_config[1024], path_ckpt[1024], path_metrics[1024], path_summary[1024], path_rewind[1024];
     tk_dataset train, test;
     int32_t *train_index, *val_index; /* examples of the train file used for training / validation */
     int n_train, n_val;
@@ -108,6 +109,11 @@ static void train_step(trainer *t) {
     tk_softmax_xent_backward(dlogits, t->probs, t->labels, B, m->classes);
     memset(m->grad, 0, m->n_params * sizeof(float));
     tk_model_backward(m, B);
+    if (t->cfg->l1 > 0) {
+        float l1 = t->cfg->l1;
+        for (size_t i = 0; i < m->n_prunable; i++)
+            m->grad[i] += m->param[i] > 0 ? l1 : m->param[i] < 0 ? -l1 : 0.0f;
+    }
     tk_optim_step(t->optim, m->param, m->grad, m->mask, m->n_prunable, learning_rate(t, t->st.step));
     t->st.loss_sum += loss;
     t->st.correct += correct;
@@ -319,6 +325,35 @@ static int setup(trainer *t, tk_error *err) {
     return 0;
 }
 
+/* A fresh run: from the seed's initialization, or from a rewind snapshot
+ * with a fresh optimizer; then the caller's mask and weights. */
+static int begin(trainer *t, tk_error *err) {
+    const tk_train_start *s = t->start;
+    if (!s) return 0;
+    if (s->from) {
+        int64_t total = t->st.total; /* this run's length, not the snapshot's run's */
+        if (tk_checkpoint_load(s->from, t->model, t->cfg->width, t->optim, &t->st, err)) return -1;
+        t->st.total = total;
+        tk_optim_free(t->optim);
+        t->optim = tk_optim_create(&t->cfg->optim, t->model->n_params);
+        t->st.loss_sum = 0;
+        t->st.correct = t->st.seen = 0;
+        t->st.best_accuracy = 0;
+        t->st.best_iteration = t->st.min_val_iteration = -1;
+        if (t->st.step > t->st.total)
+            return tk_fail(err, "%s is at step %lld, past this run's %lld iterations", s->from,
+                           (long long)t->st.step, (long long)t->st.total);
+    }
+    if (s->prepare && s->prepare(t->model, s->ctx, err)) return -1;
+    tk_model_apply_mask(t->model);
+    return 0;
+}
+
+static int snapshot_if_due(trainer *t, tk_error *err) {
+    if (!t->start || t->start->snapshot_step != t->st.step || tk_file_exists(t->path_rewind)) return 0;
+    return tk_checkpoint_save(t->path_rewind, t->model, t->cfg->width, t->optim, &t->st, err);
+}
+
 static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *err) {
     if (tk_file_exists(t->path_summary)) return read_summary(t->path_summary, result, err);
     if (setup(t, err) || claim_directory(t, true, err)) return -1;
@@ -326,16 +361,18 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
         if (tk_checkpoint_load(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err) ||
             truncate_metrics(t, err))
             return -1;
-    } else if (tk_file_exists(t->path_metrics) && tk_file_write_atomic(t->path_metrics, "", 0, err)) {
+    } else if (begin(t, err) ||
+               (tk_file_exists(t->path_metrics) && tk_file_write_atomic(t->path_metrics, "", 0, err))) {
         return -1;
     }
     openblas_set_num_threads(t->cfg->threads);
     double t0 = tk_now();
     int64_t start_step = t->st.step;
     progress p = {.mode = mode, .t0 = t0, .start_step = start_step};
-    int rc = 0;
+    int rc = snapshot_if_due(t, err);
     while (t->st.step < t->st.total && rc == 0) {
         train_step(t);
+        rc = snapshot_if_due(t, err);
         progress_step(&p, t);
         if (due(t->st.step, t->cfg->eval_every, t->ipe, t->st.total)) {
             const char *line = record_evaluation(t, err, &rc);
@@ -364,8 +401,14 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
 
 int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
                  tk_error *err) {
+    return tk_train_run_from(cfg, dir, NULL, progress, result, err);
+}
+
+int tk_train_run_from(const tk_train_config *cfg, const char *dir, const tk_train_start *start,
+                      tk_progress progress, tk_train_result *result, tk_error *err) {
     if (tk_train_validate(cfg, err) || tk_mkdirs(dir, err)) return -1;
-    trainer t = {.cfg = cfg, .dir = dir, .last_test_step = -1};
+    trainer t = {.cfg = cfg, .start = start, .dir = dir, .last_test_step = -1};
+    snprintf(t.path_rewind, sizeof t.path_rewind, "%s/rewind", dir);
     snprintf(t.path_config, sizeof t.path_config, "%s/config.json", dir);
     snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
     snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);

@@ -78,6 +78,7 @@ int tk_train_validate(const tk_train_config *c, tk_error *err) {
     if (c->seed > TK_MAX_SEED)
         return tk_fail(err, "--seed must be at most 999999999999999 (so that config.json keeps it exact), "
                        "got %llu", (unsigned long long)c->seed);
+    if (!(c->l1 >= 0) || !isfinite(c->l1)) return tk_fail(err, "--l1 must be >= 0, got %g", c->l1);
     if (c->val_size < 0) return tk_fail(err, "--val must be >= 0, got %d", c->val_size);
     if (!(c->gamma > 0)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
     if (c->eval_every.epochs == 0 && c->eval_every.iterations == 0)
@@ -120,6 +121,7 @@ char *tk_train_config_to_json(const tk_train_config *c) {
     put_duration(o, "eval_every", c->eval_every);
     put_duration(o, "checkpoint_every", c->checkpoint_every);
     cJSON_AddNumberToObject(o, "val_size", c->val_size);
+    if (c->l1 > 0) cJSON_AddNumberToObject(o, "l1", c->l1); /* absent in runs from before the l1 control */
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     char *text = cJSON_Print(o);
@@ -130,7 +132,7 @@ char *tk_train_config_to_json(const tk_train_config *c) {
 static const char *const config_keys[] = {
     "model",  "width", "dataset", "optimizer", "lr",         "momentum", "nesterov",         "weight_decay",
     "beta1",  "beta2", "eps",     "schedule",  "milestones", "gamma",    "warmup",           "batch",
-    "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads"};
+    "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads", "l1"};
 
 typedef struct json_ctx {
     const char *path;
@@ -211,6 +213,7 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     else if (!strcmp(k, "beta2")) c->optim.beta2 = (float)v;
     else if (!strcmp(k, "eps")) c->optim.eps = (float)v;
     else if (!strcmp(k, "gamma")) c->gamma = (float)v;
+    else if (!strcmp(k, "l1")) c->l1 = (float)v;
     else if (!strcmp(k, "batch")) return get_whole(x, it, v, 1 << 30, &c->batch);
     else if (!strcmp(k, "val_size")) return get_whole(x, it, v, 1 << 30, &c->val_size);
     else if (!strcmp(k, "threads")) return get_whole(x, it, v, 1 << 30, &c->threads);
