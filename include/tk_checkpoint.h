@@ -43,4 +43,7 @@ int tk_checkpoint_save(const char *path, const tk_model *m, float width, const t
 int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, tk_train_state *s,
                        tk_error *err);
 
+/* Only the model part: parameters, batch-norm state and mask. */
+int tk_checkpoint_load_weights(const char *path, tk_model *m, float width, tk_error *err);
+
 #endif

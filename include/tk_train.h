@@ -78,9 +78,10 @@ typedef struct tk_train_start {
      * the weights); pruned weights are zeroed after it. May be NULL. */
     int (*prepare)(tk_model *m, void *ctx, tk_error *err);
     void *ctx;
-    /* Writes DIR/rewind, a checkpoint of the state at this step (the rewind
-     * point), when the run passes it; -1: none. */
-    int64_t snapshot_step;
+    /* Writes DIR/rewind, a checkpoint of the state at this point (the rewind
+     * point), when the run passes it; it must lie within the run. */
+    bool snapshot;
+    tk_duration snapshot_at;
 } tk_train_start;
 
 int tk_train_run_from(const tk_train_config *cfg, const char *dir, const tk_train_start *start,

@@ -65,7 +65,11 @@ static int expect_u64(tk_reader *r, uint64_t expected, const char *field, const 
     return 0;
 }
 
+/* With o and s NULL, reads the model part only (weights, state, mask). */
 static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_state *s, tk_error *err) {
+    tk_train_state skipped;
+    bool weights_only = !o;
+    if (weights_only) s = &skipped;
     char name[64];
     float w;
     uint32_t shape[4], count;
@@ -108,6 +112,10 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
     if (tk_read_u32(r, &kind, "optimizer", err) || tk_read_u64(r, &steps, "optimizer steps", err) ||
         tk_read_u32(r, &per_param, "optimizer state size", err))
         return -1;
+    if (weights_only)
+        return tk_read(r, m->param, m->n_params * sizeof(float), "parameters", err) ||
+               tk_read(r, m->state, m->n_state * sizeof(float), "batch-norm state", err) ||
+               tk_read(r, m->mask, m->n_prunable, "mask", err);
     if (kind != (uint32_t)o->cfg.kind || (int)per_param != tk_optim_state_per_param(o))
         return tk_fail(err, "%s: the checkpoint was written with optimizer %s, this run uses %s; use the "
                        "run's own config (ticket train --resume DIR)", r->path,
@@ -144,6 +152,10 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
         return tk_fail(err, "%s: %zu unexpected bytes after the training state at offset %zu", r->path,
                        r->len - r->pos, r->pos);
     return 0;
+}
+
+int tk_checkpoint_load_weights(const char *path, tk_model *m, float width, tk_error *err) {
+    return tk_checkpoint_load(path, m, width, NULL, NULL, err);
 }
 
 int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, tk_train_state *s,

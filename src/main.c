@@ -12,6 +12,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", tk_cmd_train, "train one network (or resume a run)"},
+    {"find", tk_cmd_find, "find winning tickets: iterative magnitude pruning with rewinding"},
     {"bench", tk_cmd_bench, "training and evaluation samples/s and GFLOP/s"},
     {"models", tk_cmd_models, "list the models with parameter counts and FLOPs"},
 };

@@ -344,13 +344,22 @@ static int begin(trainer *t, tk_error *err) {
             return tk_fail(err, "%s is at step %lld, past this run's %lld iterations", s->from,
                            (long long)t->st.step, (long long)t->st.total);
     }
+    if (s->snapshot && tk_duration_iters(s->snapshot_at, t->ipe) > t->st.total) {
+        char at[64];
+        tk_duration_format(s->snapshot_at, at, sizeof at);
+        return tk_fail(err, "the rewind point %s (iteration %lld) is beyond the training length of %lld "
+                       "iterations; rewind to an earlier point or train longer", at,
+                       (long long)tk_duration_iters(s->snapshot_at, t->ipe), (long long)t->st.total);
+    }
     if (s->prepare && s->prepare(t->model, s->ctx, err)) return -1;
     tk_model_apply_mask(t->model);
     return 0;
 }
 
 static int snapshot_if_due(trainer *t, tk_error *err) {
-    if (!t->start || t->start->snapshot_step != t->st.step || tk_file_exists(t->path_rewind)) return 0;
+    if (!t->start || !t->start->snapshot || tk_duration_iters(t->start->snapshot_at, t->ipe) != t->st.step ||
+        tk_file_exists(t->path_rewind))
+        return 0;
     return tk_checkpoint_save(t->path_rewind, t->model, t->cfg->width, t->optim, &t->st, err);
 }
 

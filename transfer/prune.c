@@ -1,0 +1,158 @@
+/* prune.c - magnitude pruning (global and layerwise) and random control masks.
+ * The rules (kept counts, ties) are stated in tk_prune.h. */
+#include "tk_prune.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const tk_prune_strategy_names[TK_PRUNE_COUNT] = {"global", "layerwise"};
+_Static_assert(sizeof tk_prune_strategy_names / sizeof tk_prune_strategy_names[0] == TK_PRUNE_COUNT,
+               "strategy name table");
+
+tk_prune_config tk_prune_defaults(void) {
+    return (tk_prune_config){.strategy = TK_PRUNE_GLOBAL, .rate = 0.2f, .rate_conv = -1, .rate_linear = -1,
+                             .rate_output = -1};
+}
+
+bool tk_prune_covers(const tk_prune_config *c, const tk_model *m, int i) {
+    const tk_param *p = &m->params[i];
+    if (!p->prunable || (c->exclude_output && p->is_output)) return false;
+    for (int j = 0; j < c->n_exclude; j++)
+        if (!strcmp(c->exclude[j], p->name)) return false;
+    return true;
+}
+
+static bool rate_ok(float r) { return r > 0 && r < 1; }
+
+int tk_prune_validate(const tk_prune_config *c, const tk_model *m, tk_error *err) {
+    if (c->n_densities == 0 && !rate_ok(c->rate))
+        return tk_fail(err, "pruning rate %g must be in (0, 1): the fraction of remaining weights pruned per round",
+                       c->rate);
+    const float *typed[] = {&c->rate_conv, &c->rate_linear, &c->rate_output};
+    const char *names[] = {"conv", "linear", "output"};
+    for (int i = 0; i < 3; i++)
+        if (*typed[i] >= 0 && !rate_ok(*typed[i]))
+            return tk_fail(err, "pruning rate for %s layers %g must be in (0, 1)", names[i], *typed[i]);
+    if (c->strategy == TK_PRUNE_GLOBAL && (c->rate_conv >= 0 || c->rate_linear >= 0 || c->rate_output >= 0))
+        return tk_fail(err, "rates per layer type need the layerwise strategy (global pruning has one threshold)");
+    for (int i = 0; i < c->n_densities; i++)
+        if (!(c->densities[i] > 0 && c->densities[i] <= 1) || (i > 0 && !(c->densities[i] < c->densities[i - 1])))
+            return tk_fail(err, "one-shot densities must be in (0, 1] and decreasing; entry %d is %g", i,
+                           c->densities[i]);
+    for (int j = 0; j < c->n_exclude; j++) {
+        int t = tk_model_find_param(m, c->exclude[j]);
+        if (t < 0 || !m->params[t].prunable)
+            return tk_fail(err, "excluded tensor '%s' is not a prunable tensor of %s (e.g. %s)", c->exclude[j],
+                           m->name, m->params[0].name);
+    }
+    int covered = 0;
+    for (int i = 0; i < m->n_param_tensors; i++) covered += tk_prune_covers(c, m, i);
+    if (!covered) return tk_fail(err, "the exclusions leave nothing of %s to prune", m->name);
+    return 0;
+}
+
+size_t tk_prune_kept(size_t n, double keep_fraction) { return (size_t)floor((double)n * keep_fraction + 0.5); }
+
+double tk_prune_keep_fraction(const tk_prune_config *c, const tk_model *m, int tensor, int level) {
+    if (level == 0) return 1.0;
+    if (c->n_densities > 0) return c->densities[level - 1];
+    double rate = c->rate;
+    if (c->strategy == TK_PRUNE_LAYERWISE && tensor >= 0) {
+        const tk_param *p = &m->params[tensor];
+        float typed = p->is_output ? c->rate_output : p->layer == TK_OP_CONV2D ? c->rate_conv : c->rate_linear;
+        if (typed >= 0) rate = typed;
+    }
+    return pow(1.0 - rate, level);
+}
+
+typedef struct ranked {
+    float magnitude;
+    uint32_t index;
+} ranked;
+
+static int by_magnitude_then_index(const void *a, const void *b) {
+    const ranked *x = a, *y = b;
+    if (x->magnitude != y->magnitude) return x->magnitude < y->magnitude ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Prunes the smallest kept weights among the tensors in group[0..n) down to `target` kept. */
+static void prune_group(const tk_model *m, const int *group, int n, size_t target,
+                        const float *weights, uint8_t *out, ranked *scratch) {
+    size_t kept = 0;
+    for (int g = 0; g < n; g++) {
+        const tk_param *p = &m->params[group[g]];
+        for (size_t i = p->offset; i < p->offset + p->count; i++)
+            if (out[i]) scratch[kept++] = (ranked){fabsf(weights[i]), (uint32_t)i};
+    }
+    TK_ASSERT(target <= kept);
+    qsort(scratch, kept, sizeof *scratch, by_magnitude_then_index);
+    for (size_t i = 0; i < kept - target; i++) out[scratch[i].index] = 0;
+}
+
+void tk_prune_mask(const tk_model *m, const tk_prune_config *c, int level, const float *weights,
+                   const uint8_t *prev, uint8_t *out) {
+    memcpy(out, prev, m->n_prunable);
+    ranked *scratch = tk_malloc(m->n_prunable * sizeof *scratch);
+    int *group = tk_malloc((size_t)m->n_param_tensors * sizeof(int));
+    if (c->strategy == TK_PRUNE_GLOBAL) {
+        int n = 0;
+        size_t total = 0;
+        for (int i = 0; i < m->n_param_tensors; i++)
+            if (tk_prune_covers(c, m, i)) group[n++] = i, total += m->params[i].count;
+        prune_group(m, group, n, tk_prune_kept(total, tk_prune_keep_fraction(c, m, -1, level)), weights, out,
+                    scratch);
+    } else {
+        for (int i = 0; i < m->n_param_tensors; i++) {
+            if (!tk_prune_covers(c, m, i)) continue;
+            group[0] = i;
+            size_t total = m->params[i].count;
+            prune_group(m, group, 1, tk_prune_kept(total, tk_prune_keep_fraction(c, m, i, level)), weights,
+                        out, scratch);
+        }
+    }
+    free(group);
+    free(scratch);
+}
+
+void tk_mask_count(const tk_model *m, const uint8_t *mask, int i, size_t *kept, size_t *total) {
+    const tk_param *p = &m->params[i];
+    size_t k = 0;
+    if (p->prunable)
+        for (size_t j = p->offset; j < p->offset + p->count; j++) k += mask[j];
+    *kept = p->prunable ? k : p->count;
+    *total = p->count;
+}
+
+/* Keeps exactly `keep` of the positions idx[0..n), uniformly: a partial
+ * Fisher-Yates shuffle picks them. */
+static void keep_random(uint8_t *out, uint32_t *idx, size_t n, size_t keep, tk_rng *rng) {
+    for (size_t i = 0; i < keep; i++) {
+        size_t j = i + tk_rng_below(rng, (uint32_t)(n - i));
+        uint32_t t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+        out[idx[i]] = 1;
+    }
+}
+
+void tk_random_mask(const tk_model *m, const tk_prune_config *c, const uint8_t *ticket, bool per_layer,
+                    tk_rng *rng, uint8_t *out) {
+    memcpy(out, ticket, m->n_prunable);
+    uint32_t *idx = tk_malloc(m->n_prunable * sizeof(uint32_t));
+    size_t n = 0, keep = 0;
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        if (!tk_prune_covers(c, m, i)) continue;
+        const tk_param *p = &m->params[i];
+        size_t kept, total;
+        tk_mask_count(m, ticket, i, &kept, &total);
+        memset(out + p->offset, 0, p->count);
+        if (per_layer) n = 0, keep = 0;
+        for (size_t j = p->offset; j < p->offset + p->count; j++) idx[n++] = (uint32_t)j;
+        keep += kept;
+        if (per_layer) keep_random(out, idx, n, keep, rng);
+    }
+    if (!per_layer) keep_random(out, idx, n, keep, rng);
+    free(idx);
+}
