@@ -34,5 +34,8 @@ int tk_cmd_train(int argc, char **argv);
 int tk_cmd_bench(int argc, char **argv);
 int tk_cmd_models(int argc, char **argv);
 int tk_cmd_find(int argc, char **argv);
+int tk_cmd_runs(int argc, char **argv);
+int tk_cmd_show(int argc, char **argv);
+int tk_cmd_export(int argc, char **argv);
 
 #endif

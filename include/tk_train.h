@@ -58,6 +58,9 @@ typedef struct tk_train_result {
     double seconds, samples_per_second;
 } tk_train_result;
 
+/* Reads a finished run's summary.json. */
+int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err);
+
 typedef enum tk_progress { TK_PROGRESS_NONE, TK_PROGRESS_LINES, TK_PROGRESS_BAR } tk_progress;
 
 /* Trains in `dir`: starts fresh when dir has no checkpoint, otherwise resumes

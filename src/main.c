@@ -13,6 +13,9 @@ typedef struct command {
 static const command commands[] = {
     {"train", tk_cmd_train, "train one network (or resume a run)"},
     {"find", tk_cmd_find, "find winning tickets: iterative magnitude pruning with rewinding"},
+    {"runs", tk_cmd_runs, "list the find runs in the run store"},
+    {"show", tk_cmd_show, "a run's density and accuracy per level, overall and per layer"},
+    {"export", tk_cmd_export, "write one level's ticket file"},
     {"bench", tk_cmd_bench, "training and evaluation samples/s and GFLOP/s"},
     {"models", tk_cmd_models, "list the models with parameter counts and FLOPs"},
 };

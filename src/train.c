@@ -192,7 +192,7 @@ static int write_summary(const trainer *t, const tk_train_result *r, tk_error *e
     return tk_file_write_atomic(t->path_summary, text, (size_t)n, err);
 }
 
-static int read_summary(const char *path, tk_train_result *r, tk_error *err) {
+int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
@@ -364,7 +364,7 @@ static int snapshot_if_due(trainer *t, tk_error *err) {
 }
 
 static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *err) {
-    if (tk_file_exists(t->path_summary)) return read_summary(t->path_summary, result, err);
+    if (tk_file_exists(t->path_summary)) return tk_train_read_summary(t->path_summary, result, err);
     if (setup(t, err) || claim_directory(t, true, err)) return -1;
     if (tk_file_exists(t->path_ckpt)) {
         if (tk_checkpoint_load(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err) ||
