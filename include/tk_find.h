@@ -3,8 +3,10 @@
  *
  * A find run lives in ROOT/<hash>/, where <hash> is the first 16 hex digits
  * of the SHA-256 of the canonical configuration (tk_find_canonical_json:
- * sorted keys, defaults left out, controls left out — so adding an option
- * with a default, or a control, keeps old hashes valid). Inside:
+ * sorted keys, defaults left out; controls, the number of levels and the
+ * checkpoint interval left out, since they change no level's result — so
+ * adding an option with a default, a control or more levels reuses the work
+ * already done). Inside:
  *   find.json              the canonical configuration (checked against the name)
  *   level_LL/              one trainer run directory per level (config.json,
  *                          checkpoint = the final weights and training state,

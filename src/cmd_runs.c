@@ -82,15 +82,15 @@ int tk_cmd_runs(int argc, char **argv) {
         }
         int done = 0;
         char accs[1024] = "";
-        for (int l = 0; l <= c.levels; l++) {
+        for (int l = 0; l <= 100; l++) { /* the number of levels is not stored: it may grow */
             snprintf(summary, sizeof summary, "%s/level_%02d/summary.json", dir, l);
             tk_train_result r;
             if (!tk_file_exists(summary) || tk_train_read_summary(summary, &r, &err)) break;
             done++;
             snprintf(accs + strlen(accs), sizeof accs - strlen(accs), "%s%.2f", l ? " " : "", 100.0 * r.final_accuracy);
         }
-        printf("%-16s  %-14s  %-16s %5llu %3d/%-3d  %s\n", names[i], c.train.model, c.train.dataset,
-               (unsigned long long)c.train.seed, done, c.levels + 1, accs);
+        printf("%-16s  %-14s  %-16s %5llu %7d  %s\n", names[i], c.train.model, c.train.dataset,
+               (unsigned long long)c.train.seed, done, accs);
         free(names[i]);
     }
     return 0;
@@ -128,7 +128,7 @@ int tk_cmd_show(int argc, char **argv) {
         if ((has[k] = tk_file_exists(probe))) printf(" %14s", tk_control_names[k]);
     }
     printf("  per-tensor density %%\n");
-    for (int l = 0; l <= c.levels; l++) {
+    for (int l = 0; l <= 100; l++) {
         char path[1400];
         snprintf(path, sizeof path, "%s/level_%02d/sparsity.json", dir, l);
         if (!tk_file_exists(path)) break;
@@ -190,8 +190,8 @@ int tk_cmd_export(int argc, char **argv) {
     }
     snprintf(path, sizeof path, "%s/level_%02d/ticket", dir, level);
     if (!tk_file_exists(path)) {
-        fprintf(stderr, "ticket export: %s has no ticket at level %d (levels 0-%d; run `ticket find` to make it)\n",
-                dir, level, c.levels);
+        fprintf(stderr, "ticket export: %s has no ticket at level %d yet (`ticket find` with --levels %d or more "
+                "makes it; `ticket show` lists the levels done)\n", dir, level, level);
         return 1;
     }
     char hash[17];

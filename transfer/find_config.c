@@ -189,7 +189,6 @@ static cJSON *pruning_json(const tk_find_config *c) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "strategy", tk_prune_strategy_names[q->strategy]);
     cJSON_AddNumberToObject(o, "rate", q->rate);
-    cJSON_AddNumberToObject(o, "levels", c->levels);
     cJSON_AddBoolToObject(o, "exclude_output", q->exclude_output);
     if (q->rate_conv >= 0 || q->rate_linear >= 0 || q->rate_output >= 0) {
         cJSON *r = cJSON_AddObjectToObject(o, "rates");
