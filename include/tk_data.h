@@ -52,9 +52,14 @@ const tk_format *tk_format_detect(const char *path);
 int tk_idx_load(const char *images_path, const char *labels_path, int classes_hint, tk_dataset *out,
                 tk_error *err);
 
-/* Opens a named dataset's split ("fashion-mnist", "mnist"), searching the data
- * directories; a missing dataset names every path tried and how to get it. */
+/* Opens a dataset's split by catalog name ("fashion-mnist"; see tk_catalog.h),
+ * searching the data directories, or by path (a file, folder or archive in a
+ * known format, or "synthetic:..."); a missing catalog dataset names every
+ * path tried and how to get it. */
 int tk_dataset_open(const char *name, tk_split split, tk_dataset *out, tk_error *err);
+/* The same with load options (NULL: defaults). */
+int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out,
+                         tk_error *err);
 /* Names tk_dataset_open knows. */
 const char *const *tk_dataset_names(int *count);
 void tk_dataset_free(tk_dataset *d);
@@ -64,5 +69,16 @@ void tk_dataset_stats(const tk_dataset *d, float *mean, float *std);
 /* Writes samples idx[0..B) as float [B, C*H*W]: (pixel/255 - mean[c]) / std[c]. */
 void tk_dataset_batch(const tk_dataset *d, const int32_t *idx, int B, const float *mean, const float *std,
                       float *x, int32_t *labels);
+
+/* ---- synthetic data (datasets/synthetic.c) ----
+ * n images of class-dependent patterns with noise: per class a smooth random
+ * template, shifted by up to 2 pixels and mixed with uniform noise; labels
+ * i % classes. Sample i depends only on (seed, C, H, W, classes, i), so the
+ * first n of a larger call are the same bytes. -1 (out zeroed) when an
+ * argument is out of range (n < 0, any size < 1, or too large for memory).
+ * The format "synthetic" loads it from a path "synthetic:C,H,W,classes,
+ * n_train,n_test[,seed]". */
+int tk_synthetic_make(int n, int C, int H, int W, int classes, uint64_t seed, tk_dataset *out);
+/* ---- end synthetic ---- */
 
 #endif

@@ -45,13 +45,13 @@ void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
  *    1x1/stride 1/no padding, then im2col + GEMM for everything). A faster
  *    backend (oneDNN, sparse kernels) is one more entry; tk_conv2d_workspace
  *    covers whichever backend runs.
- *  - Threads: the batch is split into one run of samples per BLAS thread (at
- *    most 4), each on its own thread with single-threaded BLAS. The BLAS
- *    thread count is set to 1 during a call and restored after, so callers
- *    that run convolutions from several threads at once must keep it at 1.
+ *  - Threads: one thread per BLAS thread (at most 4) takes runs of samples,
+ *    each calling BLAS single-threaded. The BLAS thread count is set to 1
+ *    during a call and restored after, so callers that run convolutions from
+ *    several threads at once must keep it at 1.
  *  - Determinism: y, dx and db of a sample depend on that sample alone, not on
- *    the batch it comes in or the thread count; dw also depends on the thread
- *    count (each thread sums its own samples). */
+ *    the batch it comes in or the thread count; dw depends on the inputs and
+ *    the batch size, not on the thread count. */
 
 /* ---- batch norm over x[B,C,HW], per channel.
  * Training uses batch statistics (biased variance) and updates the running

@@ -34,6 +34,17 @@ typedef struct tk_train_config {
     tk_duration checkpoint_every;
     int val_size;   /* training examples held out for validation (0: none) */
     float l1;       /* L1 penalty on the prunable weights: grad += l1 * sign(w) (the l1 control) */
+    /* Data preparation, in this order: keep only `classes` (relabelled in
+     * list order; train and test), subsample the training split to
+     * `subset_total` examples in class proportion or `subset_per_class` per
+     * class (the same examples for every seed), adapt both splits to `input`
+     * (C x H x W; 0: the data's own shape), and augment training batches. */
+    int32_t classes[64];
+    int n_classes;
+    int subset_total, subset_per_class;
+    tk_shape input;
+    int augment_pad;     /* random crop after this much zero padding */
+    bool augment_flip;   /* random horizontal flip */
     uint64_t seed;
     int threads;
 } tk_train_config;
@@ -57,6 +68,10 @@ typedef struct tk_train_result {
     int64_t early_stop_iteration; /* minimum validation loss; -1 without validation */
     double seconds, samples_per_second;
 } tk_train_result;
+
+/* The network a run with this configuration trains (the dataset is read and
+ * prepared, as the trainer does, to learn its shape and classes). */
+tk_model *tk_train_create_model(const tk_train_config *cfg, tk_error *err);
 
 /* Reads a finished run's summary.json. */
 int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err);

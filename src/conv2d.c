@@ -1,12 +1,12 @@
 /* conv2d.c - 2-D convolution (NCHW float32) on top of BLAS sgemm.
  *
  * Two levels:
- *  - lanes: the batch is cut into contiguous runs of samples, one per BLAS
- *    thread, each run by its own thread with single-threaded BLAS. Per-sample
- *    GEMMs here are small (16 to 128 rows, 64 to 1024 columns) and OpenBLAS
- *    splits one of them over two threads poorly (measured: slower than one
- *    thread on ResNet-20 layers), while independent samples scale almost 2x.
- *  - backends: how one lane computes its samples. The first entry of
+ *  - threads: the batch is cut into runs of samples that one thread per BLAS
+ *    thread takes in turn, each calling BLAS single-threaded. Per-sample GEMMs
+ *    here are small (16 to 128 rows, 64 to 1024 columns) and OpenBLAS splits
+ *    one of them over two threads poorly (measured: slower than one thread on
+ *    ResNet-20 layers), while independent samples scale almost 2x.
+ *  - backends: how a run of samples is computed. The first entry of
  *    `backends` whose `fits` accepts the shape runs, so a faster kernel for
  *    some shapes (oneDNN, sparse weights) is one more table entry.
  *
@@ -14,11 +14,12 @@
  * y, dx and db of a sample depend on that sample alone, not on its batch
  * neighbours, the batch size or the thread count. (Chunked GEMMs over several
  * samples would not give that: OpenBLAS rounds a column of C differently
- * depending on where it falls in the matrix, and on its thread count.) dw sums
- * samples in batch order within a lane and adds the lanes' partial sums in
- * lane order, so it depends on the inputs and the BLAS thread count only. */
+ * depending on where it falls in the matrix, and on its thread count.) dw is
+ * summed in fixed groups of samples (see DW_GROUPS), so it depends on the
+ * inputs and the batch size, not on the thread count. */
 #include <cblas.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -137,8 +138,8 @@ static void valid_range(int *lo, int *hi, int out, int in, int stride, int pad, 
     if (*lo > *hi) *lo = *hi;
 }
 
-/* Offset in img of (row p, column q = 0) of tap (c, r, t): may point before
- * the plane (left padding), so only columns [lo, hi) may be dereferenced. */
+/* Offset in img of (row p, column q = 0) of tap (c, r, t). It may lie before
+ * the plane (left padding): add the column before forming a pointer. */
 static ptrdiff_t tap_origin(const lowering *g, int c, int r, int t, int p) {
     return ((ptrdiff_t)c * g->H + (ptrdiff_t)p * g->stride - g->pad_h + r) * g->W - g->pad_w + t;
 }
@@ -182,19 +183,20 @@ static float *im2col(float *slot, const float *img, const lowering *g) {
                 if (plo == phi) continue;
                 if (contiguous && qlo < qhi) {
                     size_t first = (size_t)plo * Q + qlo, end = (size_t)(phi - 1) * Q + qhi;
-                    memcpy(d + first, img + tap_origin(g, c, r, t, plo) + qlo, sizeof(float) * (end - first));
-                    if (qlo > 0 || qhi < Q)
-                        for (int p = plo; p < phi; p++) {
-                            for (int q = 0; q < qlo; q++) d[(size_t)p * Q + q] = 0.0f;
-                            for (int q = qhi; q < Q; q++) d[(size_t)p * Q + q] = 0.0f;
-                        }
+                    memcpy(d + first, img + (tap_origin(g, c, r, t, plo) + qlo), sizeof(float) * (end - first));
+                    /* Column by column: a padding column is one or two wide,
+                     * and looping over it per row costs twice the copy. */
+                    for (int q = 0; q < qlo; q++)
+                        for (int p = plo; p < phi; p++) d[(size_t)p * Q + q] = 0.0f;
+                    for (int q = qhi; q < Q; q++)
+                        for (int p = plo; p < phi; p++) d[(size_t)p * Q + q] = 0.0f;
                     continue;
                 }
                 for (int p = plo; p < phi; p++) {
                     float *dp = d + (size_t)p * Q;
-                    const float *src = img + tap_origin(g, c, r, t, p);
+                    ptrdiff_t o = tap_origin(g, c, r, t, p);
                     for (int q = 0; q < qlo; q++) dp[q] = 0.0f;
-                    for (int q = qlo; q < qhi; q++) dp[q] = src[q * g->stride];
+                    for (int q = qlo; q < qhi; q++) dp[q] = img[o + q * g->stride];
                     for (int q = qhi; q < Q; q++) dp[q] = 0.0f;
                 }
             }
@@ -214,8 +216,8 @@ static void col2im_add(float *img, const float *col, const lowering *g) {
                 valid_range(&qlo, &qhi, Q, g->W, g->stride, g->pad_w, t);
                 const float *d = col + (((size_t)c * g->R + r) * g->S + t) * P * Q;
                 for (int p = plo; p < phi; p++) {
-                    float *dst = img + tap_origin(g, c, r, t, p);
-                    for (int q = qlo; q < qhi; q++) dst[q * g->stride] += d[(size_t)p * Q + q];
+                    ptrdiff_t o = tap_origin(g, c, r, t, p);
+                    for (int q = qlo; q < qhi; q++) img[o + q * g->stride] += d[(size_t)p * Q + q];
                 }
             }
         }
@@ -300,35 +302,52 @@ static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
     return NULL;
 }
 
-/* ---- lanes */
+/* ---- threads */
 
-/* The workspace holds scratch for this many lanes whatever the thread count,
- * so that changing the BLAS thread count after sizing it stays safe. */
+/* The workspace holds scratch for this many threads whatever the thread
+ * count, so that changing the BLAS thread count after sizing it stays safe. */
 #define MAX_LANES 4
+/* The backward pass sums dw over this many groups of samples (fewer for a
+ * smaller batch), each into its own partial sum; the partials are then added
+ * in group order. Which thread computes which group does not matter, so dw
+ * does not depend on the thread count, and threads can take groups as they
+ * free up: on a shared machine a thread that gets less CPU takes fewer. */
+#define DW_GROUPS 8
 
-static int lane_count(const tk_conv2d_shape *s, int blas_threads) {
-    int t = blas_threads;
-    if (t > MAX_LANES) t = MAX_LANES;
-    if (t > s->B) t = s->B;
-    return t < 1 ? 1 : t;
-}
-
-/* Per lane: the backend's scratch, then a partial sum of dw. */
-static size_t lane_floats(const tk_conv2d_shape *s) { return backend_for(s)->workspace(s) + weight_len(s); }
+/* One pass over the batch, cut into `units` runs of samples (one dw group
+ * each when dw is wanted, one sample each otherwise) that the threads take in
+ * turn from `next`. */
+typedef struct pass {
+    const conv2d_backend *be;
+    const tk_conv2d_shape *s;
+    int units;
+    atomic_int next;
+    float *y, *dx, *partials; /* partials: units x weight_len, NULL without dw */
+    const float *x, *w, *b, *dy; /* dy == NULL: forward */
+} pass;
 
 typedef struct lane {
-    const conv2d_backend *be;
-    tk_conv2d_shape s; /* s.B = this lane's samples */
-    float *y, *dx, *dw, *work;
-    const float *x, *w, *b, *dy; /* dy == NULL: forward */
+    pass *ps;
+    float *work; /* this thread's backend scratch */
 } lane;
 
 static void *lane_run(void *p) {
     lane *l = p;
-    if (l->dy)
-        l->be->backward(l->dx, l->dw, l->dy, l->x, l->w, &l->s, l->work);
-    else
-        l->be->forward(l->y, l->x, l->w, l->b, &l->s, l->work);
+    pass *ps = l->ps;
+    const tk_conv2d_shape *s = ps->s;
+    size_t chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * plane_out(s);
+    for (int u; (u = atomic_fetch_add(&ps->next, 1)) < ps->units;) {
+        int n0 = (int)((long)s->B * u / ps->units), n1 = (int)((long)s->B * (u + 1) / ps->units);
+        tk_conv2d_shape sub = *s;
+        sub.B = n1 - n0;
+        if (!ps->dy) {
+            ps->be->forward(ps->y + n0 * kpq, ps->x + n0 * chw, ps->w, ps->b, &sub, l->work);
+            continue;
+        }
+        float *dx = ps->dx ? ps->dx + n0 * chw : NULL;
+        float *dw = ps->partials ? ps->partials + u * weight_len(s) : NULL;
+        ps->be->backward(dx, dw, ps->dy + n0 * kpq, ps->x + n0 * chw, ps->w, &sub, l->work);
+    }
     return NULL;
 }
 
@@ -340,47 +359,40 @@ static void add_into(float *restrict d, const float *restrict s, size_t n) {
     for (; i < n; i++) d[i] += s[i];
 }
 
+static int dw_groups(const tk_conv2d_shape *s) { return s->B < DW_GROUPS ? s->B : DW_GROUPS; }
+
+/* Workspace: [backend scratch for MAX_LANES threads] [DW_GROUPS partials of dw]. */
+static size_t scratch_floats(const tk_conv2d_shape *s) { return MAX_LANES * backend_for(s)->workspace(s); }
+
 /* Runs the forward pass (dy == NULL) or the dx/dw part of the backward pass
- * over the batch, one lane per BLAS thread. Lane 0 runs on the calling thread
- * and accumulates straight into dw; the others into zeroed partials, added to
- * dw in lane order once all are done. */
-static void run_lanes(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
-                      const float *b, const float *dy, float *work) {
-    int blas_threads = openblas_get_num_threads(), T = lane_count(s, blas_threads);
-    size_t per_lane = lane_floats(s), nw = weight_len(s);
-    size_t chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * plane_out(s);
+ * with one thread per BLAS thread, then adds the dw partials to dw. */
+static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
+                     const float *b, const float *dy, float *work) {
+    pass ps = {.be = backend_for(s), .s = s, .units = dw ? dw_groups(s) : s->B, .y = y, .dx = dx, .x = x,
+               .w = w, .b = b, .dy = dy};
+    atomic_init(&ps.next, 0);
+    size_t nw = weight_len(s);
+    if (dw) {
+        ps.partials = work + scratch_floats(s);
+        memset(ps.partials, 0, (size_t)ps.units * nw * sizeof(float));
+    }
+    int blas_threads = openblas_get_num_threads();
+    int T = blas_threads < MAX_LANES ? blas_threads : MAX_LANES;
+    if (T > ps.units) T = ps.units;
     lane lanes[MAX_LANES];
     pthread_t tid[MAX_LANES];
-    bool started[MAX_LANES] = {false};
-    for (int i = 0; i < T; i++) {
-        int n0 = (int)((long)s->B * i / T), n1 = (int)((long)s->B * (i + 1) / T);
-        lane *l = &lanes[i];
-        *l = (lane){.be = backend_for(s), .s = *s, .work = work + i * per_lane, .x = x + n0 * chw, .w = w, .b = b};
-        l->s.B = n1 - n0;
-        if (y) l->y = y + n0 * kpq;
-        if (dy) l->dy = dy + n0 * kpq;
-        if (dx) l->dx = dx + n0 * chw;
-        if (dw && i == 0) l->dw = dw;
-        if (dw && i > 0) {
-            l->dw = l->work + l->be->workspace(s);
-            memset(l->dw, 0, nw * sizeof(float));
-        }
-    }
-    /* Each lane calls BLAS single-threaded, even when there is only one lane
+    for (int i = 0; i < T; i++) lanes[i] = (lane){&ps, work + i * ps.be->workspace(s)};
+    /* Each thread calls BLAS single-threaded, even when there is only one
      * (a batch of one): OpenBLAS rounds differently with more threads, and a
      * sample's result must not depend on the batch it came in. The caller's
      * setting comes back after. */
     if (blas_threads > 1) openblas_set_num_threads(1);
-    for (int i = 1; i < T; i++) started[i] = pthread_create(&tid[i], NULL, lane_run, &lanes[i]) == 0;
-    lane_run(&lanes[0]);
-    for (int i = 1; i < T; i++) {
-        if (started[i])
-            pthread_join(tid[i], NULL);
-        else /* no thread to be had: the calling thread runs the lane itself */
-            lane_run(&lanes[i]);
-    }
+    int started = 1; /* threads running lane_run, the calling thread included */
+    while (started < T && pthread_create(&tid[started], NULL, lane_run, &lanes[started]) == 0) started++;
+    lane_run(&lanes[0]); /* returns once every unit is taken, by whichever thread */
+    for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
     if (blas_threads > 1) openblas_set_num_threads(blas_threads);
-    for (int i = 1; i < T && dw; i++) add_into(dw, lanes[i].dw, nw);
+    for (int u = 0; dw && u < ps.units; u++) add_into(dw, ps.partials + u * nw, nw);
 }
 
 /* db[k] += sum of dy over a sample's k-th output plane, sample by sample on
@@ -400,15 +412,17 @@ static void bias_backward(float *db, const float *dy, const tk_conv2d_shape *s) 
         }
 }
 
-size_t tk_conv2d_workspace(const tk_conv2d_shape *s) { return MAX_LANES * lane_floats(s); }
+size_t tk_conv2d_workspace(const tk_conv2d_shape *s) {
+    return scratch_floats(s) + (size_t)DW_GROUPS * weight_len(s);
+}
 
 void tk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                        float *work) {
-    run_lanes(s, y, NULL, NULL, x, w, b, NULL, work);
+    run_pass(s, y, NULL, NULL, x, w, b, NULL, work);
 }
 
 void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const tk_conv2d_shape *s, float *work) {
     if (db) bias_backward(db, dy, s);
-    if (dx || dw) run_lanes(s, NULL, dx, dw, x, w, NULL, dy, work);
+    if (dx || dw) run_pass(s, NULL, dx, dw, x, w, NULL, dy, work);
 }

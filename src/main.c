@@ -18,6 +18,7 @@ static const command commands[] = {
     {"export", tk_cmd_export, "write one level's ticket file"},
     {"bench", tk_cmd_bench, "training and evaluation samples/s and GFLOP/s"},
     {"models", tk_cmd_models, "list the models with parameter counts and FLOPs"},
+    {"data", tk_cmd_data, "list, inspect, verify and preview datasets"},
 };
 
 static void usage(FILE *f) {

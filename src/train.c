@@ -11,6 +11,7 @@
 #include "tk_checkpoint.h"
 #include "tk_file.h"
 #include "tk_train.h"
+#include "tk_transform.h"
 
 typedef struct eval_result {
     float loss, accuracy;
@@ -99,7 +100,9 @@ static void train_step(trainer *t) {
     int B = t->cfg->batch;
     int64_t pos = t->st.step % t->ipe;
     if (pos == 0) new_epoch_order(t);
-    tk_dataset_batch(&t->train, t->st.perm + pos * B, B, t->mean, t->std, t->x, t->labels);
+    tk_augment aug = {t->cfg->augment_pad, t->cfg->augment_flip};
+    tk_dataset_batch_augmented(&t->train, t->st.perm + pos * B, B, t->mean, t->std, &aug,
+                               &t->st.rng[TK_STREAM_AUGMENT], t->x, t->labels);
     tk_model *m = t->model;
     const float *logits = tk_model_forward(m, t->x, B, true, &t->st.rng[TK_STREAM_DROPOUT]);
     int correct = 0;
@@ -284,11 +287,64 @@ static void progress_line(progress *p, const char *line) {
     }
 }
 
+/* Replaces *d by the result of a transform when it succeeds. */
+static int replace(tk_dataset *d, int rc, tk_dataset *result) {
+    if (rc) return rc;
+    tk_dataset_free(d);
+    *d = *result;
+    return 0;
+}
+
+/* Class subset, training subsample, input adaptation (tk_train_config). */
+static int prepare_data(trainer *t, tk_error *err) {
+    const tk_train_config *c = t->cfg;
+    tk_dataset next;
+    if (c->n_classes) {
+        tk_subset keep = {.classes = c->classes, .n_classes = c->n_classes};
+        if (replace(&t->train, tk_dataset_subset(&t->train, &keep, NULL, &next, err), &next) ||
+            replace(&t->test, tk_dataset_subset(&t->test, &keep, NULL, &next, err), &next))
+            return -1;
+    }
+    if (c->subset_total || c->subset_per_class) {
+        /* A stream of its own, fixed: every replicate trains on the same examples. */
+        tk_rng rng;
+        tk_rng_seed(&rng, 0, TK_STREAM_COUNT);
+        tk_subset sub = {.total = c->subset_total, .per_class = c->subset_per_class};
+        if (replace(&t->train, tk_dataset_subset(&t->train, &sub, &rng, &next, err), &next)) return -1;
+    }
+    if (c->input.C &&
+        (replace(&t->train, tk_dataset_adapt(&t->train, c->input.C, c->input.H, c->input.W, &next, err), &next) ||
+         replace(&t->test, tk_dataset_adapt(&t->test, c->input.C, c->input.H, c->input.W, &next, err), &next)))
+        return -1;
+    return 0;
+}
+
+/* The network for the prepared data: its shape, and the classes of both splits. */
+static tk_model *model_for(const tk_train_config *c, const tk_dataset *train, const tk_dataset *test, tk_error *err) {
+    tk_model_config mc = {.name = c->model, .input = {train->C, train->H, train->W},
+                          .classes = train->classes > test->classes ? train->classes : test->classes,
+                          .width = c->width};
+    return tk_model_create(&mc, err);
+}
+
+tk_model *tk_train_create_model(const tk_train_config *cfg, tk_error *err) {
+    trainer t = {.cfg = cfg};
+    tk_model *m = NULL;
+    if (tk_dataset_open(cfg->dataset, TK_SPLIT_TRAIN, &t.train, err) == 0 &&
+        tk_dataset_open(cfg->dataset, TK_SPLIT_TEST, &t.test, err) == 0) {
+        if (prepare_data(&t, err)) tk_fail_prefix(err, "dataset %s: ", cfg->dataset);
+        else m = model_for(cfg, &t.train, &t.test, err);
+    }
+    trainer_free(&t);
+    return m;
+}
+
 static int setup(trainer *t, tk_error *err) {
     const tk_train_config *c = t->cfg;
     if (tk_dataset_open(c->dataset, TK_SPLIT_TRAIN, &t->train, err) ||
         tk_dataset_open(c->dataset, TK_SPLIT_TEST, &t->test, err))
         return -1;
+    if (prepare_data(t, err)) return tk_fail_prefix(err, "dataset %s: ", c->dataset);
     if (t->train.C != t->test.C || t->train.H != t->test.H || t->train.W != t->test.W)
         return tk_fail(err, "dataset %s: train images are %dx%dx%d but test images %dx%dx%d", c->dataset,
                        t->train.C, t->train.H, t->train.W, t->test.C, t->test.H, t->test.W);
@@ -299,10 +355,8 @@ static int setup(trainer *t, tk_error *err) {
     if (t->n_train < c->batch)
         return tk_fail(err, "--batch %d is larger than the %d training examples", c->batch, t->n_train);
     tk_dataset_stats(&t->train, t->mean, t->std);
-    int classes = t->train.classes > t->test.classes ? t->train.classes : t->test.classes;
-    tk_model_config mc = {.name = c->model, .input = {t->train.C, t->train.H, t->train.W}, .classes = classes,
-                          .width = c->width};
-    if (!(t->model = tk_model_create(&mc, err))) return -1;
+    if (!(t->model = model_for(c, &t->train, &t->test, err))) return -1;
+    int classes = t->model->classes;
     tk_model_set_batch(t->model, c->batch);
     t->optim = tk_optim_create(&c->optim, t->model->n_params);
     t->ipe = t->n_train / c->batch;

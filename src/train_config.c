@@ -79,6 +79,9 @@ int tk_train_validate(const tk_train_config *c, tk_error *err) {
         return tk_fail(err, "--seed must be at most 999999999999999 (so that config.json keeps it exact), "
                        "got %llu", (unsigned long long)c->seed);
     if (!(c->l1 >= 0) || !isfinite(c->l1)) return tk_fail(err, "--l1 must be >= 0, got %g", c->l1);
+    if (c->subset_total < 0 || c->subset_per_class < 0 || (c->subset_total && c->subset_per_class))
+        return tk_fail(err, "give at most one of subset_total and subset_per_class, as positive numbers");
+    if (c->augment_pad < 0) return tk_fail(err, "augment_pad must be >= 0, got %d", c->augment_pad);
     if (c->val_size < 0) return tk_fail(err, "--val must be >= 0, got %d", c->val_size);
     if (!(c->gamma > 0)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
     if (c->eval_every.epochs == 0 && c->eval_every.iterations == 0)
@@ -121,7 +124,21 @@ char *tk_train_config_to_json(const tk_train_config *c) {
     put_duration(o, "eval_every", c->eval_every);
     put_duration(o, "checkpoint_every", c->checkpoint_every);
     cJSON_AddNumberToObject(o, "val_size", c->val_size);
-    if (c->l1 > 0) cJSON_AddNumberToObject(o, "l1", c->l1); /* absent in runs from before the l1 control */
+    /* Written only when set, so that configurations from before they existed keep their text. */
+    if (c->l1 > 0) cJSON_AddNumberToObject(o, "l1", c->l1);
+    if (c->n_classes) {
+        cJSON *cl = cJSON_AddArrayToObject(o, "classes");
+        for (int i = 0; i < c->n_classes; i++) cJSON_AddItemToArray(cl, cJSON_CreateNumber(c->classes[i]));
+    }
+    if (c->subset_total) cJSON_AddNumberToObject(o, "subset_total", c->subset_total);
+    if (c->subset_per_class) cJSON_AddNumberToObject(o, "subset_per_class", c->subset_per_class);
+    if (c->input.C) {
+        char shape[64];
+        snprintf(shape, sizeof shape, "%dx%dx%d", c->input.C, c->input.H, c->input.W);
+        cJSON_AddStringToObject(o, "input", shape);
+    }
+    if (c->augment_pad) cJSON_AddNumberToObject(o, "augment_pad", c->augment_pad);
+    if (c->augment_flip) cJSON_AddBoolToObject(o, "augment_flip", true);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
     char *text = cJSON_Print(o);
@@ -132,7 +149,8 @@ char *tk_train_config_to_json(const tk_train_config *c) {
 static const char *const config_keys[] = {
     "model",  "width", "dataset", "optimizer", "lr",         "momentum", "nesterov",         "weight_decay",
     "beta1",  "beta2", "eps",     "schedule",  "milestones", "gamma",    "warmup",           "batch",
-    "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads", "l1"};
+    "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads", "l1",
+    "classes", "subset_total", "subset_per_class", "input", "augment_pad", "augment_flip"};
 
 typedef struct json_ctx {
     const char *path;
@@ -176,6 +194,34 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     double v = 0;
     if (!strcmp(k, "model")) return get_string(x, it, c->model, sizeof c->model);
     if (!strcmp(k, "dataset")) return get_string(x, it, c->dataset, sizeof c->dataset);
+    if (!strcmp(k, "augment_flip")) {
+        if (want(x, it, cJSON_IsBool(it), "true or false")) return -1;
+        c->augment_flip = cJSON_IsTrue(it);
+        return 0;
+    }
+    if (!strcmp(k, "input")) {
+        char extra;
+        if (want(x, it, cJSON_IsString(it), "a shape string like \"3x32x32\"")) return -1;
+        if (sscanf(it->valuestring, "%dx%dx%d%c", &c->input.C, &c->input.H, &c->input.W, &extra) != 3 ||
+            c->input.C < 1 || c->input.H < 1 || c->input.W < 1)
+            return tk_fail(x->err, "%s: key 'input' must be CxHxW with positive sizes, e.g. \"3x32x32\"; got \"%s\"",
+                           x->path, it->valuestring);
+        return 0;
+    }
+    if (!strcmp(k, "classes")) {
+        if (want(x, it, cJSON_IsArray(it) && cJSON_GetArraySize(it) <= 64, "an array of at most 64 class indices"))
+            return -1;
+        c->n_classes = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, it) {
+            int v = 0;
+            if (want(x, it, cJSON_IsNumber(e), "an array of class indices") ||
+                get_whole(x, it, e->valuedouble, 1 << 30, &v))
+                return -1;
+            c->classes[c->n_classes++] = v;
+        }
+        return 0;
+    }
     if (!strcmp(k, "nesterov")) {
         if (want(x, it, cJSON_IsBool(it), "true or false")) return -1;
         c->optim.nesterov = cJSON_IsTrue(it);
@@ -216,6 +262,9 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     else if (!strcmp(k, "l1")) c->l1 = (float)v;
     else if (!strcmp(k, "batch")) return get_whole(x, it, v, 1 << 30, &c->batch);
     else if (!strcmp(k, "val_size")) return get_whole(x, it, v, 1 << 30, &c->val_size);
+    else if (!strcmp(k, "subset_total")) return get_whole(x, it, v, 1 << 30, &c->subset_total);
+    else if (!strcmp(k, "subset_per_class")) return get_whole(x, it, v, 1 << 30, &c->subset_per_class);
+    else if (!strcmp(k, "augment_pad")) return get_whole(x, it, v, 1 << 10, &c->augment_pad);
     else if (!strcmp(k, "threads")) return get_whole(x, it, v, 1 << 30, &c->threads);
     else if (!strcmp(k, "seed")) {
         if (v < 0 || v > TK_MAX_SEED || v != floor(v))

@@ -258,12 +258,15 @@ static void test_dataset_unknown_name(void) {
     tk_error err = {{0}};
     CHECK(tk_dataset_open("fashion-mnst", TK_SPLIT_TRAIN, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "unknown dataset \"fashion-mnst\" (did you mean \"fashion-mnist\"?)");
-    CHECK_CONTAINS(err.msg, "known datasets: fashion-mnist, mnist");
-    CHECK(tk_dataset_open("cifar-100-python", TK_SPLIT_TRAIN, &d, &err) == -1);
+    CHECK_CONTAINS(err.msg, "known datasets: cifar10, cifar100, fashion-mnist, ");
+    CHECK(tk_dataset_open("qqqqqqqqqqqq", TK_SPLIT_TRAIN, &d, &err) == -1);
     CHECK(strstr(err.msg, "did you mean") == NULL);
-    int count = 0;
+    /* The names are the catalog's (datasets/catalog), sorted. */
+    int count = 0, idx = 0;
     const char *const *names = tk_dataset_names(&count);
-    CHECK(count == 2 && !strcmp(names[0], "fashion-mnist") && !strcmp(names[1], "mnist"));
+    CHECK(count >= 10);
+    for (int i = 0; i < count; i++) idx += !strcmp(names[i], "fashion-mnist") + !strcmp(names[i], "mnist");
+    CHECK(idx == 2);
 }
 
 /* Runs fn with $TICKET_DATA at a fresh empty dir that is also the working
@@ -414,6 +417,9 @@ static void test_batch(void) {
 }
 
 int main(void) {
+    /* Dataset names come from the tree's catalog wherever this program was built. */
+    char catalog[4096];
+    if (!getenv("TICKET_CATALOG") && realpath("datasets/catalog", catalog)) setenv("TICKET_CATALOG", catalog, 1);
     RUN(test_idx_plain);
     RUN(test_idx_gz);
     RUN(test_idx_wrong_magic);

@@ -226,6 +226,7 @@ char *tk_find_canonical_json(const tk_find_config *c) {
         tk_duration_format(c->rewind, text, sizeof text);
         cJSON_AddStringToObject(root, "rewind", text);
     }
+    if (c->l1_penalty != default_l1_penalty) cJSON_AddNumberToObject(root, "l1_penalty", c->l1_penalty);
     static const char *const always[] = {"model", "dataset"};
     /* How often checkpoints are written changes no result. */
     cJSON_DeleteItemFromObjectCaseSensitive(ft, "checkpoint_every");

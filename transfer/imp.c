@@ -100,9 +100,14 @@ static int write_sparsity(find_ctx *f, int level, tk_level_report *r, tk_error *
     cJSON_AddNumberToObject(o, "kept_of_all_parameters", (double)r->kept_all);
     cJSON_AddNumberToObject(o, "all_parameters", (double)r->total_all);
     cJSON_AddItemToObject(o, "layers", layers);
-    char *text = cJSON_Print(o), path[1200];
-    cJSON_Delete(o);
+    char path[1200];
     level_dir(f, level, "sparsity.json", path, sizeof path);
+    if (tk_file_exists(path)) { /* finished work is not written again */
+        cJSON_Delete(o);
+        return 0;
+    }
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
     size_t len = strlen(text);
     text[len] = '\n';
     int rc = tk_file_write_atomic(path, text, len + 1, err);
@@ -129,6 +134,7 @@ static int level_mask(find_ctx *f, int level, tk_error *err) {
         memcpy(f->prev, f->m->mask, f->m->n_prunable);
         tk_prune_mask(f->m, &f->c->prune, level, f->m->param, f->prev, f->mask);
     }
+    if (tk_file_exists(path)) return 0; /* level 0's all-ones mask, written before */
     char dir[1200];
     level_dir(f, level, NULL, dir, sizeof dir);
     return tk_mkdirs(dir, err) || tk_mask_write(path, f->mask, f->m->n_prunable, err);
@@ -220,23 +226,6 @@ static int run_level(find_ctx *f, int level, tk_level_report *r, tk_error *err) 
     return 0;
 }
 
-/* Builds the model for the dataset's shape, as the trainer will. */
-static int model_for(const tk_find_config *c, tk_model **m, tk_error *err) {
-    tk_dataset train, test;
-    if (tk_dataset_open(c->train.dataset, TK_SPLIT_TRAIN, &train, err)) return -1;
-    if (tk_dataset_open(c->train.dataset, TK_SPLIT_TEST, &test, err)) {
-        tk_dataset_free(&train);
-        return -1;
-    }
-    tk_model_config mc = {.name = c->train.model, .input = {train.C, train.H, train.W},
-                          .classes = train.classes > test.classes ? train.classes : test.classes,
-                          .width = c->train.width};
-    tk_dataset_free(&train);
-    tk_dataset_free(&test);
-    *m = tk_model_create(&mc, err);
-    return *m ? 0 : -1;
-}
-
 int tk_find_open(const char *dir, tk_find_config *c, tk_error *err) {
     char path[1100];
     snprintf(path, sizeof path, "%s/find.json", dir);
@@ -269,7 +258,7 @@ int tk_find_run(const tk_find_config *c, const char *root, tk_progress progress,
     tk_find_hash(c, hash);
     snprintf(f.dir, sizeof f.dir, "%s/%s", root, hash);
     if (run_dir) snprintf(run_dir, cap, "%s", f.dir);
-    if (model_for(c, &f.m, err)) return -1;
+    if (!(f.m = tk_train_create_model(&c->train, err))) return -1;
     int rc = tk_prune_validate(&c->prune, f.m, err);
     char path[1100];
     snprintf(path, sizeof path, "%s/find.json", f.dir);

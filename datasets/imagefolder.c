@@ -1,0 +1,1021 @@
+/* imagefolder.c - datasets stored as image files: a folder, or a .zip, .tar
+ * or .tar.gz of one (read in memory through libarchive, never extracted),
+ * with JPEG and PNG images decoded by datasets/image_decode.c.
+ *
+ * Layouts, tried in this order:
+ * - Places365 (a folder holding its file lists): places365_train_standard.txt
+ *   and places365_val.txt, lines "path label", categories_places365.txt,
+ *   lines "/a/airfield 0". The images sit beside the lists, unpacked
+ *   (data_256/ or data_large/ for train, val_256/ or val_large/ for val) or as
+ *   the archives Places distributes (train_256_places365standard.tar,
+ *   val_256.tar, and their _large twins).
+ * - Tiny ImageNet 200 (recognised by wnids.txt or val/val_annotations.txt):
+ *   train/<wnid>/images/<image>.JPEG; val/images/<image>.JPEG labelled by
+ *   val/val_annotations.txt (tab-separated: file, wnid, bounding box); class
+ *   names from words.txt (up to the first comma) when present.
+ * - Generic, as torchvision's ImageFolder: root/<split>/<class>/<image>
+ *   (split folders train, and test or else val for the test split;
+ *   Imagenette and Imagewoof are of this kind), or root/<class>/<image>
+ *   without split folders, which is all train. A class folder's images may
+ *   sit at any depth below it. The root is the given folder or archive,
+ *   descending through wrapper folders (imagenette2-160/) that hold everything.
+ *
+ * Class-index rule: for the generic layout, classes are the class folders of
+ * the train split (or of the root), sorted by byte value (strcmp, the order
+ * of Python's sorted() for ASCII names), and a label is the index in that
+ * order; the test split's folders must be among them. For Tiny ImageNet the
+ * order is that of wnids.txt when present, else sorted folder names. For
+ * Places365 the label is the index the file list gives.
+ *
+ * Examples are in class order, then by member name (generic, Tiny ImageNet
+ * train), or in the order of the file that labels them (Tiny ImageNet val,
+ * Places365), so a folder, a .zip and a .tar.gz of the same files load
+ * identically whatever the order inside the archive.
+ *
+ * Images are files named .jpg, .jpeg, .jpe or .png (any case); the decoder is
+ * chosen by the bytes, not the name. Each is fitted to 3 x height x width
+ * (tk_load_options; 0 means 64, Tiny ImageNet's size) by tk_image_decode_fit
+ * and written straight into the output array, whose size is known after a
+ * first pass that lists the names: loading needs little more memory than the
+ * uint8 images themselves (a .tar.gz is decompressed twice for it). Names
+ * starting with '.' and __MACOSX folders (archivers' leftovers) are skipped;
+ * other image files (.gif, .bmp, ...) in a class folder are errors. */
+#define _POSIX_C_SOURCE 200809L
+#include "tk_data.h"
+#include "tk_file.h"
+#include "tk_image.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define DEFAULT_SIDE 64
+#define MAX_SIDE 4096
+#define MAX_DEPTH 32
+
+/* ---- names */
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool is_file(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+static bool junk_component(const char *name, size_t len) {
+    return (len > 0 && name[0] == '.') || (len == 8 && !memcmp(name, "__MACOSX", 8));
+}
+
+/* Any component of a '/'-separated name that archivers leave behind. */
+static bool junk_name(const char *name) {
+    for (const char *p = name; *p;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (junk_component(p, len)) return true;
+        p += len + (slash != NULL);
+    }
+    return false;
+}
+
+/* 1: an image ticket decodes; -1: an image format it does not; 0: not an image. */
+static int image_ext(const char *name) {
+    static const char *const decoded[] = {".jpg", ".jpeg", ".jpe", ".png"};
+    static const char *const other[] = {".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".heic"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || strchr(dot, '/')) return 0;
+    for (int i = 0; i < TK_ARRAY_LEN(decoded); i++)
+        if (!strcasecmp(dot, decoded[i])) return 1;
+    for (int i = 0; i < TK_ARRAY_LEN(other); i++)
+        if (!strcasecmp(dot, other[i])) return -1;
+    return 0;
+}
+
+/* Archive member names as found ("./a/b", "a/dir/") to the folder form ("a/b", "a/dir"). */
+static const char *normalize(const char *name, char *buf, size_t cap) {
+    while (name[0] == '/' || (name[0] == '.' && name[1] == '/')) name += name[0] == '/' ? 1 : 2;
+    snprintf(buf, cap, "%s", name);
+    size_t len = strlen(buf);
+    while (len > 0 && buf[len - 1] == '/') buf[--len] = 0;
+    return buf;
+}
+
+static const char *entry_name(struct archive_entry *e) {
+    const char *name = archive_entry_pathname(e);
+    return name ? name : archive_entry_pathname_utf8(e);
+}
+
+/* ---- archives */
+
+static struct archive *open_archive(const char *path, tk_error *err) {
+    struct archive *a = archive_read_new();
+    TK_ASSERT(a);
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    archive_read_support_format_zip(a);
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        tk_fail(err, "%s: not a folder, .zip, .tar or .tar.gz of images: %s", path, archive_error_string(a));
+        archive_read_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* The current member's bytes into *buf (grown as needed); *n gets the length. */
+static int read_member(struct archive *a, const char *path, const char *member, uint8_t **buf, size_t *cap,
+                       size_t *n, tk_error *err) {
+    *n = 0;
+    for (;;) {
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 1 << 16;
+            uint8_t *grown = realloc(*buf, *cap + 1);
+            if (!grown) return tk_fail(err, "%s: member %s: out of memory after %zu bytes", path, member, *n);
+            *buf = grown;
+        }
+        la_ssize_t got = archive_read_data(a, *buf + *n, *cap - *n);
+        if (got == 0) break;
+        if (got < 0)
+            return tk_fail(err, "%s: member %s cannot be read: %s (the archive is damaged: fetch it again)", path,
+                           member, archive_error_string(a));
+        *n += (size_t)got;
+    }
+    (*buf)[*n] = 0; /* text members are used as strings */
+    return 0;
+}
+
+/* ---- listing: every file and folder name of a folder or archive */
+
+typedef struct entry {
+    char *name; /* relative, '/'-separated, no trailing '/' */
+    bool dir;
+} entry;
+
+/* Small text files the layouts read, kept while listing an archive so it is
+ * not decompressed a third time. */
+static const char *const text_files[] = {"wnids.txt", "words.txt", "val_annotations.txt"};
+
+typedef struct text_member {
+    char *name, *text;
+} text_member;
+
+typedef struct listing {
+    const char *path;
+    bool archive;
+    entry *e;
+    size_t n, cap;
+    text_member t[8];
+    int nt;
+} listing;
+
+static void listing_add(listing *l, const char *name, bool dir) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 1024;
+        l->e = realloc(l->e, sizeof *l->e * l->cap);
+        TK_ASSERT(l->e);
+    }
+    l->e[l->n].name = strdup(name);
+    TK_ASSERT(l->e[l->n].name);
+    l->e[l->n++].dir = dir;
+}
+
+static void listing_free(listing *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->e[i].name);
+    for (int i = 0; i < l->nt; i++) free(l->t[i].name), free(l->t[i].text);
+    free(l->e);
+    memset(l, 0, sizeof *l);
+}
+
+static int walk(listing *l, const char *rel, int depth, tk_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s%s", l->path, rel[0] ? "/" : "", rel);
+    if (depth > MAX_DEPTH)
+        return tk_fail(err, "%s: folders nest deeper than %d levels (a symbolic link loop?)", path, MAX_DEPTH);
+    DIR *d = opendir(path);
+    if (!d) return tk_fail(err, "cannot open folder %s: %s", path, strerror(errno));
+    int rc = 0;
+    for (struct dirent *de; rc == 0 && (de = readdir(d)) != NULL;) {
+        if (junk_component(de->d_name, strlen(de->d_name))) continue; /* also . and .. */
+        char child[4096];
+        if ((size_t)snprintf(child, sizeof child, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= sizeof child) {
+            rc = tk_fail(err, "%s/%s: path longer than %zu bytes", path, de->d_name, sizeof child);
+            break;
+        }
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) != 0) continue; /* a dangling link is no image */
+        if (S_ISDIR(st.st_mode)) {
+            listing_add(l, child, true);
+            rc = walk(l, child, depth + 1, err);
+        } else if (S_ISREG(st.st_mode)) {
+            listing_add(l, child, false);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+static int list_archive(listing *l, tk_error *err) {
+    struct archive *a = open_archive(l->path, err);
+    if (!a) return -1;
+    struct archive_entry *e;
+    char name[4096] = "";
+    int r;
+    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        const char *raw = entry_name(e);
+        if (!raw) continue;
+        normalize(raw, name, sizeof name);
+        mode_t type = archive_entry_filetype(e);
+        if (!name[0] || junk_name(name) || (type != AE_IFDIR && type != AE_IFREG)) continue;
+        listing_add(l, name, type == AE_IFDIR);
+        bool text = false;
+        for (int i = 0; i < TK_ARRAY_LEN(text_files); i++) text |= !strcmp(base_name(name), text_files[i]);
+        if (type == AE_IFREG && text && l->nt < TK_ARRAY_LEN(l->t)) {
+            uint8_t *buf = NULL;
+            size_t cap = 0, n;
+            if (read_member(a, l->path, name, &buf, &cap, &n, err)) {
+                free(buf);
+                archive_read_free(a);
+                return -1;
+            }
+            l->t[l->nt].name = strdup(name);
+            l->t[l->nt++].text = (char *)buf;
+        }
+    }
+    if (r != ARCHIVE_EOF) {
+        tk_fail(err, "%s: the archive is damaged after member '%s': %s (fetch it again)", l->path, name,
+                archive_error_string(a));
+        archive_read_free(a);
+        return -1;
+    }
+    archive_read_free(a);
+    return 0;
+}
+
+static int list_source(const char *path, listing *l, tk_error *err) {
+    memset(l, 0, sizeof *l);
+    l->path = path;
+    struct stat st;
+    if (stat(path, &st) != 0) return tk_fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return walk(l, "", 0, err);
+    l->archive = true;
+    return list_archive(l, err);
+}
+
+/* The text of member `name` (NUL-terminated, malloc'd), or NULL when absent. */
+static int read_text(const listing *l, const char *name, char **text, tk_error *err) {
+    *text = NULL;
+    if (l->archive) {
+        for (int i = 0; i < l->nt && !*text; i++)
+            if (!strcmp(l->t[i].name, name)) *text = strdup(l->t[i].text);
+        return 0;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", l->path, name);
+    if (!is_file(path)) return 0;
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    data[n] = 0;
+    *text = (char *)data;
+    return 0;
+}
+
+/* ---- text files */
+
+/* Splits the next line off *cursor in place (without '\n' or '\r'); NULL at the end. */
+static char *next_line(char **cursor) {
+    char *line = *cursor;
+    if (!line || !*line) return NULL;
+    char *nl = strchr(line, '\n');
+    *cursor = nl ? nl + 1 : line + strlen(line);
+    if (nl) *nl = 0;
+    size_t len = strlen(line);
+    if (len && line[len - 1] == '\r') line[len - 1] = 0;
+    return line;
+}
+
+/* Whitespace-separated fields of line, in place; returns how many (at most max). */
+static int fields(char *line, char **f, int max) {
+    int n = 0;
+    char *save;
+    for (char *tok = strtok_r(line, " \t", &save); tok && n < max; tok = strtok_r(NULL, " \t", &save)) f[n++] = tok;
+    return n;
+}
+
+/* ---- classes */
+
+typedef struct class_ref {
+    const char *id;
+    int index;
+} class_ref;
+
+typedef struct class_set {
+    int n;
+    char **ids;      /* in class-index order */
+    class_ref *refs; /* sorted by id, for lookup */
+} class_set;
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int cmp_ref(const void *a, const void *b) {
+    return strcmp(((const class_ref *)a)->id, ((const class_ref *)b)->id);
+}
+
+static void class_add(class_set *cs, const char *id, size_t len) {
+    cs->ids = realloc(cs->ids, sizeof(char *) * (size_t)(cs->n + 1));
+    TK_ASSERT(cs->ids);
+    cs->ids[cs->n] = strndup(id, len);
+    TK_ASSERT(cs->ids[cs->n]);
+    cs->n++;
+}
+
+/* Builds the lookup order; a repeated id is an error naming `source`. */
+static int class_index(class_set *cs, const char *source, tk_error *err) {
+    cs->refs = tk_malloc(sizeof *cs->refs * (size_t)(cs->n ? cs->n : 1));
+    for (int i = 0; i < cs->n; i++) cs->refs[i] = (class_ref){cs->ids[i], i};
+    qsort(cs->refs, (size_t)cs->n, sizeof *cs->refs, cmp_ref);
+    for (int i = 1; i < cs->n; i++)
+        if (!strcmp(cs->refs[i].id, cs->refs[i - 1].id))
+            return tk_fail(err, "%s lists class %s twice", source, cs->refs[i].id);
+    return 0;
+}
+
+/* The index of class id[0..len), or -1. */
+static int class_find(const class_set *cs, const char *id, size_t len) {
+    int lo = 0, hi = cs->n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        const char *s = cs->refs[mid].id;
+        int c = strncmp(s, id, len);
+        if (c == 0) c = s[len] ? 1 : 0;
+        if (c == 0) return cs->refs[mid].index;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return -1;
+}
+
+static void class_free(class_set *cs) {
+    for (int i = 0; i < cs->n; i++) free(cs->ids[i]);
+    free(cs->ids);
+    free(cs->refs);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* Entries below `root` (a prefix ending in '/', or ""): the rest of the name. */
+static const char *below(const entry *e, const char *root) {
+    size_t len = strlen(root);
+    return strncmp(e->name, root, len) ? NULL : e->name + len;
+}
+
+/* The class folders under root: the first component of every name that has
+ * one more below it, plus folders right under root, sorted by byte value. */
+static int classes_from_folders(const listing *l, const char *root, class_set *cs, tk_error *err) {
+    for (size_t i = 0; i < l->n; i++) {
+        const char *rest = below(&l->e[i], root);
+        if (!rest || !*rest || (!strchr(rest, '/') && !l->e[i].dir)) continue;
+        size_t len = strcspn(rest, "/");
+        /* Listings group a folder's names together: most repeats are the previous one. */
+        const char *last = cs->n ? cs->ids[cs->n - 1] : NULL;
+        if (!last || strlen(last) != len || strncmp(last, rest, len)) class_add(cs, rest, len);
+    }
+    qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str);
+    int kept = 0;
+    for (int i = 0; i < cs->n; i++) {
+        if (kept && !strcmp(cs->ids[kept - 1], cs->ids[i])) free(cs->ids[i]);
+        else cs->ids[kept++] = cs->ids[i];
+    }
+    cs->n = kept;
+    return class_index(cs, root, err);
+}
+
+/* ---- plans: which members become which examples */
+
+typedef struct plan {
+    size_t n, cap;
+    char **keys; /* member names, relative to the image source */
+    int32_t *labels;
+    int classes;
+    char (*names)[64]; /* [classes], or NULL when nothing names them */
+    /* Where the images are: a folder or an archive; members named
+     * prefix + key in an archive are matched too (Places365's data_256/). */
+    char source[4096];
+    bool archive;
+    const char *prefix;
+    char listed_in[512]; /* the file that named the keys, "" when they came from a listing */
+} plan;
+
+static void plan_add(plan *p, const char *key, int32_t label) {
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 1024;
+        p->keys = realloc(p->keys, sizeof(char *) * p->cap);
+        p->labels = realloc(p->labels, sizeof(int32_t) * p->cap);
+        TK_ASSERT(p->keys && p->labels);
+    }
+    p->keys[p->n] = strdup(key);
+    TK_ASSERT(p->keys[p->n]);
+    p->labels[p->n++] = label;
+}
+
+static void plan_free(plan *p) {
+    for (size_t i = 0; i < p->n; i++) free(p->keys[i]);
+    free(p->keys);
+    free(p->labels);
+    free(p->names);
+}
+
+/* The classes become the plan's: their ids are the names unless `names` is given. */
+static void plan_take_classes(plan *p, class_set *cs, char (*names)[64]) {
+    p->classes = cs->n;
+    p->names = names;
+    if (!names) {
+        p->names = tk_calloc((size_t)(cs->n ? cs->n : 1), sizeof *p->names);
+        for (int c = 0; c < cs->n; c++) snprintf(p->names[c], sizeof p->names[c], "%s", cs->ids[c]);
+    }
+    class_free(cs);
+}
+
+typedef struct keyed {
+    const char *key;
+    int32_t label;
+    size_t at;
+} keyed;
+
+static int cmp_keyed_key(const void *a, const void *b) {
+    return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
+}
+
+static int cmp_keyed_label(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    return x->label != y->label ? (x->label < y->label ? -1 : 1) : strcmp(x->key, y->key);
+}
+
+/* Examples in class order, then by name: independent of listing order. */
+static void plan_sort(plan *p) {
+    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], p->labels[i], i};
+    qsort(k, p->n, sizeof *k, cmp_keyed_label);
+    char **keys = tk_malloc(sizeof(char *) * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) keys[i] = (char *)k[i].key, p->labels[i] = k[i].label;
+    free(p->keys);
+    p->keys = keys;
+    p->cap = p->n;
+    free(k);
+}
+
+/* Adds every image below split_root (".../train/") to p (unless NULL: then
+ * it only checks) as an example of its class folder. Class folders must be
+ * in cs (`classes_from` says where they come from, for the message). Every
+ * class folder present must hold an image, and with every_class, so must
+ * every class of cs. */
+static int scan_split(const listing *l, const char *split_root, const class_set *cs, const char *classes_from,
+                      bool every_class, plan *p, tk_error *err) {
+    size_t *count = tk_calloc((size_t)(cs->n ? cs->n : 1), sizeof(size_t));
+    bool *present = tk_calloc((size_t)(cs->n ? cs->n : 1), sizeof(bool));
+    int rc = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        const char *rest = below(&l->e[i], split_root);
+        if (!rest || !*rest) continue;
+        const char *slash = strchr(rest, '/');
+        int kind = l->e[i].dir ? 0 : image_ext(rest);
+        if (!slash && kind) {
+            rc = tk_fail(err, "%s: image %s is not inside a class folder: expected %s<class>/<image>", l->path,
+                         l->e[i].name, split_root);
+            break;
+        }
+        if (!slash && !l->e[i].dir) continue; /* a README beside the class folders */
+        size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
+        int c = class_find(cs, rest, len);
+        if (c < 0) {
+            rc = tk_fail(err, "%s: class folder %s%.*s is not among the classes, which come from %s: remove it, or add "
+                              "it there",
+                         l->path, split_root, (int)len, rest, classes_from);
+            break;
+        }
+        present[c] = true;
+        if (kind < 0)
+            rc = tk_fail(err, "%s: %s is an image format ticket does not decode (JPEG and PNG only): convert it to PNG "
+                              "or remove it",
+                         l->path, l->e[i].name);
+        else if (kind > 0) {
+            if (p) plan_add(p, l->e[i].name, c);
+            count[c]++;
+        }
+    }
+    for (int c = 0; c < cs->n && rc == 0; c++)
+        if (!count[c] && (present[c] || every_class))
+            rc = tk_fail(err, "%s: class folder %s%s %s: every class needs at least one JPEG or PNG image (remove the "
+                              "class or add images)",
+                         l->path, split_root, cs->ids[c], present[c] ? "holds no images" : "is missing");
+    free(count);
+    free(present);
+    return rc;
+}
+
+static size_t images_below(const listing *l, const char *root) {
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *rest = below(&l->e[i], root);
+        n += rest && !l->e[i].dir && image_ext(rest) != 0;
+    }
+    return n;
+}
+
+static bool is_split_folder(const char *name, size_t len) {
+    return (len == 5 && !memcmp(name, "train", 5)) || (len == 3 && !memcmp(name, "val", 3)) ||
+           (len == 4 && !memcmp(name, "test", 4));
+}
+
+/* The root of a generic layout: down through folders that hold every image
+ * and are neither split nor (being the last folder above images) class folders. */
+static int generic_root(const listing *l, char *root, size_t cap, tk_error *err) {
+    root[0] = 0;
+    for (;;) {
+        const char *first = NULL;
+        size_t first_len = 0, images = 0;
+        bool shared = true, deep = true;
+        for (size_t i = 0; i < l->n; i++) {
+            const char *rest = below(&l->e[i], root);
+            if (!rest || l->e[i].dir || !image_ext(rest)) continue;
+            images++;
+            const char *slash = strchr(rest, '/');
+            if (!slash) {
+                shared = false;
+                continue;
+            }
+            if (!strchr(slash + 1, '/')) deep = false;
+            if (!first) first = rest, first_len = (size_t)(slash - rest);
+            else if ((size_t)(slash - rest) != first_len || strncmp(rest, first, first_len)) shared = false;
+        }
+        if (!images)
+            return tk_fail(err, "%s: no JPEG or PNG images found (looked for <class>/<image> or "
+                                "<split>/<class>/<image>, images named .jpg, .jpeg or .png)",
+                           l->path);
+        if (!shared || !deep || is_split_folder(first, first_len)) return 0;
+        size_t len = strlen(root);
+        if (len + first_len + 2 > cap) return tk_fail(err, "%s: folder names too long", l->path);
+        memcpy(root + len, first, first_len);
+        root[len + first_len] = '/';
+        root[len + first_len + 1] = 0;
+    }
+}
+
+static int plan_generic(const listing *l, tk_split split, plan *p, tk_error *err) {
+    char root[2048], train[2100], test[2100];
+    if (generic_root(l, root, sizeof root, err)) return -1;
+    snprintf(train, sizeof train, "%strain/", root);
+    snprintf(test, sizeof test, "%stest/", root);
+    if (!images_below(l, test)) snprintf(test, sizeof test, "%sval/", root);
+    bool splits = images_below(l, train) || images_below(l, test);
+    const char *class_root = splits ? train : root;
+    if (splits && !images_below(l, train))
+        return tk_fail(err, "%s: %s holds no train/ folder of images beside %s: classes come from train/<class>/",
+                       l->path, root[0] ? root : "the top level", test);
+    if (split == TK_SPLIT_TEST && !splits)
+        return tk_fail(err, "%s has the layout %s<class>/<image>, without split folders, so all of it is the train "
+                            "split; for a test split, arrange it as %strain/<class>/ and %sval/<class>/ (or test/)",
+                       l->path, root, root, root);
+    if (split == TK_SPLIT_TEST && !images_below(l, test))
+        return tk_fail(err, "%s: no %stest/ or %sval/ folder of images for the test split", l->path, root, root);
+    char from[2200];
+    snprintf(from, sizeof from, "the folders in %s", class_root[0] ? class_root : "the top level");
+    class_set cs = {0};
+    /* The train split is checked even for test: its empty class folders are errors either way. */
+    int rc = classes_from_folders(l, class_root, &cs, err);
+    if (rc == 0) rc = scan_split(l, class_root, &cs, from, true, split == TK_SPLIT_TRAIN ? p : NULL, err);
+    if (rc == 0 && split == TK_SPLIT_TEST) rc = scan_split(l, test, &cs, from, false, p, err);
+    if (rc == 0) plan_sort(p);
+    plan_take_classes(p, &cs, NULL);
+    return rc;
+}
+
+/* ---- Tiny ImageNet */
+
+/* The folder holding wnids.txt or val/val_annotations.txt, shallowest first;
+ * false when neither is there. */
+static bool tiny_root(const listing *l, char *root, size_t cap) {
+    size_t best = (size_t)-1;
+    for (size_t i = 0; i < l->n; i++) {
+        const char *name = l->e[i].name;
+        size_t len = strlen(name), keep;
+        if (l->e[i].dir) continue;
+        const char *marker = "val/val_annotations.txt";
+        size_t m = strlen(marker);
+        if (!strcmp(base_name(name), "wnids.txt")) keep = len - strlen("wnids.txt");
+        else if (len >= m && !strcmp(name + len - m, marker) && (len == m || name[len - m - 1] == '/')) keep = len - m;
+        else continue;
+        if (keep < best && keep < cap) {
+            best = keep;
+            memcpy(root, name, keep);
+            root[keep] = 0;
+        }
+    }
+    return best != (size_t)-1;
+}
+
+/* Display names: words.txt's first synonym ("goldfish, Carassius auratus" ->
+ * "goldfish"); the wnid for a class words.txt does not name. */
+static char (*tiny_names(char *words, const class_set *cs))[64] {
+    char(*names)[64] = tk_calloc((size_t)cs->n, sizeof *names);
+    for (int c = 0; c < cs->n; c++) snprintf(names[c], sizeof names[c], "%s", cs->ids[c]);
+    char *cursor = words;
+    for (char *line; words && (line = next_line(&cursor)) != NULL;) {
+        char *tab = strchr(line, '\t');
+        int c = tab ? class_find(cs, line, (size_t)(tab - line)) : -1;
+        if (c >= 0) snprintf(names[c], sizeof names[c], "%.*s", (int)strcspn(tab + 1, ","), tab + 1);
+    }
+    return names;
+}
+
+static int tiny_val(const listing *l, const char *root, const class_set *cs, char *annotations, plan *p,
+                    tk_error *err) {
+    snprintf(p->listed_in, sizeof p->listed_in, "%sval/val_annotations.txt", root);
+    char *cursor = annotations, *f[2];
+    for (int line_no = 1;; line_no++) {
+        char *line = next_line(&cursor);
+        if (!line) break;
+        int nf = fields(line, f, 2);
+        if (nf == 0) continue;
+        int c = nf == 2 ? class_find(cs, f[1], strlen(f[1])) : -1;
+        if (c < 0)
+            return tk_fail(err, "%s: %s line %d: expected \"<file>\\t<wnid>\\t<bounding box>\" with a wnid from "
+                                "wnids.txt, found %s",
+                           l->path, p->listed_in, line_no, nf == 2 ? f[1] : "one field");
+        char key[4096];
+        snprintf(key, sizeof key, "%sval/images/%s", root, f[0]);
+        plan_add(p, key, c);
+    }
+    /* An image nobody labelled would silently drop out of the split. */
+    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], 0, i};
+    qsort(k, p->n, sizeof *k, cmp_keyed_key);
+    char images[2100];
+    snprintf(images, sizeof images, "%sval/images/", root);
+    int rc = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        const char *rest = below(&l->e[i], images);
+        keyed probe = {l->e[i].name, 0, 0};
+        if (rest && !l->e[i].dir && image_ext(rest) && !bsearch(&probe, k, p->n, sizeof *k, cmp_keyed_key))
+            rc = tk_fail(err, "%s: %s has no line in %s, so it has no label: add one or remove the image", l->path,
+                         l->e[i].name, p->listed_in);
+    }
+    free(k);
+    return rc;
+}
+
+static int plan_tiny(const listing *l, const char *root, tk_split split, plan *p, tk_error *err) {
+    char name[2100], train[2100], val[2100], from[2200];
+    char *wnids = NULL, *words = NULL, *annotations = NULL;
+    class_set cs = {0};
+    snprintf(train, sizeof train, "%strain/", root);
+    snprintf(val, sizeof val, "%sval/", root);
+    snprintf(name, sizeof name, "%swnids.txt", root);
+    int rc = read_text(l, name, &wnids, err);
+    if (rc == 0 && wnids) {
+        snprintf(from, sizeof from, "%s", name);
+        char *cursor = wnids, *f[1];
+        for (char *line; (line = next_line(&cursor)) != NULL;)
+            if (fields(line, f, 1)) class_add(&cs, f[0], strlen(f[0]));
+        rc = class_index(&cs, name, err);
+    } else if (rc == 0) {
+        snprintf(from, sizeof from, "the folders in %s (no wnids.txt)", train);
+        rc = classes_from_folders(l, train, &cs, err);
+    }
+    if (rc == 0 && !cs.n) rc = tk_fail(err, "%s: %s lists no classes", l->path, from);
+    snprintf(name, sizeof name, "%swords.txt", root);
+    if (rc == 0) rc = read_text(l, name, &words, err);
+    if (rc == 0 && split == TK_SPLIT_TRAIN) {
+        rc = scan_split(l, train, &cs, from, true, p, err);
+        if (rc == 0) plan_sort(p);
+    } else if (rc == 0) {
+        snprintf(name, sizeof name, "%sval/val_annotations.txt", root);
+        rc = read_text(l, name, &annotations, err);
+        if (rc == 0 && annotations) rc = tiny_val(l, root, &cs, annotations, p, err);
+        else if (rc == 0 && images_below(l, val)) { /* val rearranged into class folders */
+            rc = scan_split(l, val, &cs, from, false, p, err);
+            if (rc == 0) plan_sort(p);
+        } else if (rc == 0)
+            rc = tk_fail(err, "%s: no %s to label the images of the val split (Tiny ImageNet's test labels are not "
+                              "public; its val split is the test split)",
+                         l->path, name);
+    }
+    plan_take_classes(p, &cs, tiny_names(words, &cs));
+    free(wnids);
+    free(words);
+    free(annotations);
+    return rc;
+}
+
+/* ---- Places365 */
+
+static const char *const places_lists[2] = {"places365_train_standard.txt", "places365_val.txt"};
+static const char *const places_categories = "categories_places365.txt";
+#define PLACES_URL "http://data.csail.mit.edu/places/places365/"
+
+typedef struct places_images {
+    const char *folder, *archive, *prefix;
+} places_images;
+
+static const places_images places_where[2][2] = {
+    {{"data_256", "train_256_places365standard.tar", "data_256/"},
+     {"data_large", "train_large_places365standard.tar", "data_large/"}},
+    {{"val_256", "val_256.tar", "val_256/"}, {"val_large", "val_large.tar", "val_large/"}},
+};
+
+static bool places_root(const char *path) {
+    char file[4096];
+    for (int i = 0; i < 2; i++) {
+        snprintf(file, sizeof file, "%s/%s", path, places_lists[i]);
+        if (is_file(file)) return true;
+    }
+    snprintf(file, sizeof file, "%s/%s", path, places_categories);
+    return is_file(file);
+}
+
+static int places_classes(const char *path, plan *p, tk_error *err) {
+    char file[4096];
+    snprintf(file, sizeof file, "%s/%s", path, places_categories);
+    if (!is_file(file)) return 0;
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(file, &data, &n, err)) return -1;
+    data[n] = 0;
+    int count = 0, rc = 0;
+    for (const char *line = (const char *)data; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0))
+        count += strspn(line, " \t\r") < strcspn(line, "\n"); /* lines that are not blank */
+    p->names = tk_calloc((size_t)(count ? count : 1), sizeof *p->names);
+    bool *seen = tk_calloc((size_t)(count ? count : 1), sizeof(bool));
+    char *cursor = (char *)data, *f[3];
+    for (int line_no = 1; rc == 0; line_no++) {
+        char *line = next_line(&cursor), *end;
+        if (!line) break;
+        int nf = fields(line, f, 3);
+        if (nf == 0) continue;
+        long c = nf == 2 ? strtol(f[1], &end, 10) : -1;
+        if (nf != 2 || *end || c < 0 || c >= count || seen[c]) {
+            rc = tk_fail(err, "%s line %d: expected \"/<letter>/<category> <index>\" with each index 0..%d once", file,
+                         line_no, count - 1);
+            break;
+        }
+        seen[c] = true;
+        /* "/a/apartment_building/outdoor" -> "apartment_building/outdoor" */
+        const char *cat = f[0];
+        if (cat[0] == '/' && cat[1] && cat[2] == '/') cat += 3;
+        snprintf(p->names[c], sizeof p->names[c], "%s", cat);
+    }
+    free(seen);
+    free(data);
+    p->classes = count;
+    return rc;
+}
+
+static int plan_places(const char *path, tk_split split, plan *p, tk_error *err) {
+    int s = split == TK_SPLIT_TRAIN ? 0 : 1;
+    if (places_classes(path, p, err)) return -1;
+    char file[4096];
+    snprintf(file, sizeof file, "%s/%s", path, places_lists[s]);
+    snprintf(p->listed_in, sizeof p->listed_in, "%s", file);
+    if (!is_file(file))
+        return tk_fail(err, "Places365 folder %s has no %s (the %s file list): unpack filelist_places365-standard.tar "
+                            "from %s into it",
+                       path, places_lists[s], tk_split_names[split], PLACES_URL);
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(file, &data, &n, err)) return -1;
+    data[n] = 0;
+    char *cursor = (char *)data, *f[3], *end;
+    int rc = 0, max_label = -1;
+    for (int line_no = 1; rc == 0; line_no++) {
+        char *line = next_line(&cursor);
+        if (!line) break;
+        int nf = fields(line, f, 3);
+        if (nf == 0) continue;
+        long c = nf == 2 ? strtol(f[1], &end, 10) : -1;
+        if (nf != 2 || *end || c < 0 || (p->classes && c >= p->classes) || c > INT32_MAX)
+            rc = tk_fail(err, "%s line %d: expected \"<image path> <label>\" with a label in 0..%d", file, line_no,
+                         p->classes ? p->classes - 1 : INT32_MAX);
+        else {
+            plan_add(p, f[0] + (f[0][0] == '/'), (int32_t)c);
+            if (c > max_label) max_label = (int)c;
+        }
+    }
+    free(data);
+    if (rc) return -1;
+    if (!p->classes) p->classes = max_label + 1; /* no categories file: no names either */
+    char tried[1024] = "";
+    size_t at = 0;
+    for (int i = 0; i < 2; i++) {
+        const places_images *w = &places_where[s][i];
+        snprintf(p->source, sizeof p->source, "%s/%s", path, w->folder);
+        if (is_dir(p->source)) return 0;
+        snprintf(p->source, sizeof p->source, "%s/%s", path, w->archive);
+        if (is_file(p->source)) {
+            p->archive = true;
+            p->prefix = w->prefix;
+            return 0;
+        }
+        at += (size_t)snprintf(tried + at, sizeof tried - at, "%s%s/ or %s", i ? ", " : "", w->folder, w->archive);
+    }
+    return tk_fail(err, "Places365 folder %s has the %s list but not its images: expected %s there (from %s)", path,
+                   places_lists[s], tried, PLACES_URL);
+}
+
+/* ---- decoding into the output */
+
+static int fill_from_folder(const plan *p, int H, int W, tk_image_scratch *scratch, uint8_t *images, tk_error *err) {
+    size_t image_size = 3 * (size_t)H * (size_t)W;
+    char path[8300];
+    for (size_t i = 0; i < p->n; i++) {
+        uint8_t *data;
+        size_t n;
+        snprintf(path, sizeof path, "%s/%s", p->source, p->keys[i]);
+        if (tk_file_read_all(path, &data, &n, err))
+            return p->listed_in[0] ? tk_fail_prefix(err, "image listed in %s: ", p->listed_in) : -1;
+        int rc = tk_image_decode_fit(data, n, path, 3, H, W, scratch, images + i * image_size, err);
+        free(data);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* One pass over the archive in storage order; sorted keys find each member's example. */
+static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, tk_image_scratch *scratch,
+                             uint8_t *images, tk_error *err) {
+    struct archive *a = open_archive(p->source, err);
+    if (!a) return -1;
+    size_t image_size = 3 * (size_t)H * (size_t)W, prefix_len = p->prefix ? strlen(p->prefix) : 0;
+    bool *done = tk_calloc(p->n ? p->n : 1, sizeof(bool));
+    uint8_t *buf = NULL;
+    size_t cap = 0, n;
+    char member[4096] = "", name[8300];
+    struct archive_entry *e;
+    int r, rc = 0;
+    while (rc == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
+        const char *raw = entry_name(e);
+        if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
+        normalize(raw, member, sizeof member);
+        keyed probe = {member, 0, 0};
+        if (prefix_len && !strncmp(member, p->prefix, prefix_len)) probe.key += prefix_len;
+        const keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, cmp_keyed_key);
+        if (!hit) continue;
+        snprintf(name, sizeof name, "%s: member %s", p->source, member);
+        rc = read_member(a, p->source, member, &buf, &cap, &n, err);
+        if (rc == 0) rc = tk_image_decode_fit(buf, n, name, 3, H, W, scratch, images + hit->at * image_size, err);
+        done[hit->at] = true;
+    }
+    if (rc == 0 && r != ARCHIVE_EOF)
+        rc = tk_fail(err, "%s: the archive is damaged after member '%s': %s (fetch it again)", p->source, member,
+                     archive_error_string(a));
+    size_t missing = 0, first = 0;
+    for (size_t i = 0; i < p->n && rc == 0; i++)
+        if (!done[i] && !missing++) first = i;
+    if (rc == 0 && missing)
+        rc = tk_fail(err, "%s has no member %s%s%s%s (%zu of %zu images missing)", p->source,
+                     p->prefix ? p->prefix : "", p->keys[first], p->listed_in[0] ? ", listed in " : "", p->listed_in,
+                     missing, p->n);
+    archive_read_free(a);
+    free(buf);
+    free(done);
+    return rc;
+}
+
+/* Decodes every planned image into images[i] (3 x H x W). */
+static int fill(const plan *p, int H, int W, uint8_t *images, tk_error *err) {
+    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], 0, i};
+    qsort(k, p->n, sizeof *k, cmp_keyed_key);
+    int rc = 0;
+    for (size_t i = 1; i < p->n && rc == 0; i++)
+        if (!strcmp(k[i].key, k[i - 1].key))
+            rc = tk_fail(err, "%s: image %s is listed twice", p->listed_in[0] ? p->listed_in : p->source, k[i].key);
+    tk_image_scratch scratch = {0};
+    if (rc == 0)
+        rc = p->archive ? fill_from_archive(p, k, H, W, &scratch, images, err)
+                        : fill_from_folder(p, H, W, &scratch, images, err);
+    tk_image_scratch_free(&scratch);
+    free(k);
+    return rc;
+}
+
+/* ---- the format */
+
+static int imagefolder_load(const char *path, tk_split split, const tk_load_options *opt, tk_dataset *out,
+                            tk_error *err) {
+    TK_ASSERT(split >= 0 && split < TK_SPLIT_COUNT);
+    memset(out, 0, sizeof *out);
+    int H = opt && opt->height ? opt->height : DEFAULT_SIDE, W = opt && opt->width ? opt->width : DEFAULT_SIDE;
+    if (H < 1 || W < 1 || H > MAX_SIDE || W > MAX_SIDE)
+        return tk_fail(err, "image size %d x %d: expected each side in 1..%d (0 for the default, %d)", H, W, MAX_SIDE,
+                       DEFAULT_SIDE);
+    if (split == TK_SPLIT_EXTRA)
+        return tk_fail(err, "%s: image folders have no extra split (train, and val or test for the test split)", path);
+    plan p;
+    memset(&p, 0, sizeof p);
+    listing l;
+    memset(&l, 0, sizeof l);
+    int rc;
+    char root[2048];
+    if (is_dir(path) && places_root(path)) {
+        rc = plan_places(path, split, &p, err);
+    } else {
+        rc = list_source(path, &l, err);
+        snprintf(p.source, sizeof p.source, "%s", path);
+        p.archive = l.archive;
+        if (rc == 0 && tiny_root(&l, root, sizeof root)) rc = plan_tiny(&l, root, split, &p, err);
+        else if (rc == 0) rc = plan_generic(&l, split, &p, err);
+    }
+    uint8_t *images = NULL;
+    size_t image_size = 3 * (size_t)H * (size_t)W;
+    if (rc == 0 && p.n > (size_t)INT32_MAX)
+        rc = tk_fail(err, "%s: %zu images, more than ticket holds in one dataset (%d)", path, p.n, INT32_MAX);
+    if (rc == 0 && !(images = malloc(p.n * image_size + 1)))
+        rc = tk_fail(err, "%s: not enough memory for %zu images of 3 x %d x %d (%.1f GB): load a smaller size", path,
+                     p.n, H, W, (double)(p.n * image_size) / 1e9);
+    listing_free(&l); /* the plan holds copies of the names it needs */
+    if (rc == 0) rc = fill(&p, H, W, images, err);
+    if (rc) {
+        free(images);
+        plan_free(&p);
+        return -1;
+    }
+    out->images = images;
+    out->labels = p.labels;
+    p.labels = NULL;
+    out->n = (int)p.n;
+    out->C = 3;
+    out->H = H;
+    out->W = W;
+    out->classes = p.classes;
+    out->class_names = p.names;
+    p.names = NULL;
+    char name[4096];
+    snprintf(name, sizeof name, "%s", path);
+    for (size_t len = strlen(name); len > 1 && name[len - 1] == '/';) name[--len] = 0;
+    snprintf(out->name, sizeof out->name, "%s", base_name(name));
+    plan_free(&p);
+    return 0;
+}
+
+/* Cheap look for images in class folders: a few entries of a few folders,
+ * at most `depth` levels down. */
+static bool folder_has_class_images(const char *path, int depth, int *budget) {
+    DIR *d = opendir(path);
+    if (!d) return false;
+    bool found = false;
+    for (struct dirent *de; !found && *budget > 0 && (de = readdir(d)) != NULL; (*budget)--) {
+        if (junk_component(de->d_name, strlen(de->d_name))) continue;
+        char child[4096];
+        snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+        if (depth < 3 && image_ext(de->d_name) > 0) found = is_file(child);
+        else if (depth > 0 && is_dir(child)) found = folder_has_class_images(child, depth - 1, budget);
+    }
+    closedir(d);
+    return found;
+}
+
+static int imagefolder_detect(const char *path) {
+    if (is_dir(path)) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/wnids.txt", path);
+        bool tiny = is_file(file);
+        snprintf(file, sizeof file, "%s/val/val_annotations.txt", path);
+        if (tiny || is_file(file) || places_root(path)) return 30;
+        int budget = 2000;
+        return folder_has_class_images(path, 3, &budget) ? 10 : 0;
+    }
+    if (!is_file(path)) return 0;
+    struct archive *a = open_archive(path, NULL);
+    if (!a) return 0;
+    struct archive_entry *e;
+    char name[4096];
+    int score = 0;
+    while (!score && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        const char *raw = entry_name(e);
+        if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
+        normalize(raw, name, sizeof name);
+        if (junk_name(name)) continue;
+        if (strchr(name, '/') && image_ext(name) > 0) score = 10;
+    }
+    archive_read_free(a);
+    return score;
+}
+
+const tk_format tk_format_imagefolder = {
+    .name = "imagefolder",
+    .description = "JPEG/PNG images in class folders (a folder, .zip, .tar or .tar.gz): generic train|val/<class>/, "
+                   "Tiny ImageNet 200, Imagenette/Imagewoof, Places365",
+    .detect = imagefolder_detect,
+    .load = imagefolder_load,
+};

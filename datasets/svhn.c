@@ -1,0 +1,259 @@
+/* svhn.c - SVHN cropped digits as distributed: train_32x32.mat,
+ * test_32x32.mat and extra_32x32.mat (MATLAB v5; v7.3 files open too, since
+ * matio reads HDF5), read through libmatio.
+ *
+ * Each file holds X, uint8 [H, W, C, N] (32 x 32 x 3 x N for SVHN), and y,
+ * the labels as an [N, 1] double (or uint8) column in 1..10, where 10 is the
+ * digit 0. MATLAB arrays are column-major: X(h, w, c, n) sits at
+ * h + H*(w + W*(c + C*n)), so image n is one contiguous block whose channel
+ * planes are contiguous too, each stored column by column. Loading reads X
+ * into the output array and transposes each plane in place to row-major
+ * [N, C, H, W]. Label = y mod 10, so that class i is digit i.
+ *
+ * `path` is the folder holding the three files (the split picks one), or one
+ * of the files, which is loaded only for the split its name carries. */
+#define _POSIX_C_SOURCE 200809L
+#include "tk_data.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <matio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const split_files[TK_SPLIT_COUNT] = {"train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"};
+
+#define SVHN_URL "http://ufldl.stanford.edu/housenumbers/"
+
+static const char *const matio_class_names[] = {"empty",  "cell",  "struct", "object", "char",   "sparse",
+                                                "double", "single", "int8",  "uint8",  "int16",  "uint16",
+                                                "int32",  "uint32", "int64", "uint64", "function", "opaque"};
+_Static_assert(sizeof matio_class_names / sizeof matio_class_names[0] == MAT_C_OPAQUE + 1, "matio class names");
+
+static const char *class_name(enum matio_classes c) {
+    return (unsigned)c <= MAT_C_OPAQUE ? matio_class_names[c] : "unknown";
+}
+
+/* matio reports problems through a log function that prints by default; the
+ * last message is kept instead, to be quoted in our own error. Loading is
+ * single-threaded, so one buffer is enough. */
+static char matio_said[256];
+
+static void matio_log(int level, char *message) {
+    (void)level;
+    snprintf(matio_said, sizeof matio_said, "%s", message);
+}
+
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* "[32,32,3,100]" */
+static const char *shape(const matvar_t *v, char buf[96]) {
+    int at = snprintf(buf, 96, "[");
+    for (int d = 0; d < v->rank && at < 80; d++)
+        at += snprintf(buf + at, (size_t)(96 - at), d ? ",%zu" : "%zu", v->dims[d]);
+    snprintf(buf + at, (size_t)(96 - at), "%s]", at >= 80 ? ",..." : "");
+    return buf;
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool has_mat_header(const char *path) {
+    char head[19];
+    FILE *f = fopen(path, "rb");
+    bool ok = f && fread(head, 1, sizeof head, f) == sizeof head &&
+              (!memcmp(head, "MATLAB 5.0 MAT-file", 19) || !memcmp(head, "MATLAB 7.3 MAT-file", 19));
+    if (f) fclose(f);
+    return ok;
+}
+
+static int svhn_detect(const char *path) {
+    if (is_dir(path)) {
+        char file[4096];
+        for (int s = 0; s < TK_SPLIT_COUNT; s++) {
+            snprintf(file, sizeof file, "%s/%s", path, split_files[s]);
+            if (has_mat_header(file)) return 50;
+        }
+        return 0;
+    }
+    if (!has_mat_header(path)) return 0;
+    for (int s = 0; s < TK_SPLIT_COUNT; s++)
+        if (!strcmp(base_name(path), split_files[s])) return 50;
+    return 20; /* some MAT file: load() says what it lacks */
+}
+
+/* For "has no variable" errors: a file cut short keeps only its first
+ * variables, and a MAT file from elsewhere shows what it holds instead. */
+static int missing_variable(mat_t *mat, const char *file, const char *var, const char *what, tk_error *err) {
+    char found[256] = "";
+    size_t at = 0;
+    Mat_Rewind(mat);
+    for (matvar_t *v; (v = Mat_VarReadNextInfo(mat)) != NULL; Mat_VarFree(v))
+        if (at < sizeof found)
+            at += (size_t)snprintf(found + at, sizeof found - at, "%s%s", at ? ", " : "", v->name ? v->name : "?");
+    return tk_fail(err, "%s has no variable %s (%s); variables found: %s. A download cut short loses the variables "
+                        "at its end: fetch it again from %s",
+                   file, var, what, at ? found : "none", SVHN_URL);
+}
+
+/* The file that holds `split`: inside the folder, or path itself when its name carries the split. */
+static int resolve_file(const char *path, tk_split split, char *file, size_t cap, tk_error *err) {
+    if (is_dir(path)) {
+        snprintf(file, cap, "%s/%s", path, split_files[split]);
+        struct stat st;
+        if (stat(file, &st) != 0)
+            return tk_fail(err, "SVHN folder %s has no %s (the %s split): download %s%s into it", path,
+                           split_files[split], tk_split_names[split], SVHN_URL, split_files[split]);
+        return 0;
+    }
+    const char *base = base_name(path);
+    if (!strstr(base, tk_split_names[split])) {
+        for (int s = 0; s < TK_SPLIT_COUNT; s++)
+            if (strstr(base, tk_split_names[s]))
+                return tk_fail(err, "%s holds the SVHN %s split (by its name), but the %s split was asked for: pass "
+                                    "the folder holding %s, or that file itself",
+                               path, tk_split_names[s], tk_split_names[split], split_files[split]);
+        return tk_fail(err, "cannot tell which SVHN split %s holds: its name contains none of train, test, extra; "
+                            "name it %s as SVHN distributes it",
+                       path, split_files[split]);
+    }
+    snprintf(file, cap, "%s", path);
+    return 0;
+}
+
+/* X must be real uint8 [H, W, C, N] with C 1 or 3; MATLAB drops trailing
+ * singleton dimensions, so a file with one image has rank 3. */
+static int check_images(const char *file, const matvar_t *x, size_t dims[4], tk_error *err) {
+    if (x->class_type != MAT_C_UINT8 || x->isComplex)
+        return tk_fail(err, "%s: variable X is %s%s, expected real uint8 images [32,32,3,N] as SVHN distributes them",
+                       file, x->isComplex ? "complex " : "", class_name(x->class_type));
+    char buf[96];
+    if (x->rank != 4 && x->rank != 3)
+        return tk_fail(err, "%s: variable X has shape %s, expected 4 dimensions [height, width, channels, N] "
+                            "(SVHN: [32,32,3,N])",
+                       file, shape(x, buf));
+    for (int d = 0; d < 4; d++) dims[d] = d < x->rank ? x->dims[d] : 1;
+    if (dims[0] == 0 || dims[1] == 0 || (dims[2] != 1 && dims[2] != 3) || dims[0] > INT_MAX / dims[1] ||
+        dims[3] > INT_MAX)
+        return tk_fail(err, "%s: variable X has shape %s, expected [height, width, channels, N] with 1 or 3 "
+                            "channels (SVHN: [32,32,3,N])",
+                       file, shape(x, buf));
+    return 0;
+}
+
+/* y must be an [N, 1] (or [1, N]) real double or uint8 column of 1..10. */
+static int read_labels(const char *file, const matvar_t *y, size_t n, int32_t *labels, tk_error *err) {
+    if ((y->class_type != MAT_C_DOUBLE && y->class_type != MAT_C_UINT8) || y->isComplex || !y->data)
+        return tk_fail(err, "%s: variable y is %s%s, expected a real double (or uint8) column of labels 1..10", file,
+                       y->isComplex ? "complex " : "", class_name(y->class_type));
+    char buf[96];
+    if (y->rank != 2 || (y->dims[0] != 1 && y->dims[1] != 1))
+        return tk_fail(err, "%s: variable y has shape %s, expected a column [N,1] of labels", file, shape(y, buf));
+    size_t count = y->dims[0] * y->dims[1];
+    if (count != n)
+        return tk_fail(err, "%s: X holds %zu images but y holds %zu labels: they must match (is the file complete?)",
+                       file, n, count);
+    for (size_t i = 0; i < n; i++) {
+        double v = y->class_type == MAT_C_DOUBLE ? ((const double *)y->data)[i] : ((const uint8_t *)y->data)[i];
+        if (!(v >= 1 && v <= 10) || v != (int)v)
+            return tk_fail(err, "%s: y(%zu) = %g, expected a label in 1..10 (10 is the digit 0): the file is not "
+                                "SVHN's cropped digits, or damaged (fetch it again from %s)",
+                           file, i + 1, v, SVHN_URL);
+        labels[i] = (int)v % 10;
+    }
+    return 0;
+}
+
+/* Column-major planes to row-major, one image at a time through a plane-sized buffer. */
+static void transpose_planes(uint8_t *images, size_t planes, size_t h, size_t w) {
+    uint8_t *tmp = tk_malloc(h * w);
+    for (size_t p = 0; p < planes; p++) {
+        uint8_t *plane = images + p * h * w;
+        for (size_t x = 0; x < w; x++)
+            for (size_t y = 0; y < h; y++) tmp[y * w + x] = plane[x * h + y];
+        memcpy(plane, tmp, h * w);
+    }
+    free(tmp);
+}
+
+static int svhn_load(const char *path, tk_split split, const tk_load_options *opt, tk_dataset *out, tk_error *err) {
+    (void)opt;
+    TK_ASSERT(split >= 0 && split < TK_SPLIT_COUNT);
+    memset(out, 0, sizeof *out);
+    char file[4096];
+    if (resolve_file(path, split, file, sizeof file, err)) return -1;
+    struct stat st;
+    if (stat(file, &st) != 0) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
+    Mat_LogInitFunc("ticket", matio_log);
+    matio_said[0] = 0;
+    mat_t *mat = Mat_Open(file, MAT_ACC_RDONLY);
+    if (!mat)
+        return tk_fail(err, "%s: not a MATLAB v5 or v7.3 file%s%s (SVHN's files come from %s)", file,
+                       matio_said[0] ? ": matio says: " : "", matio_said, SVHN_URL);
+    matvar_t *x = Mat_VarReadInfo(mat, "X"), *y = NULL;
+    uint8_t *images = NULL;
+    int32_t *labels = NULL;
+    size_t dims[4];
+    if (!x) {
+        missing_variable(mat, file, "X", "the images, uint8 [32,32,3,N]", err);
+        goto fail;
+    }
+    if (check_images(file, x, dims, err)) goto fail;
+    y = Mat_VarRead(mat, "y");
+    if (!y) {
+        missing_variable(mat, file, "y", "the labels, an [N,1] column of 1..10", err);
+        goto fail;
+    }
+    size_t n = dims[3], image_size = dims[0] * dims[1] * dims[2];
+    labels = tk_malloc(sizeof(int32_t) * (n ? n : 1));
+    if (read_labels(file, y, n, labels, err)) goto fail;
+    /* matio's linear read takes an int count; SVHN's largest (extra, 1.6 GB) fits. */
+    if (n > (size_t)INT_MAX / image_size) {
+        tk_fail(err, "%s: X holds %zu bytes, more than ticket reads from one MAT variable (%d)", file, n * image_size,
+                INT_MAX);
+        goto fail;
+    }
+    images = tk_malloc(n * image_size);
+    matio_said[0] = 0;
+    if (n && Mat_VarReadDataLinear(mat, x, images, 0, 1, (int)(n * image_size))) {
+        tk_fail(err, "%s: cannot read the data of X%s%s (the file is damaged: fetch it again from %s)", file,
+                matio_said[0] ? ": matio says: " : "", matio_said, SVHN_URL);
+        goto fail;
+    }
+    transpose_planes(images, n * dims[2], dims[0], dims[1]);
+    out->images = images;
+    out->labels = labels;
+    out->n = (int)n;
+    out->C = (int)dims[2];
+    out->H = (int)dims[0];
+    out->W = (int)dims[1];
+    out->classes = 10;
+    out->class_names = tk_malloc(sizeof *out->class_names * 10);
+    for (int c = 0; c < 10; c++) snprintf(out->class_names[c], sizeof out->class_names[c], "%d", c);
+    snprintf(out->name, sizeof out->name, "%s", base_name(file));
+    Mat_VarFree(x);
+    Mat_VarFree(y);
+    Mat_Close(mat);
+    return 0;
+fail:
+    free(images);
+    free(labels);
+    Mat_VarFree(x);
+    Mat_VarFree(y);
+    Mat_Close(mat);
+    return -1;
+}
+
+const tk_format tk_format_svhn = {
+    .name = "svhn",
+    .description = "SVHN cropped digits: train_32x32.mat, test_32x32.mat, extra_32x32.mat (MATLAB, via libmatio)",
+    .detect = svhn_detect,
+    .load = svhn_load,
+};
