@@ -10,6 +10,8 @@
 
 #include "tk_common.h"
 
+/* The whole file; a NUL byte follows the data (not counted in n), so a text
+ * file can be used as a C string. */
 int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err);
 int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err);
 bool tk_file_exists(const char *path);

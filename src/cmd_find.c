@@ -102,12 +102,7 @@ int tk_cmd_find(int argc, char **argv) {
     if (spec_path) {
         uint8_t *data;
         size_t n;
-        if (tk_file_read_all(spec_path, &data, &n, &err) == 0) {
-            text = tk_malloc(n + 1);
-            memcpy(text, data, n);
-            text[n] = 0;
-            free(data);
-        }
+        if (tk_file_read_all(spec_path, &data, &n, &err) == 0) text = (char *)data;
     } else {
         spec_from_flags(&text, &err);
     }

@@ -107,10 +107,7 @@ static int load_run_config(const char *dir, tk_train_config *cfg, tk_error *err)
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    char *text = tk_malloc(n + 1);
-    memcpy(text, data, n);
-    text[n] = 0;
-    free(data);
+    char *text = (char *)data;
     int rc = tk_train_config_from_json(text, path, cfg, err);
     free(text);
     return rc;

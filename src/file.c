@@ -33,7 +33,7 @@ int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err)
         return tk_fail(err, "cannot read %s: it is a directory, expected a file", path);
     }
     size_t size = (size_t)st.st_size;
-    uint8_t *buf = tk_malloc(size + 1); /* +1: callers may NUL-terminate text */
+    uint8_t *buf = tk_malloc(size + 1);
     size_t got = 0;
     while (got < size) {
         ssize_t r = read(fd, buf + got, size - got);

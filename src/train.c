@@ -199,10 +199,7 @@ int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    char *text = tk_malloc(n + 1);
-    memcpy(text, data, n);
-    text[n] = 0;
-    free(data);
+    char *text = (char *)data;
     cJSON *o = cJSON_Parse(text);
     free(text);
     const char *keys[] = {"iterations", "final_accuracy", "final_loss", "best_accuracy", "best_iteration",

@@ -232,10 +232,7 @@ int tk_find_open(const char *dir, tk_find_config *c, tk_error *err) {
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    char *text = tk_malloc(n + 1);
-    memcpy(text, data, n);
-    text[n] = 0;
-    free(data);
+    char *text = (char *)data;
     int rc = tk_find_config_from_json(text, path, c, err);
     free(text);
     if (rc) return rc;
