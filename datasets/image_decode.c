@@ -3,9 +3,10 @@
  * include/tk_image.h.
  *
  * Both libraries report errors by calling back into us; the callbacks longjmp
- * to the decode function so that nothing prints and nothing exits. Buffers
- * allocated between setjmp and longjmp are held in volatile pointers so that
- * the error path can free them. */
+ * to the decode function so that nothing prints and nothing exits. Pixels go
+ * into the caller's scratch buffers, which outlive a longjmp; the one buffer
+ * a decoder allocates itself (PNG's row index) is held in a volatile pointer
+ * so that the error path can free it. */
 #include "tk_image.h"
 
 #include <math.h>

@@ -58,6 +58,7 @@
 #define DEFAULT_SIDE 64
 #define MAX_SIDE 4096
 #define MAX_DEPTH 32
+#define DETECT_BYTES (64 << 20) /* of an archive's uncompressed stream, read at most by detect() */
 
 /* ---- names */
 
@@ -515,10 +516,14 @@ static int scan_split(const listing *l, const char *split_root, const class_set 
         }
     }
     for (int c = 0; c < cs->n && rc == 0; c++)
-        if (!count[c] && (present[c] || every_class))
-            rc = tk_fail(err, "%s: class folder %s%s %s: every class needs at least one JPEG or PNG image (remove the "
-                              "class or add images)",
-                         l->path, split_root, cs->ids[c], present[c] ? "holds no images" : "is missing");
+        if (present[c] && !count[c])
+            rc = tk_fail(err, "%s: class folder %s%s holds no images: every class needs at least one JPEG or PNG image "
+                              "(remove the folder or add images)",
+                         l->path, split_root, cs->ids[c]);
+        else if (every_class && !count[c])
+            rc = tk_fail(err, "%s: class folder %s%s is missing, though %s lists the class: add its images or remove it "
+                              "from the list",
+                         l->path, split_root, cs->ids[c], classes_from);
     free(count);
     free(present);
     return rc;
@@ -753,8 +758,11 @@ static int places_classes(const char *path, plan *p, tk_error *err) {
     if (tk_file_read_all(file, &data, &n, err)) return -1;
     data[n] = 0;
     int count = 0, rc = 0;
-    for (const char *line = (const char *)data; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != 0))
-        count += strspn(line, " \t\r") < strcspn(line, "\n"); /* lines that are not blank */
+    for (const char *line = (const char *)data; *line;) { /* lines that are not blank */
+        size_t len = strcspn(line, "\n");
+        count += strspn(line, " \t\r") < len;
+        line += len + (line[len] == '\n');
+    }
     p->names = tk_calloc((size_t)(count ? count : 1), sizeof *p->names);
     bool *seen = tk_calloc((size_t)(count ? count : 1), sizeof(bool));
     char *cursor = (char *)data, *f[3];
@@ -938,6 +946,8 @@ static int imagefolder_load(const char *path, tk_split split, const tk_load_opti
     }
     uint8_t *images = NULL;
     size_t image_size = 3 * (size_t)H * (size_t)W;
+    if (rc == 0 && p.n == 0)
+        rc = tk_fail(err, "%s: the %s split has no images", path, tk_split_names[split]);
     if (rc == 0 && p.n > (size_t)INT32_MAX)
         rc = tk_fail(err, "%s: %zu images, more than ticket holds in one dataset (%d)", path, p.n, INT32_MAX);
     if (rc == 0 && !(images = malloc(p.n * image_size + 1)))
@@ -968,9 +978,10 @@ static int imagefolder_load(const char *path, tk_split split, const tk_load_opti
     return 0;
 }
 
-/* Cheap look for images in class folders: a few entries of a few folders,
- * at most `depth` levels down. */
-static bool folder_has_class_images(const char *path, int depth, int *budget) {
+/* A cheap look for an image inside some folder at most `levels` below path
+ * (images directly in path count only when path is itself `inside` one);
+ * `budget` bounds the folder entries read. */
+static bool images_in_folders(const char *path, bool inside, int levels, int *budget) {
     DIR *d = opendir(path);
     if (!d) return false;
     bool found = false;
@@ -978,8 +989,8 @@ static bool folder_has_class_images(const char *path, int depth, int *budget) {
         if (junk_component(de->d_name, strlen(de->d_name))) continue;
         char child[4096];
         snprintf(child, sizeof child, "%s/%s", path, de->d_name);
-        if (depth < 3 && image_ext(de->d_name) > 0) found = is_file(child);
-        else if (depth > 0 && is_dir(child)) found = folder_has_class_images(child, depth - 1, budget);
+        if (inside && image_ext(de->d_name) > 0) found = is_file(child);
+        else if (levels > 0 && is_dir(child)) found = images_in_folders(child, true, levels - 1, budget);
     }
     closedir(d);
     return found;
@@ -993,7 +1004,7 @@ static int imagefolder_detect(const char *path) {
         snprintf(file, sizeof file, "%s/val/val_annotations.txt", path);
         if (tiny || is_file(file) || places_root(path)) return 30;
         int budget = 2000;
-        return folder_has_class_images(path, 3, &budget) ? 10 : 0;
+        return images_in_folders(path, false, 3, &budget) ? 10 : 0; /* wrapper/split/class/image */
     }
     if (!is_file(path)) return 0;
     struct archive *a = open_archive(path, NULL);
@@ -1001,7 +1012,9 @@ static int imagefolder_detect(const char *path) {
     struct archive_entry *e;
     char name[4096];
     int score = 0;
-    while (!score && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    /* Image datasets show an image within their first members; another
+     * format's big members (CIFAR's 30 MB batches) are not read through. */
+    while (!score && archive_filter_bytes(a, 0) < DETECT_BYTES && archive_read_next_header(a, &e) == ARCHIVE_OK) {
         const char *raw = entry_name(e);
         if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
         normalize(raw, name, sizeof name);

@@ -212,7 +212,11 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
         goto fail;
     }
     size_t n = dims[3], image_size = dims[0] * dims[1] * dims[2];
-    labels = tk_malloc(sizeof(int32_t) * (n ? n : 1));
+    if (n == 0) {
+        tk_fail(err, "%s: variable X holds no images (shape [%zu,%zu,%zu,0])", file, dims[0], dims[1], dims[2]);
+        goto fail;
+    }
+    labels = tk_malloc(sizeof(int32_t) * n);
     if (read_labels(file, y, n, labels, err)) goto fail;
     /* matio's linear read takes an int count; SVHN's largest (extra, 1.6 GB) fits. */
     if (n > (size_t)INT_MAX / image_size) {
@@ -222,7 +226,7 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
     }
     images = tk_malloc(n * image_size);
     matio_said[0] = 0;
-    if (n && Mat_VarReadDataLinear(mat, x, images, 0, 1, (int)(n * image_size))) {
+    if (Mat_VarReadDataLinear(mat, x, images, 0, 1, (int)(n * image_size))) {
         tk_fail(err, "%s: cannot read the data of X%s%s (the file is damaged: fetch it again from %s)", file,
                 matio_said[0] ? ": matio says: " : "", matio_said, SVHN_URL);
         goto fail;

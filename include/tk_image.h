@@ -19,7 +19,8 @@
  *
  * Fitting (tk_image_decode_fit) follows tk_transform.h's adaptation rule:
  * grey to RGB replicates the plane, RGB to grey is BT.601 luma
- * (19595 R + 38470 G + 7471 B) / 65536; per axis, a smaller size is an exact
+ * (19595 R + 38470 G + 7471 B) / 65536 (taken after resizing: it is linear,
+ * so the value is the same up to rounding in the last bit); per axis, a smaller size is an exact
  * box filter (each source pixel weighs by its overlap with the output pixel's
  * interval), a larger one is bilinear with align_corners=False, an equal one
  * is copied; float64 throughout, rounded once, half up. */

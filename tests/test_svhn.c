@@ -24,8 +24,8 @@ static uint8_t *make_x(size_t H, size_t W, size_t C, size_t N, int salt) {
     return x;
 }
 
-static void write_mat(const char *path, matvar_t *x, matvar_t *y, enum matio_compression z) {
-    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+static void write_mat_as(const char *path, enum mat_ft version, matvar_t *x, matvar_t *y, enum matio_compression z) {
+    mat_t *mat = Mat_CreateVer(path, NULL, version);
     if (!mat) {
         printf("  cannot create %s\nFAIL write_mat\n", path);
         exit(1);
@@ -35,6 +35,10 @@ static void write_mat(const char *path, matvar_t *x, matvar_t *y, enum matio_com
     Mat_Close(mat);
     Mat_VarFree(x);
     Mat_VarFree(y);
+}
+
+static void write_mat(const char *path, matvar_t *x, matvar_t *y, enum matio_compression z) {
+    write_mat_as(path, MAT_FT_MAT5, x, y, z);
 }
 
 static matvar_t *var(const char *name, enum matio_classes cls, enum matio_types type, int rank, size_t *dims,
@@ -100,25 +104,31 @@ static void test_every_split_from_folder(void) {
     free(dir);
 }
 
-/* Height != width and one channel: a swapped transpose cannot pass. uint8 y too. */
+/* Height != width and one channel: a swapped transpose cannot pass. uint8 y
+ * too, and MATLAB v7.3 (HDF5) as well as v5. */
 static void test_layout_non_square_grey(void) {
     char *dir = test_tmpdir("svhn"), path[4096];
     snprintf(path, sizeof path, "%s/train_32x32.mat", dir);
     uint8_t *x = make_x(5, 7, 1, 3, 4), y[3] = {10, 1, 9};
     size_t xd[4] = {5, 7, 1, 3}, yd[2] = {3, 1};
-    write_mat(path, var("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x), var("y", MAT_C_UINT8, MAT_T_UINT8, 2, yd, y),
-              MAT_COMPRESSION_ZLIB);
+    const enum mat_ft versions[2] = {MAT_FT_MAT5, MAT_FT_MAT73};
     tk_dataset d;
     tk_error err = {{0}};
-    CHECK(tk_format_svhn.load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == 0);
-    CHECK(d.H == 5 && d.W == 7 && d.C == 1 && d.n == 3);
-    int bad = 0;
-    for (size_t n = 0; n < 3 && d.n == 3; n++)
-        for (size_t h = 0; h < 5; h++)
-            for (size_t w = 0; w < 7; w++) bad += d.images[(n * 5 + h) * 7 + w] != pixel(h, w, 0, n, 4);
-    CHECK(bad == 0);
-    CHECK(d.labels[0] == 0 && d.labels[1] == 1 && d.labels[2] == 9);
-    tk_dataset_free(&d);
+    for (int v = 0; v < 2; v++) {
+        write_mat_as(path, versions[v], var("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x),
+                     var("y", MAT_C_UINT8, MAT_T_UINT8, 2, yd, y), MAT_COMPRESSION_ZLIB);
+        int rc = tk_format_svhn.load(path, TK_SPLIT_TRAIN, NULL, &d, &err);
+        CHECK(rc == 0);
+        if (rc) printf("  %s\n", err.msg);
+        CHECK(d.H == 5 && d.W == 7 && d.C == 1 && d.n == 3);
+        int bad = 0;
+        for (size_t n = 0; n < 3 && d.n == 3; n++)
+            for (size_t h = 0; h < 5; h++)
+                for (size_t w = 0; w < 7; w++) bad += d.images[(n * 5 + h) * 7 + w] != pixel(h, w, 0, n, 4);
+        CHECK(bad == 0);
+        CHECK(d.n == 3 && d.labels[0] == 0 && d.labels[1] == 1 && d.labels[2] == 9);
+        tk_dataset_free(&d);
+    }
     /* MATLAB drops a trailing singleton dimension: one image is [H,W,C]. */
     size_t xd3[3] = {5, 7, 1}, yd1[2] = {1, 1};
     double y1 = 3;
@@ -192,6 +202,9 @@ static void test_bad_inputs_name_file_and_variable(void) {
                  "1 or 3 channels");
     expect_error(dir, X4, var("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, yd2, y), "X holds 3 images but y holds 2 labels",
                  "must match");
+    size_t none[4] = {32, 32, 3, 0}, ynone[2] = {0, 1};
+    expect_error(dir, var("X", MAT_C_UINT8, MAT_T_UINT8, 4, none, x), var("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, ynone, y),
+                 "variable X holds no images", "[32,32,3,0]");
     size_t ym[2] = {3, 3};
     double nine[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
     expect_error(dir, X4, var("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, ym, nine), "variable y has shape [3,3]",
