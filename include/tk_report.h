@@ -47,7 +47,7 @@ typedef struct tk_report_input {
 
 /* Writes into dir: results.csv and results.json (the rows), summary.csv and
  * summary.json (mean, std, min, max and n over seeds), report.md, and, when
- * gnuplot is installed, figures/*.png and figures/*.svg from the scripts in
+ * gnuplot is installed, PNG and SVG figures in figures/ from the scripts in
  * plots/. Without gnuplot every table is still written and report.md says
  * how to install it. */
 int tk_report_write(const tk_report_input *in, const char *dir, tk_error *err);
