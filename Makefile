@@ -86,9 +86,10 @@ deps:
 data: all
 	@bash datasets/fetch.sh
 
-# Until the transfer study lands (ticket study), the study's dense baseline.
 study: data
-	./bin/ticket train --model lenet_300_100 --dataset fashion-mnist --out runs/study-dense-lenet_300_100
+	./bin/ticket study run transfer/studies/default.json --out runs/study-default
+	rm -rf report && cp -r runs/study-default/report report
+	@echo "report: report/report.md, report/results.csv, report/figures/"
 
 bench: all
 	./bin/ticket bench

@@ -22,7 +22,7 @@
  *   license, citation, url, how_to_get: text for people
  *   downloads   [optional] direct download addresses
  *   notes       [optional] anything else a user should know */
-#define _GNU_SOURCE /* realpath, strdup */
+#define _GNU_SOURCE /* strdup */
 #include "tk_catalog.h"
 #include "tk_file.h"
 
@@ -443,11 +443,6 @@ void tk_catalog_entry_free(tk_catalog_entry *e) {
 
 /* ---- the catalog directory */
 
-static bool is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static int by_name(const void *a, const void *b) {
     return strcmp(((const tk_catalog_entry *)a)->name, ((const tk_catalog_entry *)b)->name);
 }
@@ -528,41 +523,8 @@ void tk_catalog_free(tk_catalog *c) {
 #define INSTALLED_CATALOG "/usr/local/share/ticket/catalog"
 
 int tk_catalog_find_dir(char *dir, size_t cap, tk_error *err) {
-    const char *env = getenv("TICKET_CATALOG");
-    if (env && *env) {
-        /* Absolute, so that a later chdir does not lose it. */
-        char abs[PATH_MAX];
-        if (!realpath(env, abs) || !is_dir(abs))
-            return tk_fail(err, "TICKET_CATALOG=%s is not a directory: point it at the datasets/catalog folder of "
-                                "the ticket sources, or unset it",
-                           env);
-        snprintf(dir, cap, "%s", abs);
-        return 0;
-    }
-    char exe[PATH_MAX], tried[1024] = "";
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = 0;
-        char *slash;
-        while ((slash = strrchr(exe, '/'))) {
-            *slash = 0; /* exe is now the executable's directory, then each ancestor */
-            char candidate[PATH_MAX + 32];
-            snprintf(candidate, sizeof candidate, "%s/datasets/catalog", exe);
-            if (is_dir(candidate)) {
-                snprintf(dir, cap, "%s", candidate);
-                return 0;
-            }
-            if (!tried[0]) snprintf(tried, sizeof tried, "\n  %s (and the same under each parent folder)", candidate);
-        }
-    }
-    if (is_dir(INSTALLED_CATALOG)) {
-        snprintf(dir, cap, "%s", INSTALLED_CATALOG);
-        return 0;
-    }
-    return tk_fail(err, "no dataset catalog found: looked in\n  $TICKET_CATALOG (not set)%s\n  " INSTALLED_CATALOG
-                        "\nset TICKET_CATALOG to the datasets/catalog folder of the ticket sources, or copy that "
-                        "folder to " INSTALLED_CATALOG,
-                   tried);
+    return tk_find_resource_dir("dataset catalog", "TICKET_CATALOG", "datasets/catalog", NULL, INSTALLED_CATALOG, dir,
+                                cap, err);
 }
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;

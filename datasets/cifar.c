@@ -22,10 +22,10 @@
  * requested split is read whole into its own buffer, and its records are
  * split into pixels and labels in place at the end. */
 #define _POSIX_C_SOURCE 200809L
+#include "tk_archive.h"
 #include "tk_data.h"
+#include "tk_file.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -128,37 +128,20 @@ static void note_other_version(cifar_state *s, const char *name) {
         s->other_version = "the MATLAB version";
 }
 
-/* Reads from an archive member or a plain file through one interface. */
-typedef struct source {
-    struct archive *a;
-    FILE *f;
-} source;
-
-static la_ssize_t source_read(source *src, void *buf, size_t n) {
-    if (src->a) return archive_read_data(src->a, buf, n);
-    size_t got = fread(buf, 1, n, src->f);
-    return got == 0 && ferror(src->f) ? -1 : (la_ssize_t)got;
-}
-
-static const char *source_error(source *src) {
-    if (src->a) return archive_error_string(src->a);
-    return strerror(errno);
-}
-
-/* Takes member `name` of the archive (or, when from_archive is false, the
- * file `name`) whose role is not ROLE_OTHER: checks its size, then reads it
- * whole. */
-static int take_member(cifar_state *s, member_role role, int index, bool from_archive, const char *name,
-                       int64_t size, source *src, tk_error *err) {
+/* Claims for member `name` of `archive` (or, when archive is NULL, the file
+ * `name`) the part it fills for this load, after checking its size; *out
+ * gets the part, to read the bytes into. */
+static int claim_part(cifar_state *s, member_role role, int index, const char *archive, const char *name,
+                      int64_t size, part **out, tk_error *err) {
     const cifar_layout *L = s->L;
     char source_desc[1024];
-    if (from_archive) snprintf(source_desc, sizeof source_desc, "%s: member %s", s->path, name);
+    if (archive) snprintf(source_desc, sizeof source_desc, "%s: member %s", archive, name);
     else snprintf(source_desc, sizeof source_desc, "%s", name);
     if (role == ROLE_DATA && index > MAX_BATCHES)
         return tk_fail(err, "%s: batch number above %d; %s has data_batch_1.bin .. data_batch_5.bin", source_desc,
                        MAX_BATCHES, L->title);
     part *p = role == ROLE_DATA ? &s->data[index] : &s->names[index];
-    if (p->bytes)
+    if (p->name[0])
         return tk_fail(err, "%s: two files named %s: %s and %s; keep one", s->path, base_name(name), p->name, name);
     size_t record = (size_t)L->label_bytes + PIXELS;
     if (role == ROLE_DATA && (size <= 0 || (uint64_t)size % record))
@@ -169,60 +152,35 @@ static int take_member(cifar_state *s, member_role role, int index, bool from_ar
     if (role == ROLE_NAMES && (size < 0 || size > MAX_NAMES_BYTES))
         return tk_fail(err, "%s is %lld bytes, expected a short text file of class names", source_desc,
                        (long long)size);
-    p->bytes = tk_malloc((size_t)size + 1);
     snprintf(p->name, sizeof p->name, "%s", name);
     snprintf(p->source, sizeof p->source, "%s", source_desc);
-    p->size = 0;
-    while (p->size < (size_t)size) {
-        la_ssize_t got = source_read(src, p->bytes + p->size, (size_t)size - p->size);
-        if (got <= 0)
-            return tk_fail(err, "%s: truncated or damaged: reading stopped after %zu of %lld bytes%s%s; download %s "
-                                "again",
-                           source_desc, p->size, (long long)size, got < 0 ? ": " : "", got < 0 ? source_error(src) : "",
-                           L->archive);
-        p->size += (size_t)got;
-    }
+    *out = p;
     return 0;
 }
 
 static int read_archive(cifar_state *s, tk_error *err) {
-    struct archive *a = archive_read_new();
-    TK_ASSERT(a);
-    archive_read_support_filter_all(a);
-    archive_read_support_format_all(a);
-    int rc = -1;
-    /* 1 MiB reads: the 170 MB CIFAR-10 archive goes through in ~170 calls. */
-    if (archive_read_open_filename(a, s->path, 1 << 20) != ARCHIVE_OK) {
-        tk_fail(err, "cannot read %s: %s (expected %s as downloaded, or its extracted folder; download it again "
-                     "if it is damaged)",
-                s->path, archive_error_string(a), s->L->archive);
-        goto done;
-    }
-    char last[512] = "";
-    for (;;) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) {
-            tk_fail(err, "%s: truncated or damaged %s%s: %s; download %s again", s->path,
-                    last[0] ? "after member " : "at its start", last, archive_error_string(a), s->L->archive);
-            goto done;
-        }
-        const char *name = archive_entry_pathname(e);
-        if (!name) continue;
-        snprintf(last, sizeof last, "%s", name);
-        note_other_version(s, name);
+    char expected[128], fix[128];
+    snprintf(expected, sizeof expected, "%s as downloaded, or its extracted folder", s->L->archive);
+    snprintf(fix, sizeof fix, "download %s again", s->L->archive);
+    tk_archive *a = tk_archive_open(s->path, TK_ARCHIVE_ANY, expected, fix, err);
+    if (!a) return -1;
+    tk_archive_member m;
+    int r;
+    while ((r = tk_archive_next(a, &m, err)) == 1) {
+        note_other_version(s, m.name);
         int index;
-        member_role role = archive_entry_filetype(e) == AE_IFREG ? member_role_of(s, base_name(name), &index)
-                                                                  : ROLE_OTHER;
+        member_role role = m.is_file ? member_role_of(s, base_name(m.name), &index) : ROLE_OTHER;
         if (role == ROLE_OTHER) continue;
-        source src = {.a = a};
-        if (take_member(s, role, index, true, name, archive_entry_size(e), &src, err)) goto done;
+        part *p;
+        size_t cap = 0;
+        if (claim_part(s, role, index, s->path, m.name, m.size, &p, err) ||
+            tk_archive_read(a, &p->bytes, &cap, &p->size, err)) {
+            r = -1;
+            break;
+        }
     }
-    rc = 0;
-done:
-    archive_read_free(a);
-    return rc;
+    tk_archive_close(a);
+    return r;
 }
 
 static bool is_dir(const char *path) {
@@ -253,14 +211,13 @@ static int read_folder(cifar_state *s, tk_error *err) {
         char file[4400];
         snprintf(file, sizeof file, "%s/%s", dir, ent->d_name);
         struct stat st;
-        FILE *f = fopen(file, "rb");
-        if (!f || fstat(fileno(f), &st) != 0) {
+        if (stat(file, &st) != 0) {
             rc = tk_fail(err, "cannot open %s: %s", file, strerror(errno));
         } else if (S_ISREG(st.st_mode)) {
-            source src = {.f = f};
-            rc = take_member(s, role, index, false, file, (int64_t)st.st_size, &src, err);
+            part *p;
+            rc = claim_part(s, role, index, NULL, file, (int64_t)st.st_size, &p, err);
+            if (rc == 0) rc = tk_file_read_all(file, &p->bytes, &p->size, err);
         }
-        if (f) fclose(f);
     }
     closedir(d);
     return rc;
@@ -441,18 +398,15 @@ static int cifar_detect(const cifar_layout *L, const char *path) {
         return stat(buf, &st) == 0 && S_ISREG(st.st_mode) ? 90 : 0;
     }
     int score = !strcmp(base_name(path), L->archive) ? 10 : 0;
-    struct archive *a = archive_read_new();
-    TK_ASSERT(a);
-    archive_read_support_filter_all(a);
-    archive_read_support_format_all(a);
-    struct archive_entry *e;
-    if (archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK && archive_read_next_header(a, &e) >= ARCHIVE_WARN) {
-        const char *name = archive_entry_pathname(e);
-        if (name && !strncmp(name, "./", 2)) name += 2;
+    tk_archive *a = tk_archive_open(path, TK_ARCHIVE_ANY, L->archive, "", NULL);
+    tk_archive_member m;
+    if (a && tk_archive_next(a, &m, NULL) == 1) {
+        const char *name = m.name;
+        if (!strncmp(name, "./", 2)) name += 2;
         size_t n = strlen(L->folder);
-        if (name && !strncmp(name, L->folder, n) && (name[n] == '/' || name[n] == 0)) score = 100;
+        if (!strncmp(name, L->folder, n) && (name[n] == '/' || name[n] == 0)) score = 100;
     }
-    archive_read_free(a);
+    tk_archive_close(a);
     return score;
 }
 

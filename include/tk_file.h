@@ -19,6 +19,17 @@ bool tk_file_exists(const char *path);
 int tk_mkdirs(const char *path, tk_error *err);
 uint32_t tk_crc32(const void *data, size_t n);
 
+/* A folder of ticket's own files (the dataset catalog, the gnuplot scripts),
+ * found at run time from the first of: $env_var; `rel` (e.g. "plots") in the
+ * directory of the running executable or one of its ancestors (bin/ticket,
+ * build/ticket and build/tests/test_x all sit below the repository root);
+ * `installed` (e.g. "/usr/local/share/ticket/plots"). Below the executable a
+ * folder counts only if it holds `marker` (NULL: any folder), so that an
+ * unrelated folder of the same name higher up is not taken. `what` names the
+ * folder in messages ("dataset catalog"). dir gets an absolute path. */
+int tk_find_resource_dir(const char *what, const char *env_var, const char *rel, const char *marker,
+                         const char *installed, char *dir, size_t cap, tk_error *err);
+
 /* Growable little-endian byte buffer. */
 typedef struct tk_buf {
     uint8_t *data;
@@ -29,6 +40,7 @@ void tk_buf_u32(tk_buf *b, uint32_t v);
 void tk_buf_u64(tk_buf *b, uint64_t v);
 void tk_buf_f32(tk_buf *b, float v);
 void tk_buf_str(tk_buf *b, const char *s); /* u32 length + bytes */
+void tk_buf_printf(tk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3))); /* text, no NUL */
 void tk_buf_free(tk_buf *b);
 /* Appends magic+version at the start of an empty buffer / the CRC at the end. */
 void tk_buf_begin(tk_buf *b, const char magic[4], uint32_t version);

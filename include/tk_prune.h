@@ -62,6 +62,10 @@ void tk_prune_mask(const tk_model *m, const tk_prune_config *c, int level, const
 void tk_random_mask(const tk_model *m, const tk_prune_config *c, const uint8_t *ticket, bool per_layer,
                     tk_rng *rng, uint8_t *out);
 
+/* Sets out[idx[i]] = 1 for exactly `keep` of the positions idx[0..n),
+ * chosen uniformly by a partial Fisher-Yates shuffle (idx is permuted). */
+void tk_keep_random(uint8_t *out, uint32_t *idx, size_t n, size_t keep, tk_rng *rng);
+
 /* Kept and total weights of tensor i under mask (prunable tensors only). */
 void tk_mask_count(const tk_model *m, const uint8_t *mask, int i, size_t *kept, size_t *total);
 

@@ -27,6 +27,10 @@ int tk_mask_read(const char *path, uint8_t *mask, size_t n, tk_error *err);
 /* Writes m's mask with `weights` (the rewind point) and the provenance JSON. */
 int tk_ticket_write(const char *path, const tk_model *m, float width, const float *weights, const char *provenance,
                     tk_error *err);
+/* The model a ticket file was found for: fills cfg's shape, classes and
+ * width, and copies the model name into name[64] (cfg->name points to it). */
+int tk_ticket_model(const char *path, tk_model_config *cfg, char name[64], tk_error *err);
+
 /* Loads a ticket into m (its mask, and its weights into m->param), after
  * checking that the file describes the same model, shapes and width. With
  * `provenance` non-NULL, returns a malloc'd copy of the provenance JSON. */

@@ -1,10 +1,12 @@
 /* file.c - whole-file reads, crash-safe writes, CRC-32, and the binary
  * buffer/reader pair behind every file format ticket writes itself. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
 #include "tk_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +138,54 @@ int tk_mkdirs(const char *path, tk_error *err) {
     return 0;
 }
 
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool holds(const char *dir, const char *marker) {
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, marker);
+    return tk_file_exists(path);
+}
+
+int tk_find_resource_dir(const char *what, const char *env_var, const char *rel, const char *marker,
+                         const char *installed, char *dir, size_t cap, tk_error *err) {
+    const char *env = getenv(env_var);
+    if (env && *env) {
+        /* Absolute, so that a later chdir does not lose it. */
+        char abs[PATH_MAX];
+        if (!realpath(env, abs) || !is_dir(abs))
+            return tk_fail(err, "%s=%s is not a directory: point it at the %s folder of the ticket sources, or unset it",
+                           env_var, env, rel);
+        snprintf(dir, cap, "%s", abs);
+        return 0;
+    }
+    char exe[PATH_MAX], tried[1024] = "";
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash;
+        while ((slash = strrchr(exe, '/'))) {
+            *slash = 0; /* exe is now the executable's directory, then each ancestor */
+            char candidate[PATH_MAX + 256];
+            snprintf(candidate, sizeof candidate, "%s/%s", exe, rel);
+            if (is_dir(candidate) && (!marker || holds(candidate, marker))) {
+                snprintf(dir, cap, "%s", candidate);
+                return 0;
+            }
+            if (!tried[0]) snprintf(tried, sizeof tried, "\n  %s (and the same under each parent folder)", candidate);
+        }
+    }
+    if (is_dir(installed)) {
+        snprintf(dir, cap, "%s", installed);
+        return 0;
+    }
+    return tk_fail(err, "no %s found: looked in\n  $%s (not set)%s\n  %s\nset %s to the %s folder of the ticket "
+                        "sources, or copy that folder to %s",
+                   what, env_var, tried, installed, env_var, rel, installed);
+}
+
 uint32_t tk_crc32(const void *data, size_t n) {
     const uint8_t *p = data;
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -172,6 +222,25 @@ void tk_buf_str(tk_buf *b, const char *s) {
     TK_ASSERT(n <= UINT32_MAX);
     tk_buf_u32(b, (uint32_t)n);
     tk_buf_put(b, s, n);
+}
+
+void tk_buf_printf(tk_buf *b, const char *fmt, ...) {
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    TK_ASSERT(n >= 0);
+    if ((size_t)n < sizeof small) {
+        tk_buf_put(b, small, (size_t)n);
+        return;
+    }
+    char *big = tk_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tk_buf_put(b, big, (size_t)n);
+    free(big);
 }
 
 void tk_buf_free(tk_buf *b) {

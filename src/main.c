@@ -16,6 +16,8 @@ static const command commands[] = {
     {"runs", tk_cmd_runs, "list the find runs in the run store"},
     {"show", tk_cmd_show, "a run's density and accuracy per level, overall and per layer"},
     {"export", tk_cmd_export, "write one level's ticket file"},
+    {"study", tk_cmd_study, "plan or run a transfer study"},
+    {"report", tk_cmd_report, "tables, report and figures of a study"},
     {"bench", tk_cmd_bench, "training and evaluation samples/s and GFLOP/s"},
     {"models", tk_cmd_models, "list the models with parameter counts and FLOPs"},
     {"data", tk_cmd_data, "list, inspect, verify and preview datasets"},

@@ -363,7 +363,9 @@ static int setup(trainer *t, tk_error *err) {
     t->st.total = t->schedule.total = tk_duration_iters(c->length, t->ipe);
     if (t->st.total <= 0) return tk_fail(err, "the training length is 0 iterations; give --epochs or --iterations");
     t->st.n = t->n_train;
+    /* Defined before the first epoch shuffles it: a snapshot at step 0 stores it. */
     t->st.perm = tk_malloc((size_t)t->n_train * sizeof(int32_t));
+    memcpy(t->st.perm, t->train_index, (size_t)t->n_train * sizeof(int32_t));
     t->st.best_iteration = -1;
     t->st.min_val_iteration = -1;
     for (int s = 0; s < TK_STREAM_COUNT; s++) tk_rng_seed(&t->st.rng[s], c->seed, (uint64_t)s);

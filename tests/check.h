@@ -7,9 +7,12 @@
 #define TK_CHECK_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 extern int check_failures_in_test; /* reset by RUN */
 extern int check_tests_failed;
@@ -81,19 +84,51 @@ double max_rel_error(const float *a, const float *b, size_t n, double floor);
 double gradcheck(double (*loss)(void *ctx), void *ctx, float *x, const float *analytic, size_t n, float eps,
                  size_t max_points);
 
+/* ---- files and folders */
+
 /* A fresh empty directory under $TMPDIR for this test; removed by the caller with rm_rf. */
 char *test_tmpdir(const char *tag);
 void rm_rf(const char *path);
+/* dir/name, malloc'd. */
+char *path_in(const char *dir, const char *name);
 /* Writes bytes to path (aborts on failure). */
 void write_file(const char *path, const void *data, size_t n);
-/* Runs a shell command, captures stdout+stderr into a malloc'd string; returns exit status. */
-int run_capture(const char *cmd, char **output);
-
-#include <stdint.h>
-
+/* Keeps the first num/den of the file's bytes, as a download that broke off. */
+void cut_file(const char *path, size_t num, size_t den);
 /* The whole file as a malloc'd buffer with a NUL after the last byte (so text
  * can be used as a string); *n gets its length. NULL when it cannot be read. */
 char *read_whole_file(const char *path, size_t *n);
+/* True when both files exist, are non-empty and hold the same bytes; says how
+ * they differ otherwise. */
+bool same_bytes(const char *a, const char *b);
+/* Runs fn(dir) with $TICKET_DATA at a fresh empty dir that is also the
+ * working directory (so ./data is absent), then restores both and removes it. */
+void with_data_dir(void (*fn)(const char *dir));
+
+/* ---- archives as datasets ship them, written with libarchive */
+
+/* One member of an archive or file of a tree: data == NULL makes a folder. */
+typedef struct test_member {
+    char name[256];
+    uint8_t *data;
+    size_t len;
+} test_member;
+test_member member_text(const char *name, const char *text); /* a copy of text, without its NUL */
+test_member member_folder(const char *name);
+void free_members(test_member *m, int n);
+/* Frees the bytes of *slot and puts `with` in its place. */
+void replace_member(test_member *slot, test_member with);
+
+typedef enum archive_kind { ARCHIVE_TAR, ARCHIVE_TAR_GZ, ARCHIVE_ZIP } archive_kind;
+/* m[0..n) in that order (aborts on failure). Tars are ustar where the names
+ * allow; every member has the same fixed time, so equal input gives equal bytes. */
+void write_archive(const char *path, archive_kind kind, const test_member *m, int n);
+/* m[0..n) as files under dir, as extracting the archive would leave them. */
+void write_tree(const char *dir, const test_member *m, int n);
+/* A gzip file of one stream, as gzip(1) writes it. */
+void write_gz(const char *path, const void *data, size_t n);
+
+/* ---- datasets */
 
 /* A small learnable dataset in the real IDX format (big-endian headers, magic
  * 0x00000803 for images, 0x00000801 for labels), written uncompressed as
@@ -102,5 +137,36 @@ char *read_whole_file(const char *path, size_t *n);
  * pixel pattern; images are that pattern plus uniform noise, so a small
  * network separates the classes within a few epochs. Same seed => same bytes. */
 void write_idx_dataset(const char *dir, int n_train, int n_test, int H, int W, int classes, uint64_t seed);
+void put_be32(uint8_t *p, uint32_t v);
+uint64_t splitmix64(uint64_t *state);
+
+struct tk_dataset;
+/* Same size, pixels, labels and class names, and not empty. */
+bool same_dataset(const struct tk_dataset *a, const struct tk_dataset *b);
+
+/* ---- the ticket executable */
+
+/* $TICKET_BIN, else build/ticket (tests run from the repository root), as an
+ * absolute path; NULL, after saying how to build it, when it is not executable. */
+const char *ticket_bin(void);
+/* Runs a shell command, captures stdout+stderr into a malloc'd string; returns exit status. */
+int run_capture(const char *cmd, char **output);
+/* Runs `ticket ARGS` (a shell word list) in folder dir under env(1) with
+ * arguments `env` ("NAME='value'", "-u NAME" or ""); returns the exit status
+ * and the output (stdout + stderr) in *out, malloc'd (NULL: dropped). */
+int ticket_output(const char *dir, const char *env, const char *args, char **out);
+/* The exit status of a refused input: 1 or 2 (an error message, not a crash). */
+#define STATUS_REFUSED (-1)
+/* Runs it and checks, as checks of the calling test, that it exits
+ * with `status` and prints every needle of the list, which ends at the first
+ * NULL; shows the command and its output when not. */
+void check_ticket(const char *dir, const char *env, const char *args, int status, const char *const *needles);
+#define CHECK_TICKET(dir, env, args, status, ...) \
+    check_ticket((dir), (env), (args), (status), (const char *const[]){__VA_ARGS__, NULL})
+/* Starts ticket_bin() with argv args ("ticket", ..., NULL), stdout and stderr
+ * going to `log`; returns its pid (-1 when it cannot start). */
+pid_t spawn_ticket(char *const args[], const char *log);
+/* Runs it to the end: its exit status (-1 when it did not exit), showing the log when not 0. */
+int run_ticket(char *const args[], const char *log);
 
 #endif

@@ -1,9 +1,14 @@
-/* support.c - helpers shared by the test programs: golden fixtures, temp dirs, subprocesses. */
+/* support.c - helpers shared by the test programs: golden fixtures, temp dirs,
+ * archives and datasets written as they ship, the ticket executable. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "tk_data.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
-#include <stdint.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,6 +106,20 @@ void rm_rf(const char *path) {
     }
 }
 
+void cut_file(const char *path, size_t num, size_t den) {
+    struct stat st;
+    if (stat(path, &st) || truncate(path, (off_t)((size_t)st.st_size * num / den))) {
+        printf("  cannot cut %s\nFAIL cut_file\n", path);
+        exit(1);
+    }
+}
+
+char *path_in(const char *dir, const char *name) {
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
+    return p;
+}
+
 void write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(data, 1, n, f) != n || fclose(f)) {
@@ -165,14 +184,14 @@ char *read_whole_file(const char *path, size_t *n) {
     return buf;
 }
 
-static uint64_t splitmix64(uint64_t *state) {
+uint64_t splitmix64(uint64_t *state) {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
 
-static void put_be32(uint8_t *p, uint32_t v) {
+void put_be32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 
@@ -218,4 +237,186 @@ void write_idx_dataset(const char *dir, int n_train, int n_test, int H, int W, i
     write_idx_split(folder, "train", n_train, H, W, classes, patterns, &rng);
     write_idx_split(folder, "t10k", n_test, H, W, classes, patterns, &rng);
     free(patterns);
+}
+
+bool same_bytes(const char *a, const char *b) {
+    size_t na = 0, nb = 0;
+    char *x = read_whole_file(a, &na), *y = read_whole_file(b, &nb);
+    bool same = x && y && na > 0 && na == nb && !memcmp(x, y, na);
+    if (!same) printf("  %s (%zu bytes) and %s (%zu bytes) differ\n", a, na, b, nb);
+    free(x), free(y);
+    return same;
+}
+
+void with_data_dir(void (*fn)(const char *dir)) {
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) abort();
+    const char *old = getenv("TICKET_DATA");
+    char *saved = old ? strdup(old) : NULL;
+    char *dir = test_tmpdir("data");
+    setenv("TICKET_DATA", dir, 1);
+    if (chdir(dir) != 0) abort();
+    fn(dir);
+    if (chdir(cwd) != 0) abort();
+    if (saved) setenv("TICKET_DATA", saved, 1);
+    else unsetenv("TICKET_DATA");
+    free(saved);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* ---- archives */
+
+test_member member_text(const char *name, const char *text) {
+    test_member m;
+    snprintf(m.name, sizeof m.name, "%s", name);
+    m.len = strlen(text);
+    m.data = (uint8_t *)strdup(text);
+    return m;
+}
+
+test_member member_folder(const char *name) {
+    test_member m;
+    snprintf(m.name, sizeof m.name, "%s", name);
+    m.data = NULL;
+    m.len = 0;
+    return m;
+}
+
+void free_members(test_member *m, int n) {
+    for (int i = 0; i < n; i++) free(m[i].data);
+}
+
+void replace_member(test_member *slot, test_member with) {
+    free(slot->data);
+    *slot = with;
+}
+
+static void archive_die(struct archive *a, const char *path) {
+    printf("  cannot write %s: %s\nFAIL write_archive\n", path, archive_error_string(a));
+    exit(1);
+}
+
+/* One entry: a folder, or a file whose bytes follow. */
+static void archive_put(struct archive *a, const char *path, const char *name, const void *data, size_t len,
+                        bool folder) {
+    struct archive_entry *e = archive_entry_new();
+    if (name) archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, folder ? AE_IFDIR : AE_IFREG);
+    archive_entry_set_perm(e, folder ? 0755 : 0644);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    archive_entry_set_size(e, (la_int64_t)len);
+    if (archive_write_header(a, e) != ARCHIVE_OK || (len && archive_write_data(a, data, len) != (la_ssize_t)len))
+        archive_die(a, path);
+    archive_entry_free(e);
+}
+
+static void archive_finish(struct archive *a, const char *path) {
+    if (archive_write_close(a) != ARCHIVE_OK) archive_die(a, path);
+    archive_write_free(a);
+}
+
+void write_archive(const char *path, archive_kind kind, const test_member *m, int n) {
+    struct archive *a = archive_write_new();
+    if (kind == ARCHIVE_ZIP) archive_write_set_format_zip(a);
+    else archive_write_set_format_pax_restricted(a);
+    if (kind == ARCHIVE_TAR_GZ) archive_write_add_filter_gzip(a);
+    if (archive_write_open_filename(a, path) != ARCHIVE_OK) archive_die(a, path);
+    for (int i = 0; i < n; i++) archive_put(a, path, m[i].name, m[i].data, m[i].len, !m[i].data);
+    archive_finish(a, path);
+}
+
+void write_tree(const char *dir, const test_member *m, int n) {
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, m[i].name);
+        for (char *s = strchr(path + strlen(dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
+            *s = 0;
+            mkdir(path, 0755);
+            *s = '/';
+        }
+        if (!m[i].data) mkdir(path, 0755);
+        else write_file(path, m[i].data, m[i].len);
+    }
+}
+
+void write_gz(const char *path, const void *data, size_t n) {
+    struct archive *a = archive_write_new();
+    archive_write_add_filter_gzip(a);
+    archive_write_set_format_raw(a);
+    if (archive_write_open_filename(a, path) != ARCHIVE_OK) archive_die(a, path);
+    archive_put(a, path, NULL, data, n, false);
+    archive_finish(a, path);
+}
+
+/* ---- datasets */
+
+bool same_dataset(const tk_dataset *a, const tk_dataset *b) {
+    if (a->n != b->n || a->n <= 0 || a->C != b->C || a->H != b->H || a->W != b->W || a->classes != b->classes)
+        return false;
+    size_t bytes = (size_t)a->n * (size_t)a->C * (size_t)a->H * (size_t)a->W;
+    if ((a->class_names == NULL) != (b->class_names == NULL)) return false;
+    return !memcmp(a->images, b->images, bytes) && !memcmp(a->labels, b->labels, sizeof(int32_t) * (size_t)a->n) &&
+           (!a->class_names || !memcmp(a->class_names, b->class_names, sizeof *a->class_names * (size_t)a->classes));
+}
+
+/* ---- the ticket executable */
+
+const char *ticket_bin(void) {
+    static char bin[PATH_MAX];
+    const char *env = getenv("TICKET_BIN");
+    const char *want = env && *env ? env : "build/ticket";
+    if (!realpath(want, bin) || access(bin, X_OK)) {
+        printf("  no executable %s: build it with `make` or set TICKET_BIN\n", want);
+        return NULL;
+    }
+    return bin;
+}
+
+int ticket_output(const char *dir, const char *env, const char *args, char **out) {
+    const char *bin = ticket_bin();
+    char *cmd;
+    if (!bin || asprintf(&cmd, "cd '%s' && env %s '%s' %s", dir, env, bin, args) < 0) abort();
+    int status = run_capture(cmd, out);
+    free(cmd);
+    return status;
+}
+
+void check_ticket(const char *dir, const char *env, const char *args, int status, const char *const *needles) {
+    char *out = NULL;
+    int got = ticket_output(dir, env, args, &out);
+    bool status_ok = status == STATUS_REFUSED ? got == 1 || got == 2 : got == status, ok = status_ok;
+    for (int i = 0; needles[i]; i++) ok &= strstr(out, needles[i]) != NULL;
+    char want[32];
+    snprintf(want, sizeof want, status == STATUS_REFUSED ? "1 or 2" : "%d", status);
+    if (!ok) printf("  `ticket %s` in %s exited with %d (expected %s):\n%s\n", args, dir, got, want, out);
+    CHECK(status_ok);
+    for (int i = 0; needles[i]; i++) CHECK_CONTAINS(out, needles[i]);
+    free(out);
+}
+
+pid_t spawn_ticket(char *const args[], const char *log) {
+    const char *bin = ticket_bin();
+    if (!bin) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        execv(bin, args);
+        _exit(127);
+    }
+    return pid;
+}
+
+int run_ticket(char *const args[], const char *log) {
+    int status = 0;
+    pid_t pid = spawn_ticket(args, log);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    if (WEXITSTATUS(status)) {
+        char *text = read_whole_file(log, NULL);
+        printf("  %s: %s\n", log, text ? text : "(missing)");
+        free(text);
+    }
+    return WEXITSTATUS(status);
 }

@@ -7,18 +7,10 @@
 #include "tk_catalog.h"
 #include "tk_file.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
 
 /* Known test vectors: SHA-256 and MD5 of "abc" (FIPS 180-2, RFC 1321). */
 #define ABC_SHA256 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -214,25 +206,6 @@ static void test_load_dir_names_the_file(void) {
 
 /* ---- resolution */
 
-/* Runs fn with $TICKET_DATA at a fresh empty dir that is also the working
- * directory (so ./data is absent), restoring both afterwards. */
-static void with_data_dir(void (*fn)(const char *dir)) {
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) abort();
-    const char *old = getenv("TICKET_DATA");
-    char *saved = old ? strdup(old) : NULL;
-    char *dir = test_tmpdir("data");
-    setenv("TICKET_DATA", dir, 1);
-    if (chdir(dir) != 0) abort();
-    fn(dir);
-    if (chdir(cwd) != 0) abort();
-    if (saved) setenv("TICKET_DATA", saved, 1);
-    else unsetenv("TICKET_DATA");
-    free(saved);
-    rm_rf(dir);
-    free(dir);
-}
-
 static void name_in_ticket_data(const char *dir) {
     write_idx_dataset(dir, 40, 20, 6, 5, 10, 3);
     tk_resolved r;
@@ -372,23 +345,6 @@ static void test_find_dir_follows_ticket_catalog(void) {
 }
 
 /* ---- verification */
-
-/* A gzip file with one raw entry, as gzip(1) would write it. */
-static void write_gz(const char *path, const void *data, size_t n) {
-    struct archive *a = archive_write_new();
-    archive_write_add_filter_gzip(a);
-    archive_write_set_format_raw(a);
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_size(e, (la_int64_t)n);
-    if (archive_write_open_filename(a, path) != ARCHIVE_OK || archive_write_header(a, e) != ARCHIVE_OK ||
-        archive_write_data(a, data, n) != (la_ssize_t)n || archive_write_close(a) != ARCHIVE_OK) {
-        printf("  cannot write %s: %s\nFAIL write_gz\n", path, archive_error_string(a));
-        exit(1);
-    }
-    archive_entry_free(e);
-    archive_write_free(a);
-}
 
 static void test_verify_file(void) {
     char *root = test_tmpdir("verify");

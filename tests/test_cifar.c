@@ -7,14 +7,6 @@
 #include "tk_common.h"
 #include "tk_data.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
 extern const tk_format tk_format_cifar10;
 extern const tk_format tk_format_cifar100;
 
@@ -43,15 +35,9 @@ static uint8_t fine_label(int f, int r) { return (uint8_t)((f * 37 + r * 11 + 5)
 static uint8_t coarse_label(int f, int r) { return (uint8_t)((f * 7 + r * 3 + 1) % 20); }
 static uint8_t label10(int f, int r) { return (uint8_t)((f * 3 + r * 7 + 2) % 10); }
 
-typedef struct member {
-    char name[128];
-    uint8_t *data; /* NULL: a directory entry */
-    size_t len;
-} member;
-
 /* A batch file `f` of n records with `label_bytes` labels each. */
-static member batch(const char *name, int f, int n, int label_bytes) {
-    member m;
+static test_member batch(const char *name, int f, int n, int label_bytes) {
+    test_member m;
     snprintf(m.name, sizeof m.name, "%s", name);
     size_t stride = (size_t)label_bytes + PIXELS;
     m.len = (size_t)n * stride;
@@ -65,54 +51,34 @@ static member batch(const char *name, int f, int n, int label_bytes) {
     return m;
 }
 
-static member text(const char *name, const char *body) {
-    member m;
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.len = strlen(body);
-    m.data = (uint8_t *)strdup(body);
-    return m;
-}
-
-static member folder_entry(const char *name) {
-    member m;
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.data = NULL;
-    m.len = 0;
-    return m;
-}
-
 /* Files 1 and 2 are train batches (3 and 2 records), file 0 the test batch;
  * data_batch_2 comes before data_batch_1 in the archive, so the loader must
  * order them by number. */
 enum { TRAIN1 = 1, TRAIN2 = 2, TEST = 0 };
 
-static int cifar10_members(member *m) {
+static int cifar10_members(test_member *m) {
     int n = 0;
-    m[n++] = folder_entry("cifar-10-batches-bin/");
+    m[n++] = member_folder("cifar-10-batches-bin/");
     m[n++] = batch("cifar-10-batches-bin/data_batch_2.bin", TRAIN2, 2, 1);
-    m[n++] = text("cifar-10-batches-bin/batches.meta.txt", cifar10_meta);
+    m[n++] = member_text("cifar-10-batches-bin/batches.meta.txt", cifar10_meta);
     m[n++] = batch("cifar-10-batches-bin/data_batch_1.bin", TRAIN1, 3, 1);
     m[n++] = batch("cifar-10-batches-bin/test_batch.bin", TEST, 2, 1);
-    m[n++] = text("cifar-10-batches-bin/readme.html", "<meta HTTP-EQUIV=\"REFRESH\" content=\"0; url=...\">\n");
+    m[n++] = member_text("cifar-10-batches-bin/readme.html", "<meta HTTP-EQUIV=\"REFRESH\" content=\"0; url=...\">\n");
     return n;
 }
 
-static int cifar100_members(member *m) {
+static int cifar100_members(test_member *m) {
     int n = 0;
-    m[n++] = folder_entry("cifar-100-binary/");
-    m[n++] = text("cifar-100-binary/coarse_label_names.txt", cifar100_coarse);
+    m[n++] = member_folder("cifar-100-binary/");
+    m[n++] = member_text("cifar-100-binary/coarse_label_names.txt", cifar100_coarse);
     m[n++] = batch("cifar-100-binary/train.bin", TRAIN1, 3, 2);
-    m[n++] = text("cifar-100-binary/fine_label_names.txt", cifar100_fine);
+    m[n++] = member_text("cifar-100-binary/fine_label_names.txt", cifar100_fine);
     m[n++] = batch("cifar-100-binary/test.bin", TEST, 2, 2);
     return n;
 }
 
-static void free_members(member *m, int n) {
-    for (int i = 0; i < n; i++) free(m[i].data);
-}
-
 /* Removes the member called `name` (by its file name) from m[0..*n). */
-static void drop(member *m, int *n, const char *name) {
+static void drop(test_member *m, int *n, const char *name) {
     for (int i = 0; i < *n; i++) {
         const char *base = strrchr(m[i].name, '/');
         if (base && !strcmp(base + 1, name)) {
@@ -125,52 +91,12 @@ static void drop(member *m, int *n, const char *name) {
     abort();
 }
 
-static member *find(member *m, int n, const char *name) {
+static test_member *find(test_member *m, int n, const char *name) {
     for (int i = 0; i < n; i++) {
         const char *base = strrchr(m[i].name, '/');
         if (base && !strcmp(base + 1, name)) return &m[i];
     }
     abort();
-}
-
-static void write_tgz(const char *path, const member *m, int n) {
-    struct archive *a = archive_write_new();
-    archive_write_add_filter_gzip(a);
-    archive_write_set_format_ustar(a);
-    if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
-        printf("  cannot write %s: %s\nFAIL write_tgz\n", path, archive_error_string(a));
-        exit(1);
-    }
-    for (int i = 0; i < n; i++) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, m[i].name);
-        archive_entry_set_filetype(e, m[i].data ? AE_IFREG : AE_IFDIR);
-        archive_entry_set_perm(e, m[i].data ? 0644 : 0755);
-        archive_entry_set_size(e, (la_int64_t)m[i].len);
-        if (archive_write_header(a, e) != ARCHIVE_OK ||
-            (m[i].len && archive_write_data(a, m[i].data, m[i].len) != (la_ssize_t)m[i].len)) {
-            printf("  cannot write %s: %s\nFAIL write_tgz\n", path, archive_error_string(a));
-            exit(1);
-        }
-        archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-}
-
-static void write_tree(const char *dir, const member *m, int n) {
-    for (int i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, m[i].name);
-        if (!m[i].data) mkdir(path, 0755);
-        else write_file(path, m[i].data, m[i].len);
-    }
-}
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
 }
 
 typedef struct expected_part {
@@ -197,13 +123,6 @@ static void check_records(const tk_dataset *d, const expected_part *parts, int n
     CHECK(bad_pixels == 0);
 }
 
-static bool same_dataset(const tk_dataset *a, const tk_dataset *b) {
-    return a->n == b->n && a->classes == b->classes && a->n > 0 &&
-           !memcmp(a->images, b->images, (size_t)a->n * PIXELS) &&
-           !memcmp(a->labels, b->labels, sizeof(int32_t) * (size_t)a->n) &&
-           !memcmp(a->class_names, b->class_names, sizeof *a->class_names * (size_t)a->classes);
-}
-
 static const expected_part cifar10_train[] = {{TRAIN1, 3}, {TRAIN2, 2}};
 static const expected_part cifar_test[] = {{TEST, 2}};
 
@@ -211,9 +130,9 @@ static void test_cifar10(void) {
     char *dir = test_tmpdir("cifar10");
     char *tgz = path_in(dir, "cifar-10-binary.tar.gz");
     char *bin = path_in(dir, "cifar-10-batches-bin");
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     write_tree(dir, m, n);
     free_members(m, n);
     CHECK(tk_format_cifar10.detect(tgz) == 100);
@@ -256,9 +175,9 @@ static void test_cifar10(void) {
 static void test_cifar100_coarse_and_fine(void) {
     char *dir = test_tmpdir("cifar100");
     char *tgz = path_in(dir, "cifar-100-binary.tar.gz");
-    member m[8];
+    test_member m[8];
     int n = cifar100_members(m);
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     write_tree(dir, m, n);
     free_members(m, n);
     CHECK(tk_format_cifar100.detect(tgz) == 100);
@@ -297,11 +216,11 @@ static void test_cifar100_coarse_and_fine(void) {
 
 /* Writes m as a .tar.gz (under the real download name) and as a folder, loads
  * `split` from both with `format`, and checks the messages. */
-static void expect_error(const tk_format *format, const member *m, int n, tk_split split, bool coarse,
+static void expect_error(const tk_format *format, const test_member *m, int n, tk_split split, bool coarse,
                          const char *needle1, const char *needle2) {
     char *dir = test_tmpdir("cifar-bad");
     char *tgz = path_in(dir, format == &tk_format_cifar10 ? "cifar-10-binary.tar.gz" : "cifar-100-binary.tar.gz");
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     write_tree(dir, m, n);
     tk_load_options opt = {.coarse_labels = coarse};
     const char *paths[] = {tgz, dir};
@@ -320,9 +239,9 @@ static void expect_error(const tk_format *format, const member *m, int n, tk_spl
 }
 
 static void test_wrong_size(void) {
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
-    member *b = find(m, n, "data_batch_1.bin");
+    test_member *b = find(m, n, "data_batch_1.bin");
     b->len = 2 * 3073 + 100;
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TRAIN, false, "data_batch_1.bin is 6246 bytes",
                  "expected a whole number of 3073-byte CIFAR-10 records");
@@ -337,7 +256,7 @@ static void test_wrong_size(void) {
 }
 
 static void test_label_out_of_range(void) {
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
     find(m, n, "test_batch.bin")->data[3073] = 10;
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TEST, false,
@@ -352,14 +271,14 @@ static void test_label_out_of_range(void) {
     free_members(m, n);
     /* Fewer names than labels: the names file decides the class count. */
     n = cifar10_members(m);
-    member *meta = find(m, n, "batches.meta.txt");
+    test_member *meta = find(m, n, "batches.meta.txt");
     meta->len = strlen("airplane\nautomobile\nbird\n");
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TRAIN, false, "expected 0..2", "lists 3 classes");
     free_members(m, n);
 }
 
 static void test_missing_member(void) {
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
     drop(m, &n, "test_batch.bin");
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TEST, false, "no test_batch.bin;",
@@ -367,7 +286,7 @@ static void test_missing_member(void) {
     free_members(m, n);
     /* A gap in the numbering is a lost file, not a subset. */
     n = cifar10_members(m);
-    member *b1 = find(m, n, "data_batch_1.bin");
+    test_member *b1 = find(m, n, "data_batch_1.bin");
     memmove(b1->name + strlen(b1->name) - 5, "3.bin", 5);
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TRAIN, false, "no data_batch_1.bin;", "cifar.html");
     drop(m, &n, "batches.meta.txt");
@@ -386,10 +305,10 @@ static void test_missing_member(void) {
 static void test_duplicate(void) {
     char *dir = test_tmpdir("cifar-dup");
     char *tgz = path_in(dir, "cifar-10-binary.tar.gz");
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
     m[n++] = batch("copy/data_batch_1.bin", TRAIN1, 1, 1);
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     free_members(m, n);
     tk_dataset d;
     tk_error err = {""};
@@ -403,24 +322,24 @@ static void test_duplicate(void) {
 
 /* The python version has the same folder idea but pickles: say so. */
 static void test_python_version(void) {
-    member m[3] = {folder_entry("cifar-10-batches-py/"), text("cifar-10-batches-py/data_batch_1", "\x80\x02}q"),
-                   text("cifar-10-batches-py/batches.meta", "\x80\x02}q")};
+    test_member m[3] = {member_folder("cifar-10-batches-py/"),
+                        member_text("cifar-10-batches-py/data_batch_1", "\x80\x02}q"),
+                        member_text("cifar-10-batches-py/batches.meta", "\x80\x02}q")};
     expect_error(&tk_format_cifar10, m, 3, TK_SPLIT_TRAIN, false, "no data_batch_1.bin, batches.meta.txt",
                  "this looks like the python version, with pickled batches; ticket reads the binary version");
     free_members(m, 3);
 }
 
 static void test_bad_names(void) {
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
-    free(find(m, n, "batches.meta.txt")->data);
-    *find(m, n, "batches.meta.txt") = text("cifar-10-batches-bin/batches.meta.txt", "airplane\n\nbird\n");
+    replace_member(find(m, n, "batches.meta.txt"),
+                   member_text("cifar-10-batches-bin/batches.meta.txt", "airplane\n\nbird\n"));
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TEST, false, "batches.meta.txt: line 2 is blank",
                  "one class name per line");
     free_members(m, n);
     n = cifar10_members(m);
-    free(find(m, n, "batches.meta.txt")->data);
-    *find(m, n, "batches.meta.txt") = text("cifar-10-batches-bin/batches.meta.txt", "\n \n");
+    replace_member(find(m, n, "batches.meta.txt"), member_text("cifar-10-batches-bin/batches.meta.txt", "\n \n"));
     expect_error(&tk_format_cifar10, m, n, TK_SPLIT_TEST, false, "batches.meta.txt: no class names", "one per line");
     free_members(m, n);
 }
@@ -429,21 +348,17 @@ static void test_bad_names(void) {
 static void test_truncated(void) {
     char *dir = test_tmpdir("cifar-cut");
     char *tgz = path_in(dir, "cifar-10-binary.tar.gz");
-    member m[8];
+    test_member m[8];
     int n = cifar10_members(m);
     /* Pseudo-random pixels, so that the compressed size follows the data. */
-    member *b = find(m, n, "data_batch_1.bin");
-    free(b->data);
-    *b = batch("cifar-10-batches-bin/data_batch_1.bin", TRAIN1, 40, 1);
+    test_member *b = find(m, n, "data_batch_1.bin");
+    replace_member(b, batch("cifar-10-batches-bin/data_batch_1.bin", TRAIN1, 40, 1));
     uint64_t x = 99;
     for (size_t i = 0; i < b->len; i++) b->data[i] = (uint8_t)((x = x * 6364136223846793005ull + 1) >> 56);
     for (int r = 0; r < 40; r++) b->data[(size_t)r * 3073] = 1;
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     free_members(m, n);
-    size_t len;
-    char *bytes = read_whole_file(tgz, &len);
-    write_file(tgz, bytes, len / 2);
-    free(bytes);
+    cut_file(tgz, 1, 2);
     tk_dataset d;
     tk_error err = {""};
     CHECK(tk_format_cifar10.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);

@@ -6,48 +6,37 @@
 #include "tk_file.h"
 #include "tk_model.h"
 
-#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char bin[PATH_MAX];
 /* root/data: the tiny dataset; root/cwd: an empty working directory, so that
- * ./data is not the repository's; root/empty: a data directory without data. */
-static char *root, *data, *cwd, *empty;
+ * ./data is not the repository's; root/empty: a data directory without data;
+ * env: the env(1) arguments that point TICKET_DATA at root/data. */
+static char *root, *data, *cwd, *empty, *env;
 
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
+/* The env(1) arguments that point TICKET_DATA at data_dir (unset it when NULL), malloc'd. */
+static char *data_env(const char *data_dir) {
+    char *env;
+    if (!data_dir) return strdup("-u TICKET_DATA");
+    if (asprintf(&env, "TICKET_DATA='%s'", data_dir) < 0) abort();
+    return env;
 }
 
-/* Runs `ticket ARGS` from cwd with TICKET_DATA=data_dir (unset when NULL);
- * returns the exit status and the output in *out. */
-static int ticket_in(const char *data_dir, const char *args, char **out) {
-    char *cmd;
-    if (asprintf(&cmd, "cd '%s' && %s%s%s '%s' %s", cwd, data_dir ? "TICKET_DATA='" : "env -u TICKET_DATA",
-                 data_dir ? data_dir : "", data_dir ? "'" : "", bin, args) < 0)
-        abort();
-    int status = run_capture(cmd, out);
-    free(cmd);
-    return status;
-}
+/* Runs `ticket ARGS` from cwd with TICKET_DATA=data; returns the exit status
+ * and the output in *out. */
+static int ticket(const char *args, char **out) { return ticket_output(cwd, env, args, out); }
 
-static int ticket(const char *args, char **out) { return ticket_in(data, args, out); }
+/* The same, checking the exit status and that the output holds every needle. */
+#define EXPECT(args, status, ...) CHECK_TICKET(cwd, env, (args), (status), __VA_ARGS__)
 
 /* A refused input: exit status 1 or 2 (not 0, not a crash) and every needle in the message. */
 static void expect_error_in(const char *data_dir, const char *args, const char *a, const char *b, const char *c) {
-    char *out = NULL;
-    int status = ticket_in(data_dir, args, &out);
-    if (status != 1 && status != 2) printf("  `ticket %s` exited with %d\n", args, status);
-    CHECK(status == 1 || status == 2);
-    CHECK_CONTAINS(out, a);
-    if (b) CHECK_CONTAINS(out, b);
-    if (c) CHECK_CONTAINS(out, c);
-    free(out);
+    char *other = data_env(data_dir);
+    CHECK_TICKET(cwd, other, args, STATUS_REFUSED, a, b, c);
+    free(other);
 }
 
-static void expect_error(const char *args, const char *a, const char *b) { expect_error_in(data, args, a, b, NULL); }
+static void expect_error(const char *args, const char *a, const char *b) { EXPECT(args, STATUS_REFUSED, a, b); }
 
 /* Six iterations of a small LeNet on the 8x8 dataset: a complete run in well under a second. */
 #define TRAIN "train --dataset mnist --width 0.25 --iterations 6 --batch 30 --threads 1 --checkpoint-every 3it --quiet"
@@ -55,20 +44,11 @@ static void expect_error(const char *args, const char *a, const char *b) { expec
 /* ---- help */
 
 static void test_help_lists_commands_and_options(void) {
-    char *out = NULL;
-    CHECK(ticket("--help", &out) == 0);
-    CHECK_CONTAINS(out, "usage: ticket COMMAND");
-    CHECK_CONTAINS(out, "train");
-    CHECK_CONTAINS(out, "bench");
-    CHECK_CONTAINS(out, "models");
-    free(out);
-    CHECK(ticket("", &out) == 2); /* no command: usage, but as an error */
-    CHECK_CONTAINS(out, "usage: ticket COMMAND");
-    free(out);
-    CHECK(ticket("--version", &out) == 0);
-    CHECK_CONTAINS(out, "ticket " TK_VERSION);
-    free(out);
+    EXPECT("--help", 0, "usage: ticket COMMAND", "train", "bench", "models");
+    EXPECT("", 2, "usage: ticket COMMAND"); /* no command: usage, but as an error */
+    EXPECT("--version", 0, "ticket " TK_VERSION);
 
+    char *out = NULL;
     CHECK(ticket("train --help", &out) == 0);
     static const char *const options[] = {
         "--model M",   "--dataset D",      "--optimizer",      "--lr X",     "--momentum X",   "--nesterov",
@@ -95,9 +75,7 @@ static void test_models_lists_the_registry(void) {
     }
     CHECK_CONTAINS(out, "parameters");
     free(out);
-    CHECK(ticket("models --help", &out) == 0);
-    CHECK_CONTAINS(out, "--input CxHxW");
-    free(out);
+    EXPECT("models --help", 0, "--input CxHxW");
     expect_error("models --input 3x32", "--input expects CxHxW", "got '3x32'");
 }
 
@@ -356,16 +334,15 @@ static void test_resume_needs_a_run_directory(void) {
 }
 
 int main(void) {
-    const char *env = getenv("TICKET_BIN");
-    if (!realpath(env && *env ? env : "build/ticket", bin) || access(bin, X_OK)) {
-        printf("  no executable %s: build it with `make` or set TICKET_BIN\nFAIL ticket_bin\n",
-               env && *env ? env : "build/ticket");
+    if (!ticket_bin()) {
+        printf("FAIL ticket_bin\n");
         return 1;
     }
     root = test_tmpdir("cli");
     data = path_in(root, "data");
     cwd = path_in(root, "cwd");
     empty = path_in(root, "empty");
+    env = data_env(data);
     if (mkdir(data, 0755) || mkdir(cwd, 0755) || mkdir(empty, 0755)) return 1;
     write_idx_dataset(data, 600, 200, 8, 8, 10, 7);
     RUN(test_help_lists_commands_and_options);
@@ -379,6 +356,6 @@ int main(void) {
     RUN(test_damaged_checkpoints);
     RUN(test_resume_needs_a_run_directory);
     rm_rf(root);
-    free(data), free(cwd), free(empty), free(root);
+    free(data), free(cwd), free(empty), free(env), free(root);
     CHECK_MAIN_END();
 }

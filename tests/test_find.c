@@ -22,12 +22,6 @@
 /* Holds data/mnist (found through TICKET_DATA), the run stores and the logs. */
 static char *root;
 
-static char *cat(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
-
 static char *level_path(const char *run, int level, const char *name) {
     char *p;
     if (asprintf(&p, "%s/level_%02d/%s", run, level, name) < 0) abort();
@@ -35,15 +29,6 @@ static char *level_path(const char *run, int level, const char *name) {
 }
 
 static bool exists(const char *path) { return tk_file_exists(path); }
-
-/* True when both files exist, are non-empty and hold the same bytes. */
-static bool same_bytes(const char *a, const char *b) {
-    size_t na = 0, nb = 0;
-    char *x = read_whole_file(a, &na), *y = read_whole_file(b, &nb);
-    bool same = x && y && na > 0 && na == nb && !memcmp(x, y, na);
-    free(x), free(y);
-    return same;
-}
 
 /* lenet_300_100 at width 0.1 on the 8x8 data: fc1 [30,64], fc2 [10,30],
  * fc3 [10,10], so 2320 prunable weights; batch 30 of 600 = 20 iterations per
@@ -128,7 +113,7 @@ static const char *const control_files[] = {"config.json", "checkpoint", "metric
 
 static void test_run_layout(void) {
     tk_find_config c = parse_spec(spec_text);
-    char *store = cat(root, "store");
+    char *store = path_in(root, "store");
     tk_error err = {{0}};
     double t0 = tk_now();
     int rc = find(&c, store, run, &err);
@@ -137,10 +122,10 @@ static void test_run_layout(void) {
     printf("  %d levels with 5 controls in %.2f s\n", LEVELS, tk_now() - t0);
     char hash[17], *expect_dir = NULL;
     tk_find_hash(&c, hash);
-    expect_dir = cat(store, hash);
+    expect_dir = path_in(store, hash);
     CHECK(!strcmp(run, expect_dir));
     /* find.json is the canonical form the name hashes. */
-    char *find_json = cat(run, "find.json"), *canonical = tk_find_canonical_json(&c);
+    char *find_json = path_in(run, "find.json"), *canonical = tk_find_canonical_json(&c);
     char *stored = read_whole_file(find_json, NULL);
     CHECK(stored && strlen(stored) == strlen(canonical) + 1 && !strncmp(stored, canonical, strlen(canonical)));
     free(stored), free(canonical), free(find_json), free(expect_dir), free(store);
@@ -171,7 +156,7 @@ static void test_run_layout(void) {
                 free(p);
             }
     }
-    char *rewind = level_path(run, 0, "rewind"), *l1 = cat(run, "l1_dense/summary.json");
+    char *rewind = level_path(run, 0, "rewind"), *l1 = path_in(run, "l1_dense/summary.json");
     CHECK(exists(rewind) && exists(l1));
     free(rewind), free(l1);
 }
@@ -281,7 +266,7 @@ static bool reconstructs(const tk_find_config *c, recon *r, const char *name, co
     tk_error err = {{0}};
     int rc = tk_train_run_from(&c->train, dir, &start, TK_PROGRESS_NONE, &res, &err);
     if (rc) printf("  %s: %s\n", name, err.msg);
-    char *ck = cat(dir, "checkpoint");
+    char *ck = path_in(dir, "checkpoint");
     bool same = rc == 0 && same_bytes(ck, expect);
     free(ck), free(dir), free(rewind);
     return same;
@@ -343,7 +328,7 @@ static void test_rewind_restores_stored_weights(void) {
      * not the initialization. */
     tk_train_config ten = c.train;
     ten.length = (tk_duration){0, 10};
-    char *dir = cat(root, "recon/dense10"), *ck = cat(dir, "checkpoint");
+    char *dir = path_in(root, "recon/dense10"), *ck = path_in(dir, "checkpoint");
     rm_rf(dir);
     tk_train_result res;
     tk_error err = {{0}};
@@ -372,7 +357,7 @@ static tk_rng control_init_rng(int level, int k) {
 static void test_controls(void) {
     tk_find_config c = parse_spec(spec_text);
     tk_model *m = model(), *l1 = model();
-    char *l1_dense = cat(run, "l1_dense/checkpoint");
+    char *l1_dense = path_in(run, "l1_dense/checkpoint");
     CHECK(load(l1, l1_dense));
     uint8_t *ticket = malloc(m->n_prunable);
     uint8_t *masks[TK_CONTROL_COUNT];
@@ -513,7 +498,7 @@ static void test_rerun_skips_everything(void) {
     CHECK(recorded > 50);
     tk_level_report first[LEVELS + 1];
     memcpy(first, reports, sizeof first);
-    char *store = cat(root, "store"), again[1200];
+    char *store = path_in(root, "store"), again[1200];
     tk_error err = {{0}};
     double t0 = tk_now();
     CHECK(find(&c, store, again, &err) == 0);
@@ -543,7 +528,7 @@ static void test_more_levels_extend_run(void) {
     tk_find_config c = parse_spec(spec_text);
     c.levels = LEVELS + 1;
     snapshot_run();
-    char *store = cat(root, "store"), again[1200];
+    char *store = path_in(root, "store"), again[1200];
     tk_error err = {{0}};
     CHECK(find(&c, store, again, &err) == 0);
     CHECK(!strcmp(again, run));
@@ -563,36 +548,8 @@ static void test_more_levels_extend_run(void) {
 
 /* ---- the real binary under SIGKILL in round 3 */
 
-static const char *ticket_bin(void) {
-    const char *bin = getenv("TICKET_BIN");
-    return bin && *bin ? bin : "build/ticket";
-}
-
-static pid_t spawn_find(const char *spec, const char *store, const char *log) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        execl(ticket_bin(), "ticket", "find", spec, "--root", store, "--quiet", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void show_log(const char *log) {
-    char *text = read_whole_file(log, NULL);
-    printf("  %s: %s\n", log, text ? text : "(missing)");
-    free(text);
-}
-
-static int find_to_end(const char *spec, const char *store, const char *log) {
-    int status = 0;
-    pid_t pid = spawn_find(spec, store, log);
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-    if (WEXITSTATUS(status)) show_log(log);
-    return WEXITSTATUS(status);
-}
+/* The arguments of `ticket find SPEC --root STORE --quiet`. */
+#define FIND_ARGS(spec, store) ((char *[]){"ticket", "find", (spec), "--root", (store), "--quiet", NULL})
 
 /* Levels of 200 iterations from a rewind point at 20, a checkpoint every 10
  * and an evaluation every 25: round 3's first checkpoint (iteration 30)
@@ -603,18 +560,16 @@ static const char *const kill_spec =
     " \"pruning\": {\"levels\": 3}, \"rewind\": \"20it\", \"controls\": [\"random_ticket\"]}";
 
 static void test_sigkill_in_round_3(void) {
-    if (access(ticket_bin(), X_OK)) {
-        printf("  no executable %s: build it with `make` or set TICKET_BIN\n", ticket_bin());
-        CHECK(access(ticket_bin(), X_OK) == 0);
-        return;
-    }
-    char *spec = cat(root, "kill.json"), *log = cat(root, "kill.log");
+    const char *bin = ticket_bin();
+    CHECK(bin != NULL);
+    if (!bin) return;
+    char *spec = path_in(root, "kill.json"), *log = path_in(root, "kill.log");
     write_file(spec, kill_spec, strlen(kill_spec));
     tk_find_config c = parse_spec(kill_spec);
     char hash[17];
     tk_find_hash(&c, hash);
-    char *killed_store = cat(root, "killed"), *whole_store = cat(root, "whole");
-    char *killed = cat(killed_store, hash), *whole = cat(whole_store, hash);
+    char *killed_store = path_in(root, "killed"), *whole_store = path_in(root, "whole");
+    char *killed = path_in(killed_store, hash), *whole = path_in(whole_store, hash);
     rm_rf(killed_store), rm_rf(whole_store);
 
     /* Kill as soon as round 3 has written its first checkpoint, so the rerun
@@ -626,7 +581,7 @@ static void test_sigkill_in_round_3(void) {
     int status = 0;
     for (int attempt = 0; attempt < 4; attempt++) {
         rm_rf(killed_store);
-        pid_t pid = spawn_find(spec, killed_store, log), reaped = 0;
+        pid_t pid = spawn_ticket(FIND_ARGS(spec, killed_store), log), reaped = 0;
         CHECK(pid > 0);
         if (pid <= 0) break;
         double t0 = tk_now();
@@ -641,9 +596,9 @@ static void test_sigkill_in_round_3(void) {
     }
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
     CHECK(exists(summary2) && exists(ck3) && !exists(summary3));
-    CHECK(find_to_end(spec, killed_store, log) == 0);
+    CHECK(run_ticket(FIND_ARGS(spec, killed_store), log) == 0);
     double t0 = tk_now();
-    CHECK(find_to_end(spec, whole_store, log) == 0);
+    CHECK(run_ticket(FIND_ARGS(spec, whole_store), log) == 0);
     printf("  uninterrupted run: %.2f s\n", tk_now() - t0);
     static const char *const compared[] = {"mask", "ticket", "checkpoint", "sparsity.json", "metrics.jsonl",
                                            "random_ticket/checkpoint", "random_ticket/metrics.jsonl"};
@@ -651,9 +606,7 @@ static void test_sigkill_in_round_3(void) {
         for (int i = 0; i < TK_ARRAY_LEN(compared); i++) {
             if (l == 0 && i >= 5) continue; /* no controls at level 0 */
             char *a = level_path(killed, l, compared[i]), *b = level_path(whole, l, compared[i]);
-            bool same = same_bytes(a, b);
-            if (!same) printf("  %s and %s differ\n", a, b);
-            CHECK(same);
+            CHECK(same_bytes(a, b));
             free(a), free(b);
         }
     char *ra = level_path(killed, 0, "rewind"), *rb = level_path(whole, 0, "rewind");
@@ -803,7 +756,7 @@ static void test_rewind_beyond_length(void) {
                        " \"batch\": 30, \"length\": \"50it\", \"threads\": 1}, \"pruning\": {\"levels\": 1},"
                        " \"rewind\": \"1000it\"}";
     tk_find_config c = parse_spec(text);
-    char *store = cat(root, "beyond"), dir[1200];
+    char *store = path_in(root, "beyond"), dir[1200];
     tk_error err = {{0}};
     CHECK(find(&c, store, dir, &err) != 0);
     CHECK_CONTAINS(err.msg, "rewind point 1000it (iteration 1000) is beyond the training length of 50 iterations");
@@ -821,7 +774,7 @@ static void test_renamed_run_dir(void) {
     char hash[17];
     tk_find_config c = parse_spec(spec_text), stored;
     tk_find_hash(&c, hash);
-    char *copy = cat(root, "store/0123456789abcdef"), *cmd;
+    char *copy = path_in(root, "store/0123456789abcdef"), *cmd;
     rm_rf(copy);
     if (asprintf(&cmd, "cp -r '%s' '%s'", run, copy) < 0) abort();
     CHECK(system(cmd) == 0);
@@ -834,7 +787,7 @@ static void test_renamed_run_dir(void) {
 
     /* Rerunning into a directory named by the hash that holds another
      * configuration's find.json (the same run at rate 0.3). */
-    char *store = cat(root, "mismatch"), *dir = cat(store, hash), *find_json = cat(dir, "find.json");
+    char *store = path_in(root, "mismatch"), *dir = path_in(store, hash), *find_json = path_in(dir, "find.json");
     tk_find_config two = c;
     two.prune.rate = 0.3f;
     char other[17], *text = tk_find_canonical_json(&two);
@@ -846,34 +799,26 @@ static void test_renamed_run_dir(void) {
     CHECK(find(&c, store, got, &err) != 0);
     CHECK_CONTAINS(err.msg, other);
     CHECK_CONTAINS(err.msg, hash);
-    char *l0 = cat(dir, "level_00");
+    char *l0 = path_in(dir, "level_00");
     CHECK(!exists(l0)); /* nothing trained into the wrong directory */
     free(l0), free(text), free(cmd), free(copy), free(store), free(dir), free(find_json);
 }
 
 /* The same refusals through `ticket find`: non-zero exit and the message. */
 static void expect_cli(const char *spec_json, const char *args, int want_status, const char *a, const char *b) {
-    char *spec = cat(root, "cli.json"), *cmd, *out = NULL;
+    char *spec = path_in(root, "cli.json"), *cmd;
     if (spec_json) write_file(spec, spec_json, strlen(spec_json));
-    if (asprintf(&cmd, "'%s' find %s%s%s --root '%s/cli-store' --quiet", ticket_bin(), spec_json ? "'" : "",
-                 spec_json ? spec : "", spec_json ? "'" : "", root) < 0)
+    if (asprintf(&cmd, "find %s%s%s --root '%s/cli-store' --quiet %s", spec_json ? "'" : "", spec_json ? spec : "",
+                 spec_json ? "'" : "", root, args ? args : "") < 0)
         abort();
-    char *full;
-    if (asprintf(&full, "%s %s", cmd, args ? args : "") < 0) abort();
-    int status = run_capture(full, &out);
-    if (status != want_status) printf("  `%s` exited with %d (expected %d): %s\n", full, status, want_status, out);
-    CHECK(status == want_status);
-    CHECK_CONTAINS(out, a);
-    if (b) CHECK_CONTAINS(out, b);
-    free(out), free(full), free(cmd), free(spec);
+    CHECK_TICKET(".", "", cmd, want_status, a, b);
+    free(cmd), free(spec);
 }
 
 static void test_cli_errors(void) {
-    if (access(ticket_bin(), X_OK)) {
-        printf("  no executable %s: build it with `make` or set TICKET_BIN\n", ticket_bin());
-        CHECK(access(ticket_bin(), X_OK) == 0);
-        return;
-    }
+    const char *bin = ticket_bin();
+    CHECK(bin != NULL);
+    if (!bin) return;
     expect_cli("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", NULL, 2, "unknown key 'rat'", "did you mean 'rate'");
     expect_cli("{" TRAIN ", \"prunning\": {}}", NULL, 2, "cli.json", "did you mean 'pruning'");
     expect_cli("{" TRAIN ", \"pruning\": {\"levels\": \"3\"}}", NULL, 2, "pruning.levels must be", NULL);
@@ -892,13 +837,9 @@ static void test_cli_errors(void) {
     free(args);
     expect_cli(NULL, "--model lenet_300_100", 2, "--dataset", NULL);
     char *missing;
-    if (asprintf(&missing, "'%s/no-such-spec.json'", root) < 0) abort();
-    char *cmd, *out = NULL;
-    if (asprintf(&cmd, "'%s' find %s", ticket_bin(), missing) < 0) abort();
-    int status = run_capture(cmd, &out);
-    CHECK(status != 0 && status < 128);
-    CHECK_CONTAINS(out, "no-such-spec.json");
-    free(out), free(cmd), free(missing);
+    if (asprintf(&missing, "find '%s/no-such-spec.json'", root) < 0) abort();
+    CHECK_TICKET(".", "", missing, STATUS_REFUSED, "no-such-spec.json");
+    free(missing);
 }
 
 int main(void) {

@@ -6,28 +6,12 @@
 #include "tk_common.h"
 #include "tk_data.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define N_IMG 5
 #define ROWS 4
 #define COLS 3
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
 
 /* Distinct, asymmetric values that cover 0 and 255, so a transposed,
  * shifted or byte-swapped read cannot pass. */
@@ -60,27 +44,6 @@ static bytes idx_labels(uint32_t n) {
     return b;
 }
 
-/* A gzip file with one raw entry, as gzip(1) would write it. */
-static void write_gz(const char *path, const void *data, size_t n) {
-    struct archive *a = archive_write_new();
-    archive_write_add_filter_gzip(a);
-    archive_write_set_format_raw(a);
-    if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
-        printf("  cannot write %s: %s\nFAIL write_gz\n", path, archive_error_string(a));
-        exit(1);
-    }
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_size(e, (la_int64_t)n);
-    if (archive_write_header(a, e) != ARCHIVE_OK || archive_write_data(a, data, n) != (la_ssize_t)n ||
-        archive_write_close(a) != ARCHIVE_OK) {
-        printf("  cannot write %s: %s\nFAIL write_gz\n", path, archive_error_string(a));
-        exit(1);
-    }
-    archive_entry_free(e);
-    archive_write_free(a);
-}
-
 static void check_tiny(const tk_dataset *d, int classes) {
     CHECK(d->n == N_IMG && d->C == 1 && d->H == ROWS && d->W == COLS);
     CHECK(d->classes == classes);
@@ -95,101 +58,101 @@ static void check_tiny(const tk_dataset *d, int classes) {
     CHECK(wrong_labels == 0);
 }
 
+/* dir/img and dir/lab holding the given bytes, each gzip-compressed (and
+ * named .gz) when asked. */
+typedef struct pair {
+    char *dir, *img, *lab;
+} pair;
+
+static pair write_pair(const bytes *images, bool gz_images, const bytes *labels, bool gz_labels) {
+    pair p = {test_tmpdir("idx"), NULL, NULL};
+    p.img = path_in(p.dir, gz_images ? "img.gz" : "img");
+    p.lab = path_in(p.dir, gz_labels ? "lab.gz" : "lab");
+    (gz_images ? write_gz : write_file)(p.img, images->data, images->n);
+    (gz_labels ? write_gz : write_file)(p.lab, labels->data, labels->n);
+    return p;
+}
+
+static void free_pair(pair *p) {
+    rm_rf(p->dir);
+    free(p->dir), free(p->img), free(p->lab);
+}
+
 static void test_idx_plain(void) {
-    char *dir = test_tmpdir("idx");
-    char *img = path_in(dir, "img"), *lab = path_in(dir, "lab");
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
-    write_file(img, bi.data, bi.n);
-    write_file(lab, bl.data, bl.n);
+    pair p = write_pair(&bi, false, &bl, false);
     tk_dataset d;
     tk_error err = {{0}};
-    CHECK(tk_idx_load(img, lab, 0, &d, &err) == 0);
+    CHECK(tk_idx_load(p.img, p.lab, 0, &d, &err) == 0);
     check_tiny(&d, 10); /* max label 9 + 1 */
     tk_dataset_free(&d);
     CHECK(d.images == NULL && d.labels == NULL && d.n == 0);
-    CHECK(tk_idx_load(img, lab, 12, &d, &err) == 0);
+    CHECK(tk_idx_load(p.img, p.lab, 12, &d, &err) == 0);
     check_tiny(&d, 12);
     tk_dataset_free(&d);
-    rm_rf(dir);
-    free(dir), free(img), free(lab);
+    free_pair(&p);
 }
 
 static void test_idx_gz(void) {
-    char *dir = test_tmpdir("idx");
-    char *img = path_in(dir, "img.gz"), *lab = path_in(dir, "lab.gz");
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
-    write_gz(img, bi.data, bi.n);
-    write_gz(lab, bl.data, bl.n);
+    pair p = write_pair(&bi, true, &bl, true);
     /* Make sure the files really are compressed, not raw copies. */
-    FILE *f = fopen(img, "rb");
+    FILE *f = fopen(p.img, "rb");
     uint8_t head[2] = {0};
     CHECK(f && fread(head, 1, 2, f) == 2 && head[0] == 0x1f && head[1] == 0x8b);
     if (f) fclose(f);
     tk_dataset d;
     tk_error err = {{0}};
-    CHECK(tk_idx_load(img, lab, 10, &d, &err) == 0);
+    CHECK(tk_idx_load(p.img, p.lab, 10, &d, &err) == 0);
     check_tiny(&d, 10);
     tk_dataset_free(&d);
-    rm_rf(dir);
-    free(dir), free(img), free(lab);
+    free_pair(&p);
 }
 
-/* Writes the tiny pair, with the image file replaced by `img_bytes` and the
- * label file by `lab_bytes`, and returns the loader's error. */
-static tk_error load_bad(const bytes *img_bytes, const bytes *lab_bytes, int classes_hint, char **dir_out) {
-    char *dir = test_tmpdir("idx");
-    char *img = path_in(dir, "img"), *lab = path_in(dir, "lab");
-    write_file(img, img_bytes->data, img_bytes->n);
-    write_file(lab, lab_bytes->data, lab_bytes->n);
+/* Writes the pair `img_bytes`, `lab_bytes` into *p and returns the loader's error. */
+static tk_error load_bad(const bytes *img_bytes, const bytes *lab_bytes, int classes_hint, pair *p) {
+    *p = write_pair(img_bytes, false, lab_bytes, false);
     tk_dataset d;
     tk_error err = {{0}};
-    CHECK(tk_idx_load(img, lab, classes_hint, &d, &err) == -1);
+    CHECK(tk_idx_load(p->img, p->lab, classes_hint, &d, &err) == -1);
     CHECK(d.images == NULL && d.labels == NULL);
-    free(img), free(lab);
-    *dir_out = dir;
     return err;
 }
 
 static void test_idx_wrong_magic(void) {
     bytes bl = idx_labels(N_IMG);
-    char *dir;
-    tk_error err = load_bad(&bl, &bl, 10, &dir); /* a label file where images belong */
-    CHECK_CONTAINS(err.msg, dir);
+    pair p;
+    tk_error err = load_bad(&bl, &bl, 10, &p); /* a label file where images belong */
+    CHECK_CONTAINS(err.msg, p.dir);
     CHECK_CONTAINS(err.msg, "/img: expected 0x00000803 for an IDX image file, found 0x00000801");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 }
 
 static void test_idx_truncated(void) {
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
     bi.n -= 7;
-    char *dir;
-    tk_error err = load_bad(&bi, &bl, 10, &dir);
+    pair p;
+    tk_error err = load_bad(&bi, &bl, 10, &p);
     CHECK_CONTAINS(err.msg, "/img: truncated");
     CHECK_CONTAINS(err.msg, "the header's dims (5x4x3) need 60 bytes of data after the 16-byte header, found 53");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 
     bi.n = 10; /* cut inside the header */
-    err = load_bad(&bi, &bl, 10, &dir);
+    err = load_bad(&bi, &bl, 10, &p);
     CHECK_CONTAINS(err.msg, "/img: truncated: the IDX image header is 16 bytes");
     CHECK_CONTAINS(err.msg, "found 10");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 
     bi.n = 0;
-    err = load_bad(&bi, &bl, 10, &dir);
+    err = load_bad(&bi, &bl, 10, &p);
     CHECK_CONTAINS(err.msg, "/img: truncated: 0 bytes, too short for the 4-byte magic of an IDX image file");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 }
 
 static void test_idx_damaged_gz(void) {
-    char *dir = test_tmpdir("idx");
-    char *img = path_in(dir, "img.gz"), *lab = path_in(dir, "lab");
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
-    write_gz(img, bi.data, bi.n);
-    write_file(lab, bl.data, bl.n);
+    pair p = write_pair(&bi, true, &bl, false);
+    char *img = p.img, *lab = p.lab;
     FILE *f = fopen(img, "rb");
     uint8_t gz[512];
     size_t n = f ? fread(gz, 1, sizeof gz, f) : 0;
@@ -216,27 +179,24 @@ static void test_idx_damaged_gz(void) {
     write_file(img, gz, n);
     CHECK(tk_idx_load(img, lab, 10, &d, &err) == 0);
     tk_dataset_free(&d);
-    rm_rf(dir);
-    free(dir), free(img), free(lab);
+    free_pair(&p);
 }
 
 static void test_idx_count_mismatch(void) {
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG - 1);
-    char *dir;
-    tk_error err = load_bad(&bi, &bl, 10, &dir);
+    pair p;
+    tk_error err = load_bad(&bi, &bl, 10, &p);
     CHECK_CONTAINS(err.msg, "/img has 5 images but ");
     CHECK_CONTAINS(err.msg, "/lab has 4 labels");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 }
 
 static void test_idx_label_out_of_range(void) {
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
-    char *dir;
-    tk_error err = load_bad(&bi, &bl, 9, &dir); /* label 9 at index 2 */
+    pair p;
+    tk_error err = load_bad(&bi, &bl, 9, &p); /* label 9 at index 2 */
     CHECK_CONTAINS(err.msg, "/lab: label 9 at index 2 (byte offset 10) is not below 9");
-    rm_rf(dir);
-    free(dir);
+    free_pair(&p);
 }
 
 static void test_idx_missing_file(void) {
@@ -269,25 +229,6 @@ static void test_dataset_unknown_name(void) {
     CHECK(idx == 2);
 }
 
-/* Runs fn with $TICKET_DATA at a fresh empty dir that is also the working
- * directory (so ./data is absent), restoring both afterwards. */
-static void with_empty_data_dir(void (*fn)(const char *dir)) {
-    char cwd[4096];
-    if (!getcwd(cwd, sizeof cwd)) abort();
-    const char *old = getenv("TICKET_DATA");
-    char *saved = old ? strdup(old) : NULL;
-    char *dir = test_tmpdir("data");
-    setenv("TICKET_DATA", dir, 1);
-    if (chdir(dir) != 0) abort();
-    fn(dir);
-    if (chdir(cwd) != 0) abort();
-    if (saved) setenv("TICKET_DATA", saved, 1);
-    else unsetenv("TICKET_DATA");
-    free(saved);
-    rm_rf(dir);
-    free(dir);
-}
-
 static void not_found(const char *dir) {
     tk_dataset d;
     tk_error err = {{0}};
@@ -309,7 +250,7 @@ static void not_found(const char *dir) {
     CHECK_CONTAINS(err.msg, "/mnist/t10k-images-idx3-ubyte but not t10k-labels-idx1-ubyte(.gz))");
 }
 
-static void test_dataset_not_found(void) { with_empty_data_dir(not_found); }
+static void test_dataset_not_found(void) { with_data_dir(not_found); }
 
 static void found_in_ticket_data(const char *dir) {
     char *folder = path_in(dir, "mnist");
@@ -330,7 +271,7 @@ static void found_in_ticket_data(const char *dir) {
     free(folder), free(img), free(lab);
 }
 
-static void test_dataset_found_in_ticket_data(void) { with_empty_data_dir(found_in_ticket_data); }
+static void test_dataset_found_in_ticket_data(void) { with_data_dir(found_in_ticket_data); }
 
 static bool fashion_mnist_installed(void) {
     const char *env = getenv("TICKET_DATA");

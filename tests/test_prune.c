@@ -592,12 +592,6 @@ static void test_validate_messages(void) {
 
 static char *tmp;
 
-static char *path_in(const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", tmp, name) < 0) abort();
-    return p;
-}
-
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
@@ -621,7 +615,7 @@ static void test_mask_file(void) {
     uint8_t *ones = malloc(m->n_prunable), *mask = malloc(m->n_prunable), *back = malloc(m->n_prunable);
     memset(ones, 1, m->n_prunable);
     tk_prune_mask(m, &c, 3, w, ones, mask);
-    char *path = path_in("level.mask");
+    char *path = path_in(tmp, "level.mask");
     tk_error err = {{0}};
     CHECK(tk_mask_write(path, mask, m->n_prunable, &err) == 0);
     CHECK(tk_mask_read(path, back, m->n_prunable, &err) == 0);
@@ -668,7 +662,7 @@ static void test_ticket_file(void) {
     memcpy(m->param, w, m->n_params * sizeof(float));
     tk_model_apply_mask(m);
     const char *prov = "{\"model\":\"lenet_300_100\",\"level\":4,\"seed\":7}";
-    char *path = path_in("level.ticket");
+    char *path = path_in(tmp, "level.ticket");
     tk_error err = {{0}};
     CHECK(tk_ticket_write(path, m, 0.1f, m->param, prov, &err) == 0);
     size_t n = 0;

@@ -19,12 +19,6 @@
 /* Holds data/mnist (the tiny dataset, found through TICKET_DATA) and the runs. */
 static char *root;
 
-static char *path_in(const char *dir, const char *name) {
-    char *p;
-    if (asprintf(&p, "%s/%s", dir, name) < 0) abort();
-    return p;
-}
-
 /* A fresh run directory under root (removed first if a retry left one). */
 static char *run_dir(const char *name) {
     char *dir = path_in(root, name);
@@ -60,11 +54,8 @@ static int train(const tk_train_config *c, const char *dir, tk_train_result *r) 
 /* True when dir_a/name and dir_b/name both exist, are non-empty and hold the same bytes. */
 static bool same_file(const char *dir_a, const char *dir_b, const char *name) {
     char *pa = path_in(dir_a, name), *pb = path_in(dir_b, name);
-    size_t na = 0, nb = 0;
-    char *a = read_whole_file(pa, &na), *b = read_whole_file(pb, &nb);
-    bool same = a && b && na > 0 && na == nb && !memcmp(a, b, na);
-    if (!same) printf("  %s (%zu bytes) and %s (%zu bytes) differ\n", pa, na, pb, nb);
-    free(a), free(b), free(pa), free(pb);
+    bool same = same_bytes(pa, pb);
+    free(pa), free(pb);
     return same;
 }
 
@@ -205,39 +196,6 @@ static void test_resume_after_kill_matches(void) {
 
 /* ---- the real binary under SIGKILL */
 
-static const char *ticket_bin(void) {
-    const char *bin = getenv("TICKET_BIN");
-    return bin && *bin ? bin : "build/ticket";
-}
-
-/* Starts `ticket train ARGS` with stdout and stderr going to `log`. */
-static pid_t spawn_ticket(char *const args[], const char *log) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        execv(ticket_bin(), args);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void show_log(const char *log) {
-    char *text = read_whole_file(log, NULL);
-    printf("  %s: %s\n", log, text ? text : "(missing)");
-    free(text);
-}
-
-/* Runs `ticket train ARGS` to the end; returns the exit status (-1 if it did not exit). */
-static int run_ticket(char *const args[], const char *log) {
-    int status = 0;
-    pid_t pid = spawn_ticket(args, log);
-    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
-    if (WEXITSTATUS(status)) show_log(log);
-    return WEXITSTATUS(status);
-}
-
 /* summary.json without the lines that depend on the wall clock. */
 static char *summary_without_timing(const char *dir) {
     char *p = path_in(dir, "summary.json");
@@ -251,23 +209,14 @@ static char *summary_without_timing(const char *dir) {
     return out;
 }
 
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Acceptance: a run killed with SIGKILL at a random iteration and resumed
  * ends with weights byte-identical to a run that never stopped. Checkpoints
  * every 3 iterations and evaluations every 4 mean the kill often lands with
  * metrics.jsonl ahead of the checkpoint, which resume must cut back. */
 static void test_sigkill_then_resume_is_bit_exact(void) {
-    if (access(ticket_bin(), X_OK)) {
-        printf("  no executable %s: build it with `make` or set TICKET_BIN\n", ticket_bin());
-        CHECK(access(ticket_bin(), X_OK) == 0);
-        return;
-    }
+    const char *bin = ticket_bin();
+    CHECK(bin != NULL);
+    if (!bin) return;
     enum { TOTAL = 400 };
     char *whole = run_dir("kill-whole");
     char *log = path_in(root, "kill.log");

@@ -125,9 +125,7 @@ void tk_mask_count(const tk_model *m, const uint8_t *mask, int i, size_t *kept, 
     *total = p->count;
 }
 
-/* Keeps exactly `keep` of the positions idx[0..n), uniformly: a partial
- * Fisher-Yates shuffle picks them. */
-static void keep_random(uint8_t *out, uint32_t *idx, size_t n, size_t keep, tk_rng *rng) {
+void tk_keep_random(uint8_t *out, uint32_t *idx, size_t n, size_t keep, tk_rng *rng) {
     for (size_t i = 0; i < keep; i++) {
         size_t j = i + tk_rng_below(rng, (uint32_t)(n - i));
         uint32_t t = idx[i];
@@ -151,8 +149,8 @@ void tk_random_mask(const tk_model *m, const tk_prune_config *c, const uint8_t *
         if (per_layer) n = 0, keep = 0;
         for (size_t j = p->offset; j < p->offset + p->count; j++) idx[n++] = (uint32_t)j;
         keep += kept;
-        if (per_layer) keep_random(out, idx, n, keep, rng);
+        if (per_layer) tk_keep_random(out, idx, n, keep, rng);
     }
-    if (!per_layer) keep_random(out, idx, n, keep, rng);
+    if (!per_layer) tk_keep_random(out, idx, n, keep, rng);
     free(idx);
 }

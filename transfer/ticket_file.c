@@ -139,6 +139,26 @@ static int read_ticket(tk_reader *r, tk_model *m, float width, char **provenance
     return rc;
 }
 
+int tk_ticket_model(const char *path, tk_model_config *cfg, char name[64], tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    tk_reader r;
+    uint32_t u[4] = {0};
+    int rc = tk_reader_begin(&r, data, n, path, ticket_magic, TICKET_VERSION, "ticket", err);
+    char *skip = tk_malloc(n + 1);
+    if (rc == 0) rc = tk_read_str(&r, skip, n + 1, "provenance", err);
+    if (rc == 0) rc = tk_read_str(&r, name, 64, "model name", err);
+    if (rc == 0) rc = tk_read_f32(&r, &cfg->width, "width", err);
+    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(&r, &u[i], "input shape", err);
+    free(skip);
+    free(data);
+    cfg->name = name;
+    cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
+    cfg->classes = (int)u[3];
+    return rc;
+}
+
 int tk_ticket_read(const char *path, tk_model *m, float width, char **provenance, tk_error *err) {
     uint8_t *data;
     size_t n;

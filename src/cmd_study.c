@@ -1,0 +1,108 @@
+/* cmd_study.c - `ticket study plan|run` and `ticket report`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tk_cli.h"
+#include "tk_file.h"
+#include "tk_study.h"
+
+static tk_option options[] = {
+    {"out", "DIR", "study directory (default studies/NAME)", NULL},
+    {"jobs", "N", "worker processes, also -j N (default: the study's \"workers\")", NULL},
+    {"threads", "N", "BLAS threads shared by the workers (default 2)", NULL},
+};
+enum { N_OPTIONS = sizeof options / sizeof options[0] };
+
+static int load_study(const char *path, tk_study *s, tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    int rc = tk_study_from_json((const char *)data, path, s, err);
+    free(data);
+    return rc;
+}
+
+static int fail(const char *cmd, const tk_error *err, int code) {
+    fprintf(stderr, "ticket %s: %s\n", cmd, err->msg);
+    return code;
+}
+
+int tk_cmd_study(int argc, char **argv) {
+    tk_error err = {{0}};
+    const char *usage = "ticket study plan|run STUDY.json [--out DIR] [-j N] [--threads N]";
+    if (argc < 1 || (strcmp(argv[0], "plan") && strcmp(argv[0], "run"))) {
+        bool asked = argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"));
+        tk_cli_usage(asked ? stdout : stderr, usage,
+                     "plan: the job graph (find levels per source, target and seed; transfers per source\n"
+                     "level x target x seed x control) with a cost estimate from a short benchmark.\n"
+                     "run: runs it on a pool of worker processes, skipping finished jobs, then writes the\n"
+                     "report into DIR/report (ticket report DIR rewrites it).",
+                     options, N_OPTIONS);
+        return asked ? 0 : 2;
+    }
+    bool plan = !strcmp(argv[0], "plan");
+    const char *spec = argc > 1 && strncmp(argv[1], "-", 1) ? argv[1] : NULL;
+    char **rest = argv + 1 + (spec != NULL);
+    int n_rest = argc - 1 - (spec != NULL);
+    for (int i = 0; i < n_rest; i++)
+        if (!strcmp(rest[i], "-j")) rest[i] = "--jobs";
+    bool help;
+    if (tk_cli_parse(n_rest, rest, options, N_OPTIONS, &help, &err)) return fail("study", &err, 2);
+    if (help || !spec) {
+        tk_cli_usage(help ? stdout : stderr, usage, "Runs a transfer study (see README: Studies).", options, N_OPTIONS);
+        return help ? 0 : 2;
+    }
+    tk_study s;
+    if (load_study(spec, &s, &err)) return fail("study", &err, 2);
+    tk_study_run_options o = {.plan_only = plan, .progress_tty = isatty(STDERR_FILENO)};
+    char out[1024];
+    const char *given = tk_cli_find(options, N_OPTIONS, "out")->value;
+    if (given) snprintf(out, sizeof out, "%s", given);
+    else snprintf(out, sizeof out, "studies/%s", s.name);
+    o.out = out;
+    if (tk_cli_int(options, N_OPTIONS, "jobs", &o.workers, &err) < 0 ||
+        tk_cli_int(options, N_OPTIONS, "threads", &o.threads, &err) < 0)
+        return fail("study", &err, 2);
+    if (o.workers < 0 || o.threads < 0) {
+        fprintf(stderr, "ticket study: -j and --threads must be positive\n");
+        return 2;
+    }
+    if (tk_study_check_data(&s, &err)) return fail("study", &err, 2);
+    if (!plan) {
+        /* The report command rebuilds the study from this copy. */
+        uint8_t *data;
+        size_t n;
+        char copy[1100];
+        snprintf(copy, sizeof copy, "%s/study.json", out);
+        if (tk_mkdirs(out, &err) || tk_file_read_all(spec, &data, &n, &err)) return fail("study", &err, 1);
+        int rc = tk_file_write_atomic(copy, data, n, &err);
+        free(data);
+        if (rc) return fail("study", &err, 1);
+    }
+    if (tk_study_run(&s, &o, &err)) return fail("study", &err, 1);
+    if (!plan) printf("study %s: done; report in %s/report (report.md, results.csv, figures/)\n", s.name, out);
+    return 0;
+}
+
+int tk_cmd_report(int argc, char **argv) {
+    tk_error err = {{0}};
+    if (argc != 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+        printf("usage: ticket report STUDY_DIR\n\nCollects every finished run of the study in STUDY_DIR (as "
+               "`ticket study run` left it)\nand writes STUDY_DIR/report: results.csv/json, summary.csv/json, "
+               "report.md, figures/.\n");
+        return argc == 1 ? 0 : 2;
+    }
+    char spec[1100];
+    snprintf(spec, sizeof spec, "%s/study.json", argv[0]);
+    tk_study s;
+    if (!tk_file_exists(spec)) {
+        fprintf(stderr, "ticket report: %s is not a study directory (no study.json); `ticket study run` makes one\n",
+                argv[0]);
+        return 2;
+    }
+    if (load_study(spec, &s, &err) || tk_study_report(&s, argv[0], &err)) return fail("report", &err, 1);
+    printf("report written to %s/report\n", argv[0]);
+    return 0;
+}

@@ -1,0 +1,385 @@
+/* study.c - a transfer study as a job graph: find jobs (one per side, seed
+ * and level; sides with the same configuration share them through the run
+ * store's hash) and transfer jobs (one per source, target, seed, level and
+ * control). The scheduler runs the graph; the report collects the rows.
+ *
+ * Layout of the study directory OUT:
+ *   OUT/runs/<hash>/...                       find runs (tk_find.h)
+ *   OUT/transfer/<source>/<target>/s<seed>/level_LL/<ticket|random_ticket>/
+ *   OUT/report/                               tables, report.md, figures
+ * Randomness of a transfer job: the target run's own seed streams, plus, for
+ * the head mask and the random ticket's mask and initialization, streams
+ * TK_STREAM_COUNT + 1000 + 3*level + {0, 1, 2} of the seed. */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk_file.h"
+#include "tk_scheduler.h"
+#include "tk_study.h"
+
+typedef enum job_kind { JOB_FIND, JOB_TRANSFER } job_kind;
+enum { CONTROL_TICKET, CONTROL_RANDOM_TICKET };
+static const char *const control_dirs[] = {"ticket", "random_ticket"};
+
+typedef struct job {
+    job_kind kind;
+    const tk_study_side *side, *target; /* find: side; transfer: side = source */
+    uint64_t seed;
+    int level, control;
+    char hash[17];                       /* find run of `side` */
+    int dep;                             /* -1: none */
+    char dir[1024];                      /* where its results land */
+    double cost;
+} job;
+
+typedef struct study_graph {
+    const tk_study *s;
+    const char *out;
+    job *jobs;
+    int n, cap;
+    double seconds_per_sample;
+} study_graph;
+
+static tk_find_config find_config(const tk_study *s, const tk_study_side *side, uint64_t seed, int levels) {
+    tk_find_config c = {.train = side->train, .prune = s->prune, .levels = levels, .rewind = s->rewind,
+                        .l1_penalty = 1e-4f};
+    c.train.seed = seed;
+    return c;
+}
+
+static job *add_job(study_graph *g) {
+    if (g->n == g->cap) {
+        g->cap = g->cap ? 2 * g->cap : 64;
+        g->jobs = realloc(g->jobs, (size_t)g->cap * sizeof(job));
+        TK_ASSERT(g->jobs);
+    }
+    job *j = &g->jobs[g->n++];
+    memset(j, 0, sizeof *j);
+    j->dep = -1;
+    return j;
+}
+
+static int find_job(const study_graph *g, const char *hash, int level) {
+    for (int i = 0; i < g->n; i++)
+        if (g->jobs[i].kind == JOB_FIND && !strcmp(g->jobs[i].hash, hash) && g->jobs[i].level == level) return i;
+    return -1;
+}
+
+/* Level jobs of one side and seed, each after the previous level. */
+static void add_find_chain(study_graph *g, const tk_study_side *side, uint64_t seed) {
+    tk_find_config c = find_config(g->s, side, seed, g->s->levels);
+    char hash[17];
+    tk_find_hash(&c, hash);
+    for (int level = 0; level <= g->s->levels; level++) {
+        if (find_job(g, hash, level) >= 0) continue;
+        job *j = add_job(g);
+        j->kind = JOB_FIND, j->side = side, j->seed = seed, j->level = level;
+        memcpy(j->hash, hash, sizeof hash);
+        j->dep = level ? find_job(g, hash, level - 1) : -1;
+        snprintf(j->dir, sizeof j->dir, "%s/runs/%s/level_%02d", g->out, hash, level);
+    }
+}
+
+static bool transfers_level(const tk_study *s, int level) {
+    if (!s->n_transfer_levels) return true;
+    for (int i = 0; i < s->n_transfer_levels; i++)
+        if (s->transfer_levels[i] == level) return true;
+    return false;
+}
+
+static void build_graph(study_graph *g) {
+    const tk_study *s = g->s;
+    for (int k = 0; k < s->n_seeds; k++) {
+        for (int i = 0; i < s->n_sources; i++) add_find_chain(g, &s->sources[i], s->seeds[k]);
+        for (int i = 0; i < s->n_targets; i++) add_find_chain(g, &s->targets[i], s->seeds[k]);
+    }
+    for (int k = 0; k < s->n_seeds; k++)
+        for (int i = 0; i < s->n_sources; i++) {
+            tk_find_config sc = find_config(s, &s->sources[i], s->seeds[k], s->levels);
+            char src_hash[17], tgt_hash[17];
+            tk_find_hash(&sc, src_hash);
+            for (int t = 0; t < s->n_targets; t++) {
+                tk_find_config tc = find_config(s, &s->targets[t], s->seeds[k], s->levels);
+                tk_find_hash(&tc, tgt_hash);
+                if (!strcmp(src_hash, tgt_hash)) continue; /* the native ticket: already found */
+                for (int level = 0; level <= s->levels; level++) {
+                    if (!transfers_level(s, level)) continue;
+                    for (int control = 0; control <= (s->random_ticket && level > 0); control++) {
+                        job *j = add_job(g);
+                        j->kind = JOB_TRANSFER, j->side = &s->sources[i], j->target = &s->targets[t];
+                        j->seed = s->seeds[k], j->level = level, j->control = control;
+                        memcpy(j->hash, src_hash, sizeof src_hash);
+                        j->dep = find_job(g, src_hash, level);
+                        snprintf(j->dir, sizeof j->dir, "%s/transfer/%s/%s/s%llu/level_%02d/%s", g->out,
+                                 s->sources[i].name, s->targets[t].name, (unsigned long long)j->seed, level,
+                                 control_dirs[control]);
+                    }
+                }
+            }
+        }
+}
+
+/* ---- job bodies */
+
+typedef struct transfer_ctx {
+    const study_graph *g;
+    const job *j;
+    char ticket[1200];
+} transfer_ctx;
+
+static void study_rng(uint64_t seed, int level, int which, tk_rng *rng) {
+    tk_rng_seed(rng, seed, TK_STREAM_COUNT + 1000 + 3 * (uint64_t)level + (uint64_t)which);
+}
+
+static int transfer_prepare(tk_model *m, void *ctx, tk_error *err) {
+    const transfer_ctx *t = ctx;
+    tk_rng head_rng;
+    study_rng(t->j->seed, t->j->level, 0, &head_rng);
+    if (tk_transfer_apply(m, t->j->target->train.width, t->ticket, t->g->s->head, &head_rng, err)) return -1;
+    if (t->j->control != CONTROL_RANDOM_TICKET) return 0;
+    /* Morcos et al.'s random ticket: the transferred ticket's density in every
+     * tensor, a random mask there, fresh weights; the head as for the ticket. */
+    uint8_t *ticket = tk_malloc(m->n_prunable), *random = tk_malloc(m->n_prunable);
+    memcpy(ticket, m->mask, m->n_prunable);
+    tk_prune_config body = tk_prune_defaults();
+    body.exclude_output = true;
+    tk_rng mask_rng, init_rng;
+    study_rng(t->j->seed, t->j->level, 1, &mask_rng);
+    study_rng(t->j->seed, t->j->level, 2, &init_rng);
+    tk_random_mask(m, &body, ticket, true, &mask_rng, random);
+    tk_model_init(m, &init_rng);
+    memcpy(m->mask, random, m->n_prunable);
+    free(ticket);
+    free(random);
+    return 0;
+}
+
+/* `threads` is the scheduler's share; runs use their configuration's thread
+ * count, which is part of what makes them reproducible (set "threads" in
+ * the study's train keys to match the workers). */
+static int run_job(void *ctx, int index, int threads, tk_error *err) {
+    (void)threads;
+    study_graph *g = ctx;
+    const job *j = &g->jobs[index];
+    if (j->kind == JOB_FIND) {
+        tk_find_config c = find_config(g->s, j->side, j->seed, j->level);
+        char root[1100];
+        snprintf(root, sizeof root, "%s/runs", g->out);
+        return tk_find_run(&c, root, TK_PROGRESS_NONE, NULL, NULL, NULL, 0, err);
+    }
+    transfer_ctx t = {.g = g, .j = j};
+    snprintf(t.ticket, sizeof t.ticket, "%s/runs/%s/level_%02d/ticket", g->out, j->hash, j->level);
+    tk_train_config cfg = j->target->train;
+    cfg.seed = j->seed;
+    tk_train_start start = {.prepare = transfer_prepare, .ctx = &t};
+    tk_train_result r;
+    if (tk_train_run_from(&cfg, j->dir, &start, TK_PROGRESS_NONE, &r, err)) return tk_fail_prefix(err, "%s: ", j->dir);
+    return 0;
+}
+
+static int n_deps(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].dep >= 0; }
+static int dep(void *ctx, int i, int k) {
+    (void)k;
+    return ((study_graph *)ctx)->jobs[i].dep;
+}
+
+static bool done(void *ctx, int i) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", ((study_graph *)ctx)->jobs[i].dir);
+    return tk_file_exists(path);
+}
+
+static double cost(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].cost; }
+
+static const char *label(void *ctx, int i, char *buf, size_t cap) {
+    const job *j = &((study_graph *)ctx)->jobs[i];
+    if (j->kind == JOB_FIND)
+        snprintf(buf, cap, "find %s seed %llu level %d", j->side->name, (unsigned long long)j->seed, j->level);
+    else
+        snprintf(buf, cap, "transfer %s -> %s seed %llu level %d %s", j->side->name, j->target->name,
+                 (unsigned long long)j->seed, j->level, control_dirs[j->control]);
+    return buf;
+}
+
+/* Seconds per training sample of the model, measured briefly (ticket bench's step). */
+static double measure_step(const tk_study *s, tk_error *err) {
+    tk_model *m = tk_train_create_model(&s->sources[0].train, err);
+    if (!m) return -1;
+    int B = s->sources[0].train.batch;
+    tk_model_set_batch(m, B);
+    size_t in = (size_t)m->input.C * (size_t)m->input.H * (size_t)m->input.W;
+    float *x = tk_alloc_aligned((size_t)B * in * sizeof(float));
+    double t0 = tk_now();
+    int steps = 0;
+    while (steps < 3 || (tk_now() - t0 < 0.5 && steps < 50)) {
+        tk_model_forward(m, x, B, true, NULL);
+        memset(tk_model_output_grad(m), 0, (size_t)B * (size_t)m->classes * sizeof(float));
+        tk_model_backward(m, B);
+        steps++;
+    }
+    double per_sample = (tk_now() - t0) / steps / B;
+    free(x);
+    tk_model_free(m);
+    return per_sample;
+}
+
+/* Training examples a run sees per epoch: the dataset's training split after
+ * the configuration's subsampling and validation split. */
+static int training_examples(const tk_train_config *c, int *n, tk_error *err) {
+    tk_dataset d;
+    if (tk_dataset_open(c->dataset, TK_SPLIT_TRAIN, &d, err)) return -1;
+    int classes = c->n_classes ? c->n_classes : d.classes;
+    *n = c->subset_total ? c->subset_total : c->subset_per_class ? c->subset_per_class * classes : d.n;
+    *n -= c->val_size;
+    tk_dataset_free(&d);
+    return 0;
+}
+
+/* Estimated seconds of each job: its samples times the measured step time,
+ * plus a margin for evaluation and data handling. Each side's data is read
+ * once. */
+static int estimate(study_graph *g, tk_error *err) {
+    double per_sample = measure_step(g->s, err);
+    if (per_sample < 0) return -1;
+    const tk_study_side *seen[2 * TK_STUDY_MAX_SIDES];
+    int examples[2 * TK_STUDY_MAX_SIDES], n_seen = 0;
+    for (int i = 0; i < g->n; i++) {
+        job *j = &g->jobs[i];
+        const tk_study_side *side = j->kind == JOB_FIND ? j->side : j->target;
+        int k = 0;
+        while (k < n_seen && seen[k] != side) k++;
+        if (k == n_seen) {
+            if (training_examples(&side->train, &examples[k], err)) return -1;
+            seen[n_seen++] = side;
+        }
+        const tk_train_config *c = &side->train;
+        int64_t iterations = tk_duration_iters(c->length, examples[k] / c->batch);
+        j->cost = (double)iterations * c->batch * per_sample * 1.15;
+    }
+    return 0;
+}
+
+int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err) {
+    if (tk_mkdirs(o->out, err)) return -1;
+    study_graph g = {.s = s, .out = o->out};
+    build_graph(&g);
+    int rc = estimate(&g, err);
+    int workers = o->workers ? o->workers : s->workers, threads = o->threads ? o->threads : 2;
+    if (rc == 0 && o->plan_only) {
+        double total = 0;
+        int finds = 0, transfers = 0, finished = 0;
+        for (int i = 0; i < g.n; i++) {
+            char buf[256];
+            total += done(&g, i) ? 0 : g.jobs[i].cost;
+            finished += done(&g, i);
+            finds += g.jobs[i].kind == JOB_FIND;
+            transfers += g.jobs[i].kind == JOB_TRANSFER;
+            printf("%4d  %-70s  after %4d  ~%5.0fs%s\n", i, label(&g, i, buf, sizeof buf), g.jobs[i].dep,
+                   g.jobs[i].cost, done(&g, i) ? "  (done)" : "");
+        }
+        printf("%d jobs (%d find levels, %d transfers), %d done; about %.0f minutes of training left on %d "
+               "worker%s\n", g.n, finds, transfers, finished, total / 60 / workers, workers, workers > 1 ? "s" : "");
+    } else if (rc == 0) {
+        tk_job_graph jg = {.n_jobs = g.n, .ctx = &g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
+                           .label = label, .run = run_job};
+        rc = tk_scheduler_run(&jg, workers, threads, o->progress_tty, err);
+        if (rc == 0) rc = tk_study_report(s, o->out, err);
+    }
+    free(g.jobs);
+    return rc;
+}
+
+/* ---- collection */
+
+static double sparsity_density(const char *level_dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/sparsity.json", level_dir);
+    uint8_t *data;
+    size_t n;
+    double density = -1;
+    if (tk_file_read_all(path, &data, &n, NULL)) return density;
+    cJSON *o = cJSON_Parse((const char *)data);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "density");
+    if (cJSON_IsNumber(d)) density = d->valuedouble;
+    cJSON_Delete(o);
+    free(data);
+    return density;
+}
+
+/* A finished run's row; false when the run has not finished. */
+static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study_side *target,
+                    const tk_study_side *source, const char *control, bool native, int level, double density,
+                    uint64_t seed) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    tk_train_result r;
+    if (!tk_file_exists(path) || tk_train_read_summary(path, &r, NULL)) return false;
+    tk_result_row *row = &rows[(*n)++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->target, sizeof row->target, "%s", target->name);
+    snprintf(row->target_optimizer, sizeof row->target_optimizer, "%s", tk_optim_names[target->train.optim.kind]);
+    snprintf(row->source, sizeof row->source, "%s", source->name);
+    snprintf(row->source_optimizer, sizeof row->source_optimizer, "%s", tk_optim_names[source->train.optim.kind]);
+    snprintf(row->control, sizeof row->control, "%s", control);
+    snprintf(row->run_dir, sizeof row->run_dir, "%s", dir);
+    row->native = native, row->level = level, row->density = density, row->seed = seed;
+    row->final_accuracy = r.final_accuracy, row->best_accuracy = r.best_accuracy;
+    row->best_iteration = r.best_iteration;
+    return true;
+}
+
+int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
+    study_graph g = {.s = s, .out = out};
+    build_graph(&g);
+    int cap = g.n + s->n_targets * s->n_seeds * (s->levels + 1) + 1;
+    tk_result_row *rows = tk_calloc((size_t)cap, sizeof *rows);
+    tk_mask_ref *masks = tk_calloc((size_t)(s->n_sources * s->n_seeds * (s->levels + 1) + 1), sizeof *masks);
+    int n_rows = 0, n_masks = 0;
+    char dir[1200];
+    for (int k = 0; k < s->n_seeds; k++) {
+        for (int t = 0; t < s->n_targets; t++) { /* the native tickets and the dense networks */
+            tk_find_config c = find_config(s, &s->targets[t], s->seeds[k], s->levels);
+            char hash[17];
+            tk_find_hash(&c, hash);
+            for (int level = 0; level <= s->levels; level++) {
+                snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, hash, level);
+                add_row(rows, &n_rows, dir, &s->targets[t], &s->targets[t], level ? "ticket" : "dense", true, level,
+                        sparsity_density(dir), s->seeds[k]);
+            }
+        }
+        for (int i = 0; i < s->n_sources; i++) { /* the source tickets' masks */
+            tk_find_config c = find_config(s, &s->sources[i], s->seeds[k], s->levels);
+            char hash[17];
+            tk_find_hash(&c, hash);
+            for (int level = 1; level <= s->levels; level++) {
+                tk_mask_ref *m = &masks[n_masks];
+                snprintf(m->mask_path, sizeof m->mask_path, "%s/runs/%s/level_%02d/mask", out, hash, level);
+                snprintf(m->sparsity_path, sizeof m->sparsity_path, "%s/runs/%s/level_%02d/sparsity.json", out, hash,
+                         level);
+                if (!tk_file_exists(m->mask_path) || !tk_file_exists(m->sparsity_path)) continue;
+                snprintf(m->source, sizeof m->source, "%s", s->sources[i].name);
+                snprintf(m->source_optimizer, sizeof m->source_optimizer, "%s",
+                         tk_optim_names[s->sources[i].train.optim.kind]);
+                m->seed = s->seeds[k], m->level = level;
+                n_masks++;
+            }
+        }
+    }
+    for (int i = 0; i < g.n; i++) {
+        const job *j = &g.jobs[i];
+        if (j->kind != JOB_TRANSFER) continue;
+        snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, j->hash, j->level);
+        add_row(rows, &n_rows, j->dir, j->target, j->side, control_dirs[j->control], false, j->level,
+                sparsity_density(dir), j->seed);
+    }
+    tk_report_input in = {.title = s->name, .rows = rows, .n_rows = n_rows, .masks = masks, .n_masks = n_masks,
+                          .matrix_densities = s->matrix_densities, .n_matrix_densities = s->n_matrix_densities};
+    snprintf(dir, sizeof dir, "%s/report", out);
+    int rc = tk_report_write(&in, dir, err);
+    free(rows);
+    free(masks);
+    free(g.jobs);
+    return rc;
+}
