@@ -137,7 +137,9 @@ void write_gz(const char *path, const void *data, size_t n);
  * pixel pattern; images are that pattern plus uniform noise, so a small
  * network separates the classes within a few epochs. Same seed => same bytes. */
 void write_idx_dataset(const char *dir, int n_train, int n_test, int H, int W, int classes, uint64_t seed);
+/* v as 4 big-endian bytes, as IDX headers store numbers. */
 void put_be32(uint8_t *p, uint32_t v);
+/* The next number of a fixed pseudo-random sequence: same state, same numbers. */
 uint64_t splitmix64(uint64_t *state);
 
 struct tk_dataset;
@@ -157,9 +159,9 @@ int run_capture(const char *cmd, char **output);
 int ticket_output(const char *dir, const char *env, const char *args, char **out);
 /* The exit status of a refused input: 1 or 2 (an error message, not a crash). */
 #define STATUS_REFUSED (-1)
-/* Runs it and checks, as checks of the calling test, that it exits
- * with `status` and prints every needle of the list, which ends at the first
- * NULL; shows the command and its output when not. */
+/* Runs it and checks, as checks of the calling test, that it exits with
+ * `status` and prints every needle of the list, which ends at the first NULL;
+ * shows the command and its output when not. */
 void check_ticket(const char *dir, const char *env, const char *args, int status, const char *const *needles);
 #define CHECK_TICKET(dir, env, args, status, ...) \
     check_ticket((dir), (env), (args), (status), (const char *const[]){__VA_ARGS__, NULL})

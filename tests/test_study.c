@@ -1,0 +1,855 @@
+/* test_study.c - transfer studies: a tiny study run end to end through the
+ * executable (tables, counts, figures), the transfer of a ticket checked
+ * against the source ticket byte for byte, a study killed mid-way and rerun,
+ * and the validation of study specifications.
+ *
+ * The study: lenet_300_100 at width 0.1 on 8x8 synthetic data, sources
+ * "four" (4 classes, Adam) and "six" (6 classes, Adam), targets "four" (the
+ * same configuration as the source, so its transfer is the native ticket)
+ * and "six-sgd" (the six-class data with SGD: transfer across datasets and
+ * across optimizers), 2 levels at rate 0.5, 2 seeds, the random ticket. */
+#define _GNU_SOURCE /* setenv, nftw, prctl */
+#include "check.h"
+#include "tk_checkpoint.h"
+#include "tk_file.h"
+#include "tk_find.h"
+#include "tk_study.h"
+#include "tk_ticket.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DATA4 "synthetic:1,8,8,4,240,80,1"
+#define DATA6 "synthetic:1,8,8,6,240,80,2"
+#define WIDTH 0.1f
+
+typedef struct side {
+    const char *name, *dataset, *optimizer, *lr;
+} side;
+
+static const side sources[] = {{"four", DATA4, "adam", "0.01"}, {"six", DATA6, "adam", "0.01"}};
+static const side targets[] = {{"four", DATA4, "adam", "0.01"}, {"six-sgd", DATA6, "sgd", "0.05"}};
+enum { N_SOURCES = 2, N_TARGETS = 2, LEVELS = 2, N_SEEDS = 2 };
+static const int seeds[N_SEEDS] = {0, 1};
+
+/* A source ticket retrained on a target with the same configuration is the
+ * target's own ticket: the study trains no transfer for it. */
+static bool same_config(const side *a, const side *b) {
+    return !strcmp(a->dataset, b->dataset) && !strcmp(a->optimizer, b->optimizer) && !strcmp(a->lr, b->lr);
+}
+
+static int transfer_pairs(void) {
+    int n = 0;
+    for (int s = 0; s < N_SOURCES; s++)
+        for (int t = 0; t < N_TARGETS; t++) n += !same_config(&sources[s], &targets[t]);
+    return n;
+}
+
+/* Rows of results.csv: the native ticket at every level (level 0: the dense
+ * network) per target and seed; per seed and transferred pair, the ticket at
+ * every level and the random ticket at every pruned level. */
+static int expected_rows(void) {
+    return N_TARGETS * N_SEEDS * (LEVELS + 1) + N_SEEDS * transfer_pairs() * ((LEVELS + 1) + LEVELS);
+}
+
+/* Find levels (one chain per distinct configuration and seed) plus transfers. */
+static int expected_jobs(void) {
+    const side *all[N_SOURCES + N_TARGETS];
+    int distinct = 0;
+    for (int i = 0; i < N_SOURCES + N_TARGETS; i++) {
+        const side *x = i < N_SOURCES ? &sources[i] : &targets[i - N_SOURCES];
+        int k = 0;
+        while (k < distinct && !same_config(all[k], x)) k++;
+        if (k == distinct) all[distinct++] = x;
+    }
+    return distinct * N_SEEDS * (LEVELS + 1) + expected_rows() - N_TARGETS * N_SEEDS * (LEVELS + 1);
+}
+
+static void put_sides(tk_buf *b, const char *key, const side *sides, int n) {
+    tk_buf_printf(b, " \"%s\": [", key);
+    for (int i = 0; i < n; i++)
+        tk_buf_printf(b, "%s{\"name\": \"%s\", \"train\": {\"dataset\": \"%s\", \"optimizer\": \"%s\", \"lr\": %s}}",
+                      i ? ", " : "", sides[i].name, sides[i].dataset, sides[i].optimizer, sides[i].lr);
+    tk_buf_printf(b, "],\n");
+}
+
+/* The tiny study's specification, malloc'd. */
+static char *study_json(void) {
+    tk_buf b = {0};
+    tk_buf_printf(&b, "{\n \"name\": \"tiny\", \"model\": \"lenet_300_100\", \"width\": %g,\n"
+                      " \"train\": {\"length\": \"60it\", \"eval_every\": \"20it\", \"checkpoint_every\": \"20it\","
+                      " \"batch\": 20, \"threads\": 1},\n",
+                  (double)WIDTH);
+    put_sides(&b, "sources", sources, N_SOURCES);
+    put_sides(&b, "targets", targets, N_TARGETS);
+    tk_buf_printf(&b, " \"pruning\": {\"strategy\": \"global\", \"rate\": 0.5, \"levels\": %d},\n"
+                      " \"controls\": [\"random_ticket\"], \"seeds\": [",
+                  LEVELS);
+    for (int k = 0; k < N_SEEDS; k++) tk_buf_printf(&b, "%s%d", k ? ", " : "", seeds[k]);
+    tk_buf_printf(&b, "]\n}\n");
+    tk_buf_put(&b, "", 1);
+    return (char *)b.data;
+}
+
+static char *write_study(const char *dir) {
+    char *spec = path_in(dir, "tiny.json"), *text = study_json();
+    write_file(spec, text, strlen(text));
+    free(text);
+    return spec;
+}
+
+/* The tests run from the repository root: its plots/ are the scripts under
+ * test, wherever TICKET_BIN is. */
+static void use_repo_plots(void) {
+    char cwd[PATH_MAX];
+    if (!getenv("TICKET_PLOTS") && getcwd(cwd, sizeof cwd)) {
+        char *plots = path_in(cwd, "plots");
+        setenv("TICKET_PLOTS", plots, 1);
+        free(plots);
+    }
+}
+
+/* The uninterrupted run, shared by the tests that read its files: OUT of
+ * `ticket study run SPEC --out OUT -j 2`, or NULL when it failed. */
+static char *study_root, *study_out;
+static bool study_ok;
+
+static const char *tiny_study(void) {
+    if (study_root) return study_ok ? study_out : NULL;
+    study_root = test_tmpdir("study");
+    char *spec = write_study(study_root), *log = path_in(study_root, "run.log");
+    study_out = path_in(study_root, "out");
+    char *args[] = {"ticket", "study", "run", spec, "--out", study_out, "-j", "2", NULL};
+    study_ok = run_ticket(args, log) == 0;
+    free(spec), free(log);
+    return study_ok ? study_out : NULL;
+}
+
+/* ---- reading the tables */
+
+typedef struct table {
+    char *text;
+    char *header;
+    char **rows;
+    int n;
+} table;
+
+/* Splits a CSV file (no quoted fields: the study's names have no commas) into lines. */
+static bool read_table(const char *path, table *t) {
+    memset(t, 0, sizeof *t);
+    t->text = read_whole_file(path, NULL);
+    if (!t->text) {
+        printf("  cannot read %s\n", path);
+        return false;
+    }
+    t->rows = calloc(4096, sizeof *t->rows);
+    char *save = NULL;
+    for (char *line = strtok_r(t->text, "\n", &save); line && t->n < 4096; line = strtok_r(NULL, "\n", &save)) {
+        if (!t->header) t->header = line;
+        else t->rows[t->n++] = line;
+    }
+    return t->header != NULL;
+}
+
+static void free_table(table *t) {
+    free(t->text);
+    free(t->rows);
+}
+
+enum { MAX_FIELDS = 24 };
+/* The fields of a row (modifies a copy held in buf). */
+static int fields(const char *row, char *buf, size_t cap, char **f) {
+    snprintf(buf, cap, "%s", row);
+    int n = 0;
+    char *p = buf;
+    while (n < MAX_FIELDS) {
+        f[n++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma) break;
+        *comma = 0;
+        p = comma + 1;
+    }
+    return n;
+}
+
+/* results.csv columns */
+enum { R_TARGET, R_TARGET_OPT, R_SOURCE, R_SOURCE_OPT, R_CONTROL, R_NATIVE, R_LEVEL, R_DENSITY, R_SEED, R_FINAL,
+       R_BEST, R_BEST_ITER, R_COLUMNS };
+/* summary.csv columns */
+enum { S_TARGET, S_TARGET_OPT, S_SOURCE, S_SOURCE_OPT, S_CONTROL, S_NATIVE, S_LEVEL, S_DENSITY, S_N, S_FINAL_MEAN,
+       S_COLUMNS = 17 };
+
+typedef struct cell {
+    const side *target, *source;
+    const char *control;
+    bool native;
+    int level, seed;
+} cell;
+
+/* Every (target, source, control, level, seed) the study must have trained. */
+static int expected_cells(cell *c) {
+    int n = 0;
+    for (int k = 0; k < N_SEEDS; k++) {
+        for (int t = 0; t < N_TARGETS; t++)
+            for (int l = 0; l <= LEVELS; l++)
+                c[n++] = (cell){&targets[t], &targets[t], l ? "ticket" : "dense", true, l, seeds[k]};
+        for (int s = 0; s < N_SOURCES; s++)
+            for (int t = 0; t < N_TARGETS; t++) {
+                if (same_config(&sources[s], &targets[t])) continue;
+                for (int l = 0; l <= LEVELS; l++) {
+                    c[n++] = (cell){&targets[t], &sources[s], "ticket", false, l, seeds[k]};
+                    if (l) c[n++] = (cell){&targets[t], &sources[s], "random_ticket", false, l, seeds[k]};
+                }
+            }
+    }
+    return n;
+}
+
+static bool row_is(char **f, const cell *c) {
+    return !strcmp(f[R_TARGET], c->target->name) && !strcmp(f[R_SOURCE], c->source->name) &&
+           !strcmp(f[R_CONTROL], c->control) && atoi(f[R_LEVEL]) == c->level && atoi(f[R_SEED]) == c->seed;
+}
+
+/* ---- 1. end to end */
+
+static bool is_png(const char *path) {
+    size_t n = 0;
+    unsigned char *p = (unsigned char *)read_whole_file(path, &n);
+    static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    bool ok = p && n >= 24 && !memcmp(p, signature, 8) && !memcmp(p + 12, "IHDR", 4);
+    if (ok) {
+        uint32_t w = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
+        uint32_t h = (uint32_t)p[20] << 24 | (uint32_t)p[21] << 16 | (uint32_t)p[22] << 8 | p[23];
+        ok = w > 0 && h > 0;
+    }
+    if (!ok) printf("  %s is not a PNG image (%zu bytes)\n", path, n);
+    free(p);
+    return ok;
+}
+
+static void check_results(const char *report) {
+    char *path = path_in(report, "results.csv");
+    table t;
+    CHECK(read_table(path, &t));
+    free(path);
+    if (!t.header) return;
+    CHECK(!strcmp(t.header, "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
+                            "final_accuracy,best_accuracy,best_iteration"));
+    cell want[256];
+    int n_want = expected_cells(want);
+    CHECK(n_want == expected_rows());
+    CHECK(t.n == expected_rows());
+    if (t.n != expected_rows()) printf("  results.csv has %d rows, expected %d\n", t.n, expected_rows());
+    char buf[1024], *f[MAX_FIELDS];
+    int bad_fields = 0, bad_values = 0;
+    for (int i = 0; i < t.n; i++) {
+        int nf = fields(t.rows[i], buf, sizeof buf, f);
+        if (nf != R_COLUMNS) {
+            bad_fields++;
+            continue;
+        }
+        double final = atof(f[R_FINAL]), best = atof(f[R_BEST]), density = atof(f[R_DENSITY]);
+        long long best_iter = atoll(f[R_BEST_ITER]);
+        /* Global pruning at rate 0.5 of 2260 or 2280 weights: exactly 0.5^L; a
+         * transferred ticket keeps its source's density. */
+        bool ok = fabs(density - pow(0.5, atoi(f[R_LEVEL]))) < 1e-9 && final >= 0 && final <= 1 &&
+                  best >= final && best <= 1 && best_iter >= 20 && best_iter <= 60;
+        if (!ok) printf("  implausible row: %s\n", t.rows[i]), bad_values++;
+    }
+    CHECK(bad_fields == 0);
+    CHECK(bad_values == 0);
+    int missing = 0, doubled = 0, wrong = 0;
+    for (int c = 0; c < n_want; c++) {
+        int found = 0;
+        for (int i = 0; i < t.n; i++) {
+            if (fields(t.rows[i], buf, sizeof buf, f) != R_COLUMNS || !row_is(f, &want[c])) continue;
+            found++;
+            bool native = !strcmp(f[R_NATIVE], "true");
+            if (strcmp(f[R_TARGET_OPT], want[c].target->optimizer) ||
+                strcmp(f[R_SOURCE_OPT], want[c].source->optimizer) || native != want[c].native)
+                printf("  wrong optimizer or native flag: %s\n", t.rows[i]), wrong++;
+        }
+        if (found != 1)
+            printf("  (target %s, source %s, %s, level %d, seed %d) found %d times\n", want[c].target->name,
+                   want[c].source->name, want[c].control, want[c].level, want[c].seed, found);
+        missing += found == 0, doubled += found > 1;
+    }
+    CHECK(missing == 0);
+    CHECK(doubled == 0);
+    CHECK(wrong == 0);
+    free_table(&t);
+}
+
+/* summary.csv: one group per cell without the seed, n = 2, mean of its rows. */
+static void check_summary(const char *report) {
+    char *path = path_in(report, "summary.csv"), *rpath = path_in(report, "results.csv");
+    table s, r;
+    CHECK(read_table(path, &s));
+    CHECK(read_table(rpath, &r));
+    free(path), free(rpath);
+    if (!s.header || !r.header) return;
+    CHECK(!strncmp(s.header, "target,target_optimizer,source,source_optimizer,control,native,level,density,n,"
+                             "final_accuracy_mean,",
+                   strlen("target,target_optimizer,source,source_optimizer,control,native,level,density,n,"
+                          "final_accuracy_mean,")));
+    CHECK(s.n * N_SEEDS == expected_rows());
+    char buf[1024], rbuf[1024], *f[MAX_FIELDS], *g[MAX_FIELDS];
+    int bad = 0;
+    for (int i = 0; i < s.n; i++) {
+        if (fields(s.rows[i], buf, sizeof buf, f) != S_COLUMNS || atoi(f[S_N]) != N_SEEDS) {
+            printf("  summary row: %s\n", s.rows[i]), bad++;
+            continue;
+        }
+        double sum = 0;
+        int members = 0;
+        for (int j = 0; j < r.n; j++) {
+            if (fields(r.rows[j], rbuf, sizeof rbuf, g) != R_COLUMNS) continue;
+            if (strcmp(g[R_TARGET], f[S_TARGET]) || strcmp(g[R_SOURCE], f[S_SOURCE]) ||
+                strcmp(g[R_CONTROL], f[S_CONTROL]) || strcmp(g[R_LEVEL], f[S_LEVEL]))
+                continue;
+            sum += atof(g[R_FINAL]), members++;
+        }
+        if (members != N_SEEDS || fabs(sum / members - atof(f[S_FINAL_MEAN])) > 1e-6)
+            printf("  summary row %s: %d result rows, mean %g\n", s.rows[i], members, members ? sum / members : 0),
+                bad++;
+    }
+    CHECK(bad == 0);
+    free_table(&s);
+    free_table(&r);
+}
+
+static void check_report_md(const char *report) {
+    char *path = path_in(report, "report.md");
+    char *md = read_whole_file(path, NULL);
+    free(path);
+    CHECK(md != NULL);
+    if (!md) return;
+    for (int t = 0; t < N_TARGETS; t++) {
+        char want[128];
+        snprintf(want, sizeof want, "Target: %s (%s)", targets[t].name, targets[t].optimizer);
+        CHECK_CONTAINS(md, want);
+    }
+    CHECK_CONTAINS(md, "## Transfer matrix");
+    char *matrix = strstr(md, "## Transfer matrix");
+    for (int s = 0; matrix && s < N_SOURCES; s++) {
+        char want[128];
+        snprintf(want, sizeof want, "| %s (%s) |", sources[s].name, sources[s].optimizer);
+        CHECK_CONTAINS(matrix, want);
+    }
+    bool gnuplot = run_capture("command -v gnuplot", NULL) == 0;
+    if (!gnuplot) {
+        CHECK_CONTAINS(md, "gnuplot not found");
+        free(md);
+        return;
+    }
+    CHECK(!strstr(md, "figures failed") && !strstr(md, "figures skipped"));
+    /* Every figure report.md shows is a PNG on disk: one per target
+     * (accuracy), the matrix, the overlap and the layer densities at least. */
+    int figures = 0, bad = 0;
+    for (const char *p = strstr(md, "](figures/"); p; p = strstr(p + 1, "](figures/")) {
+        const char *name = p + 2, *end = strchr(name, ')');
+        if (!end || end - name > 200) {
+            bad++;
+            continue;
+        }
+        char rel[256], *file;
+        snprintf(rel, sizeof rel, "%.*s", (int)(end - name), name);
+        file = path_in(report, rel);
+        bad += !(strlen(rel) > 4 && !strcmp(rel + strlen(rel) - 4, ".png") && is_png(file));
+        free(file);
+        figures++;
+    }
+    CHECK(bad == 0);
+    CHECK(figures >= N_TARGETS + 3);
+    free(md);
+}
+
+static void test_study_end_to_end(void) {
+    use_repo_plots();
+    const char *out = tiny_study();
+    CHECK(out != NULL);
+    if (!out) return;
+    char *report = path_in(out, "report");
+    check_results(report);
+    check_summary(report);
+    check_report_md(report);
+    free(report);
+}
+
+/* ---- 2. transfer semantics */
+
+/* ROOT/<hash> of the find run of (dataset, optimizer, seed), from its find.json. */
+static char *find_run(const char *runs, const char *dataset, tk_optim_kind optim, uint64_t seed) {
+    DIR *d = opendir(runs);
+    char *found = NULL;
+    for (struct dirent *e; d && !found && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char *dir = path_in(runs, e->d_name);
+        tk_find_config c;
+        tk_error err = {{0}};
+        if (!tk_find_open(dir, &c, &err) && !strcmp(c.train.dataset, dataset) && c.train.optim.kind == optim &&
+            c.train.seed == seed)
+            found = dir;
+        else free(dir);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* The fresh network a run of cfg starts from, as the trainer makes it. */
+static tk_model *fresh_model(const tk_train_config *cfg) {
+    tk_error err = {{0}};
+    tk_model *m = tk_train_create_model(cfg, &err);
+    if (!m) {
+        printf("  %s\n", err.msg);
+        return NULL;
+    }
+    tk_rng rng;
+    tk_rng_seed(&rng, cfg->seed, TK_STREAM_INIT);
+    tk_model_init(m, &rng);
+    return m;
+}
+
+typedef struct transfer_start {
+    const char *ticket;
+    tk_head_policy head;
+    uint64_t seed;
+    int level;
+} transfer_start;
+
+/* What a transfer job does before its first step (transfer/study.c: the head
+ * mask draws from stream TK_STREAM_COUNT + 1000 + 3 * level of the seed). */
+static int prepare_transfer(tk_model *m, void *ctx, tk_error *err) {
+    const transfer_start *s = ctx;
+    tk_rng rng;
+    tk_rng_seed(&rng, s->seed, TK_STREAM_COUNT + 1000 + 3 * (uint64_t)s->level);
+    return tk_transfer_apply(m, WIDTH, s->ticket, s->head, &rng, err);
+}
+
+static size_t kept_in(const tk_model *m, const uint8_t *mask, int tensor) {
+    size_t kept = 0, total = 0;
+    tk_mask_count(m, mask, tensor, &kept, &total);
+    return kept;
+}
+
+static void test_transfer_semantics(void) {
+    const char *out = tiny_study();
+    CHECK(out != NULL);
+    if (!out) return;
+    tk_study s;
+    tk_error err = {{0}};
+    char *text = study_json();
+    CHECK(tk_study_from_json(text, "tiny.json", &s, &err) == 0);
+    free(text);
+    /* The source "six" (6 classes) of seed 0 at level 2 moves onto the target "four" (4 classes). */
+    enum { SEED = 0, LEVEL = 2 };
+    tk_train_config src_cfg = s.sources[1].train, tgt_cfg = s.targets[0].train;
+    src_cfg.seed = tgt_cfg.seed = SEED;
+    char *runs = path_in(out, "runs");
+    char *run = find_run(runs, DATA6, TK_OPTIM_ADAM, SEED);
+    free(runs);
+    CHECK(run != NULL);
+    if (!run) return;
+    char ticket[1200];
+    snprintf(ticket, sizeof ticket, "%s/level_%02d/ticket", run, LEVEL);
+    free(run);
+
+    /* The ticket as the source trained it: mask and rewind-point weights
+     * (rewind 0it: the source's initialization, pruned weights zero). */
+    tk_model_config mc;
+    char name[64];
+    CHECK(tk_ticket_model(ticket, &mc, name, &err) == 0);
+    tk_model *src = tk_model_create(&mc, &err);
+    CHECK(src && tk_ticket_read(ticket, src, WIDTH, NULL, &err) == 0);
+    tk_model *src_init = fresh_model(&src_cfg), *tgt = fresh_model(&tgt_cfg), *same = fresh_model(&tgt_cfg);
+    CHECK(src_init && tgt && same);
+    if (!src || !src_init || !tgt || !same) {
+        printf("  %s\n", err.msg);
+        return;
+    }
+    CHECK(src->classes == 6 && tgt->classes == 4);
+    memcpy(src_init->mask, src->mask, src->n_prunable);
+    tk_model_apply_mask(src_init);
+    CHECK(src_init->n_params == src->n_params && !memcmp(src_init->param, src->param, src->n_params * sizeof(float)));
+    size_t kept = 0;
+    for (size_t i = 0; i < src->n_prunable; i++) kept += src->mask[i];
+    CHECK(kept == (size_t)floor(0.25 * (double)src->n_prunable + 0.5));
+
+    float *fresh = malloc(tgt->n_params * sizeof(float));
+    memcpy(fresh, tgt->param, tgt->n_params * sizeof(float));
+    tk_rng rng;
+    tk_rng_seed(&rng, 7, 0);
+    CHECK(tk_transfer_apply(tgt, WIDTH, ticket, TK_HEAD_REINIT_DENSE, &rng, &err) == 0);
+    tk_rng_seed(&rng, 7, 0);
+    CHECK(tk_transfer_apply(same, WIDTH, ticket, TK_HEAD_REINIT_SAME_DENSITY, &rng, &err) == 0);
+
+    int body = 0, head = 0, head_tensor = -1;
+    size_t src_head_kept = 0, src_head_total = 0;
+    for (int i = 0; i < tgt->n_param_tensors; i++) {
+        const tk_param *t = &tgt->params[i];
+        int j = tk_model_find_param(src, t->name);
+        CHECK(j >= 0);
+        if (j < 0) continue;
+        const tk_param *p = &src->params[j];
+        const float *w = tgt->param + t->offset;
+        if (!t->is_output) {
+            /* Every tensor but the head: the ticket's weights and mask, bit for bit. */
+            body++;
+            CHECK(t->count == p->count && !memcmp(w, src->param + p->offset, t->count * sizeof(float)));
+            if (t->prunable) CHECK(!memcmp(tgt->mask + t->offset, src->mask + p->offset, t->count));
+            /* The other head policy changes nothing here. */
+            CHECK(!memcmp(same->param + t->offset, w, t->count * sizeof(float)));
+            if (t->prunable) CHECK(!memcmp(same->mask + t->offset, tgt->mask + t->offset, t->count));
+            continue;
+        }
+        /* The head, rebuilt for 4 classes: the target's fresh initialization, dense. */
+        head++;
+        CHECK(t->count != p->count);
+        CHECK(!memcmp(w, fresh + t->offset, t->count * sizeof(float)));
+        if (!t->prunable) continue;
+        head_tensor = i;
+        CHECK(kept_in(tgt, tgt->mask, i) == t->count);
+        tk_mask_count(src, src->mask, j, &src_head_kept, &src_head_total);
+        /* reinit_same_density: the source head's density, rounded, on fresh weights. */
+        size_t want = (size_t)floor((double)src_head_kept / (double)src_head_total * (double)t->count + 0.5);
+        CHECK(kept_in(same, same->mask, i) == want);
+        int wrong = 0;
+        for (size_t k = 0; k < t->count; k++)
+            wrong += same->param[t->offset + k] != (same->mask[t->offset + k] ? fresh[t->offset + k] : 0.0f);
+        CHECK(wrong == 0);
+    }
+    CHECK(body >= 4 && head == 2 && head_tensor >= 0);
+    /* The source's head was pruned, so a dense head is a real change. */
+    CHECK(src_head_total > 0 && src_head_kept < src_head_total);
+
+    /* The study's job trained from exactly this network: redoing its run
+     * from tk_transfer_apply gives the same checkpoint, byte for byte. */
+    char job[1400], *redo = test_tmpdir("transfer");
+    snprintf(job, sizeof job, "%s/transfer/%s/%s/s%d/level_%02d/ticket", out, sources[1].name, targets[0].name, SEED,
+             LEVEL);
+    transfer_start ts = {ticket, TK_HEAD_REINIT_DENSE, SEED, LEVEL};
+    tk_train_start start = {.prepare = prepare_transfer, .ctx = &ts};
+    tk_train_result r;
+    CHECK(tk_train_run_from(&tgt_cfg, redo, &start, TK_PROGRESS_NONE, &r, &err) == 0);
+    char *mine = path_in(redo, "checkpoint"), *theirs = path_in(job, "checkpoint");
+    CHECK(same_bytes(mine, theirs));
+    free(mine), free(theirs);
+    rm_rf(redo);
+    free(redo);
+
+    /* Its random ticket: per tensor the ticket's kept count, another mask; the head dense. */
+    snprintf(job, sizeof job, "%s/transfer/%s/%s/s%d/level_%02d/random_ticket/checkpoint", out, sources[1].name,
+             targets[0].name, SEED, LEVEL);
+    tk_model *rnd = fresh_model(&tgt_cfg);
+    CHECK(rnd && tk_checkpoint_load_weights(job, rnd, WIDTH, &err) == 0);
+    for (int i = 0; rnd && i < rnd->n_param_tensors; i++) {
+        const tk_param *t = &rnd->params[i];
+        if (!t->prunable) continue;
+        CHECK(kept_in(rnd, rnd->mask, i) == kept_in(tgt, tgt->mask, i));
+        if (!t->is_output) CHECK(memcmp(rnd->mask + t->offset, tgt->mask + t->offset, t->count) != 0);
+    }
+    if (err.msg[0]) printf("  %s\n", err.msg);
+    tk_model_free(rnd);
+    free(fresh);
+    tk_model_free(src);
+    tk_model_free(src_init);
+    tk_model_free(tgt);
+    tk_model_free(same);
+}
+
+/* ---- 3. killed mid-way, rerun */
+
+/* The summary.json files of the study's runs: one per finished job. */
+static char **walk_found;
+static int walk_n;
+static int walk_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)ftw;
+    const char *base = strrchr(path, '/');
+    if (flag == FTW_F && base && !strcmp(base, "/summary.json") && walk_n < 4096) walk_found[walk_n++] = strdup(path);
+    return 0;
+}
+
+static int finished_jobs(const char *out, char ***found) {
+    walk_found = calloc(4096, sizeof *walk_found);
+    walk_n = 0;
+    const char *parts[] = {"runs", "transfer"}; /* not report/, which has a summary.json of its own */
+    for (int i = 0; i < 2; i++) {
+        char *dir = path_in(out, parts[i]);
+        nftw(dir, walk_visit, 16, FTW_PHYS);
+        free(dir);
+    }
+    if (found) *found = walk_found;
+    else {
+        for (int i = 0; i < walk_n; i++) free(walk_found[i]);
+        free(walk_found);
+    }
+    return walk_n;
+}
+
+/* A file of a finished job as the kill left it. */
+typedef struct kept_file {
+    char *path, *bytes;
+    size_t n;
+    struct timespec mtime;
+} kept_file;
+
+/* Every file directly in each finished job's folder (summary.json, the
+ * checkpoint, and for find levels the mask, ticket and sparsity.json). */
+static int snapshot(char **summaries, int n, kept_file *files, int cap) {
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", summaries[i]);
+        *strrchr(dir, '/') = 0;
+        DIR *d = opendir(dir);
+        for (struct dirent *e; d && (e = readdir(d));) {
+            char *path = path_in(dir, e->d_name);
+            struct stat st;
+            /* A NAME.tmp is a write the kill cut short, not a result: the rerun may replace it. */
+            const char *dot = strrchr(e->d_name, '.');
+            bool partial = dot && !strcmp(dot, ".tmp");
+            if (count < cap && !partial && !stat(path, &st) && S_ISREG(st.st_mode)) {
+                kept_file *f = &files[count++];
+                f->path = path;
+                f->mtime = st.st_mtim;
+                f->bytes = read_whole_file(path, &f->n);
+            } else {
+                free(path);
+            }
+        }
+        if (d) closedir(d);
+    }
+    return count;
+}
+
+/* Starts `ticket ARGS` as the leader of its own process group, so that one
+ * kill reaches its workers too. */
+static pid_t spawn_group(char *const args[], const char *log) {
+    const char *bin = ticket_bin();
+    if (!bin) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        FILE *f = freopen(log, "w", stdout);
+        if (f) dup2(fileno(stdout), 2);
+        execv(bin, args);
+        _exit(127);
+    }
+    if (pid > 0) setpgid(pid, pid);
+    return pid;
+}
+
+static void test_kill_and_rerun(void) {
+    use_repo_plots();
+    const char *reference = tiny_study();
+    CHECK(reference != NULL);
+    if (!reference) return;
+    char *dir = test_tmpdir("study-kill");
+    char *spec = write_study(dir), *out = path_in(dir, "out"), *log = path_in(dir, "first.log");
+    char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "2", NULL};
+    /* Workers orphaned by the kill become our children, so we can wait for them. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    pid_t pid = spawn_group(args, log);
+    CHECK(pid > 0);
+    int status = 0;
+    bool exited = false;
+    double t0 = tk_now();
+    while (pid > 0 && finished_jobs(out, NULL) < 4 && tk_now() - t0 < 60) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = true;
+            break;
+        }
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
+    CHECK(!exited); /* the study must still be running when it is killed */
+    if (pid > 0 && !exited) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    }
+    while (pid > 0 && waitpid(-pid, NULL, 0) > 0) {
+    }
+    prctl(PR_SET_CHILD_SUBREAPER, 0);
+
+    char **summaries;
+    int done = finished_jobs(out, &summaries);
+    int total = expected_jobs();
+    CHECK(done >= 4 && done < total);
+    printf("  killed with %d of %d jobs finished\n", done, total);
+    kept_file files[1024];
+    int n_files = snapshot(summaries, done, files, 1024);
+    int checkpoints = 0;
+    for (int i = 0; i < n_files; i++) checkpoints += !strcmp(strrchr(files[i].path, '/'), "/checkpoint");
+    CHECK(checkpoints == done);
+
+    /* The same command completes the study, skipping what was finished. */
+    free(log);
+    log = path_in(dir, "rerun.log");
+    CHECK(run_ticket(args, log) == 0);
+    char *text = read_whole_file(log, NULL), want[64];
+    snprintf(want, sizeof want, "\"already_done\":%d,", done);
+    CHECK_CONTAINS(text, want);
+    free(text);
+    int touched = 0;
+    for (int i = 0; i < n_files; i++) {
+        struct stat st;
+        size_t n = 0;
+        char *now = read_whole_file(files[i].path, &n);
+        bool same = now && !stat(files[i].path, &st) && st.st_mtim.tv_sec == files[i].mtime.tv_sec &&
+                    st.st_mtim.tv_nsec == files[i].mtime.tv_nsec && n == files[i].n &&
+                    !memcmp(now, files[i].bytes, n);
+        if (!same) printf("  %s was rewritten by the rerun\n", files[i].path), touched++;
+        free(now);
+        free(files[i].path), free(files[i].bytes);
+    }
+    CHECK(touched == 0);
+    CHECK(finished_jobs(out, NULL) == total);
+
+    /* The interrupted study ends with the numbers of the uninterrupted one. */
+    const char *tables[] = {"results.csv", "summary.csv"};
+    for (int i = 0; i < 2; i++) {
+        char a[PATH_MAX], b[PATH_MAX];
+        snprintf(a, sizeof a, "%s/report/%s", out, tables[i]);
+        snprintf(b, sizeof b, "%s/report/%s", reference, tables[i]);
+        CHECK(same_bytes(a, b));
+    }
+    for (int i = 0; i < done; i++) free(summaries[i]);
+    free(summaries);
+    free(spec), free(out), free(log);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* A find level is killed after its training wrote summary.json and before
+ * its ticket file was renamed into place: the rerun must still complete.
+ * KNOWN BUG (transfer/study.c, done()): a find job counts as finished as soon
+ * as level_LL/summary.json exists, but tk_find_run writes level_LL/ticket
+ * after it (transfer/imp.c, run_level: train, then write_ticket), so the
+ * rerun skips the find job and the transfers of that level fail to open the
+ * ticket (at the last level nothing else rewrites it). Fix: for JOB_FIND,
+ * done() also requires level_LL/ticket. test_kill_and_rerun hits the same
+ * window by chance when the kill lands there. */
+static void test_rerun_after_kill_before_ticket(void) {
+    use_repo_plots();
+    const char *reference = tiny_study();
+    CHECK(reference != NULL);
+    if (!reference) return;
+    char *dir = test_tmpdir("study-ticket"), *spec = write_study(dir), *out = path_in(dir, "out"), *cmd;
+    CHECK(asprintf(&cmd, "cp -a '%s' '%s'", reference, out) > 0 && run_capture(cmd, NULL) == 0);
+    free(cmd);
+    char *runs = path_in(out, "runs"), *run = find_run(runs, DATA6, TK_OPTIM_ADAM, 0);
+    CHECK(run != NULL);
+    if (run) {
+        char ticket[PATH_MAX], partial[PATH_MAX], reference_ticket[PATH_MAX];
+        snprintf(ticket, sizeof ticket, "%s/level_%02d/ticket", run, LEVELS);
+        snprintf(partial, sizeof partial, "%s.tmp", ticket);
+        snprintf(reference_ticket, sizeof reference_ticket, "%s/runs%s/level_%02d/ticket", reference,
+                 strrchr(run, '/'), LEVELS);
+        CHECK(unlink(ticket) == 0);
+        write_file(partial, "TKTK", 4);
+        /* The transfers of that level had not started. */
+        for (int t = 0; t < N_TARGETS; t++) {
+            char job[PATH_MAX];
+            snprintf(job, sizeof job, "%s/transfer/%s/%s/s0/level_%02d", out, sources[1].name, targets[t].name, LEVELS);
+            rm_rf(job);
+        }
+        char *log = path_in(dir, "rerun.log");
+        char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "2", NULL};
+        CHECK(run_ticket(args, log) == 0);
+        CHECK(same_bytes(ticket, reference_ticket));
+        char a[PATH_MAX], b[PATH_MAX];
+        snprintf(a, sizeof a, "%s/report/results.csv", out);
+        snprintf(b, sizeof b, "%s/report/results.csv", reference);
+        CHECK(same_bytes(a, b));
+        free(log);
+    }
+    free(run), free(runs), free(spec), free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* ---- 4. specifications */
+
+/* The specification is refused with one message holding every needle. */
+static void expect_problems(const char *spec, const char *const *needles) {
+    tk_study s;
+    tk_error err = {{0}};
+    CHECK(tk_study_from_json(spec, "bad.json", &s, &err) == -1);
+    int missing = 0;
+    for (int i = 0; needles[i]; i++)
+        if (!strstr(err.msg, needles[i])) printf("  expected \"%s\"\n", needles[i]), missing++;
+    if (missing) printf("  in: %s\n", err.msg);
+    CHECK(missing == 0);
+}
+
+static void test_spec_validation(void) {
+    /* Six problems in six places, reported in one message.
+     * KNOWN BUG (transfer/study_spec.c, parse_sides): the unknown model is
+     * reported once per side (4 copies of a long message) and hides each
+     * side's own problems, and the list is cut at tk_error's 1024 bytes, so
+     * 'lenght', 'adma', 'batch' and 'workers' are missing. */
+    expect_problems("{\"model\": \"lenet_300_10\", \"width\": 0.1, \"seeeds\": [0], \"workers\": \"two\",\n"
+                    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}},\n"
+                    "             {\"name\": \"b\", \"train\": {\"dataset\": \"" DATA6 "\", \"lenght\": \"10it\"}}],\n"
+                    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\", \"optimizer\": \"adma\"}},\n"
+                    "             {\"name\": \"d\", \"train\": {\"dataset\": \"" DATA4 "\", \"batch\": \"twenty\"}}]}",
+                    (const char *const[]){"bad.json", "unknown key 'seeeds'", "did you mean 'seeds'",
+                                          "unknown model 'lenet_300_10'", "did you mean 'lenet_300_100'",
+                                          "sources[1]", "unknown key 'lenght'", "did you mean 'length'",
+                                          "targets[0]", "unknown optimizer 'adma'", "did you mean 'adam'",
+                                          "targets[1]", "'batch' must be a number", "workers must be", NULL});
+    /* Two problems in one side are both reported.
+     * KNOWN BUG (transfer/find_config.c via tk_find_config_from_json, and the
+     * train keys it parses): a side's parse stops at its first problem. */
+    expect_problems("{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
+                    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\", \"lenght\": \"10it\","
+                    " \"optimizer\": \"adma\"}}],\n"
+                    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\"}}]}",
+                    (const char *const[]){"unknown key 'lenght'", "unknown optimizer 'adma'", NULL});
+
+    /* Missing data files: every side's, with where they were looked for and how to get them. */
+    char *dir = test_tmpdir("study-plan"), *spec = path_in(dir, "missing.json");
+    const char *missing = "{\"model\": \"lenet_300_100\", \"width\": 0.1, \"input\": \"1x8x8\",\n"
+                          " \"sources\": [{\"name\": \"syn\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
+                          " \"targets\": [{\"name\": \"digits\", \"train\": {\"dataset\": \"mnist\"}},\n"
+                          "             {\"name\": \"houses\", \"train\": {\"dataset\": \"svhn\"}}]}";
+    write_file(spec, missing, strlen(missing));
+    char env[PATH_MAX + 32], cmd[PATH_MAX + 64];
+    snprintf(env, sizeof env, "TICKET_DATA='%s'", dir);
+    snprintf(cmd, sizeof cmd, "study plan '%s'", spec);
+    CHECK_TICKET(dir, env, cmd, STATUS_REFUSED, "target digits", "dataset mnist", "not found", "$TICKET_DATA",
+                 "./data/mnist", "to get it", "target houses", "svhn");
+    free(spec);
+
+    /* The plan of the tiny study: its job count and a time estimate, and nothing run. */
+    spec = write_study(dir);
+    char *out = path_in(dir, "plan"), want[32];
+    snprintf(cmd, sizeof cmd, "study plan '%s' --out '%s'", spec, out);
+    snprintf(want, sizeof want, "%d jobs", expected_jobs());
+    CHECK_TICKET(dir, "", cmd, 0, want, "minutes");
+    char *runs = path_in(out, "runs");
+    CHECK(!tk_file_exists(runs));
+    free(runs), free(out), free(spec);
+    rm_rf(dir);
+    free(dir);
+}
+
+int main(void) {
+    RUN(test_study_end_to_end);
+    RUN(test_transfer_semantics);
+    RUN(test_kill_and_rerun);
+    RUN(test_rerun_after_kill_before_ticket);
+    RUN(test_spec_validation);
+    if (study_root) rm_rf(study_root);
+    free(study_root), free(study_out);
+    CHECK_MAIN_END();
+}
