@@ -43,6 +43,9 @@ int tk_checkpoint_save(const char *path, const tk_model *m, float width, const t
 int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, tk_train_state *s,
                        tk_error *err);
 
+/* The model a checkpoint holds: fills cfg (cfg->name points to name). */
+int tk_checkpoint_model(const char *path, tk_model_config *cfg, char name[64], tk_error *err);
+
 /* Only the model part: parameters, batch-norm state and mask. */
 int tk_checkpoint_load_weights(const char *path, tk_model *m, float width, tk_error *err);
 

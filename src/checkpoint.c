@@ -154,6 +154,23 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
     return 0;
 }
 
+int tk_checkpoint_model(const char *path, tk_model_config *cfg, char name[64], tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    tk_reader r;
+    uint32_t u[4] = {0};
+    int rc = tk_reader_begin(&r, data, n, path, magic, VERSION, "checkpoint", err);
+    if (rc == 0) rc = tk_read_str(&r, name, 64, "model name", err);
+    if (rc == 0) rc = tk_read_f32(&r, &cfg->width, "width", err);
+    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(&r, &u[i], "input shape and classes", err);
+    free(data);
+    cfg->name = name;
+    cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
+    cfg->classes = (int)u[3];
+    return rc;
+}
+
 int tk_checkpoint_load_weights(const char *path, tk_model *m, float width, tk_error *err) {
     return tk_checkpoint_load(path, m, width, NULL, NULL, err);
 }

@@ -255,7 +255,16 @@ int tk_find_run(const tk_find_config *c, const char *root, tk_progress progress,
     tk_find_hash(c, hash);
     snprintf(f.dir, sizeof f.dir, "%s/%s", root, hash);
     if (run_dir) snprintf(run_dir, cap, "%s", f.dir);
-    if (!(f.m = tk_train_create_model(&c->train, err))) return -1;
+    /* The model's shape: from level 0's checkpoint once it exists, which spares
+     * reading the dataset a second time in every later level's job. */
+    char ckpt[1100], name[64];
+    tk_model_config mc;
+    snprintf(ckpt, sizeof ckpt, "%s/level_00/checkpoint", f.dir);
+    if (tk_file_exists(ckpt)) {
+        if (tk_checkpoint_model(ckpt, &mc, name, err) || !(f.m = tk_model_create(&mc, err))) return -1;
+    } else if (!(f.m = tk_train_create_model(&c->train, err))) {
+        return -1;
+    }
     int rc = tk_prune_validate(&c->prune, f.m, err);
     char path[1100];
     snprintf(path, sizeof path, "%s/find.json", f.dir);

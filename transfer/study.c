@@ -185,10 +185,15 @@ static int dep(void *ctx, int i, int k) {
     return ((study_graph *)ctx)->jobs[i].dep;
 }
 
+/* A find level is done once its ticket is written too (after training, for
+ * level 0, whose rewind snapshot training makes). */
 static bool done(void *ctx, int i) {
+    const job *j = &((study_graph *)ctx)->jobs[i];
     char path[1200];
-    snprintf(path, sizeof path, "%s/summary.json", ((study_graph *)ctx)->jobs[i].dir);
-    return tk_file_exists(path);
+    snprintf(path, sizeof path, "%s/summary.json", j->dir);
+    if (!tk_file_exists(path)) return false;
+    snprintf(path, sizeof path, "%s/ticket", j->dir);
+    return j->kind != JOB_FIND || tk_file_exists(path);
 }
 
 static double cost(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].cost; }
