@@ -18,6 +18,7 @@
 #ifndef TK_CHECKPOINT_H
 #define TK_CHECKPOINT_H
 
+#include "tk_file.h"
 #include "tk_model.h"
 #include "tk_optim.h"
 #include "tk_rng.h"
@@ -42,6 +43,12 @@ int tk_checkpoint_save(const char *path, const tk_model *m, float width, const t
  * model, shape, optimizer or dataset size, or is corrupted. */
 int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, tk_train_state *s,
                        tk_error *err);
+
+/* The model identity every file of ticket's carries (checkpoints, tickets):
+ * str name, f32 width, u32 C, H, W, classes. */
+void tk_put_model_id(tk_buf *b, const tk_model *m, float width);
+int tk_read_model_id(tk_reader *r, tk_model_config *cfg, char name[64], tk_error *err);
+bool tk_model_matches(const tk_model *m, float width, const tk_model_config *cfg);
 
 /* The model a checkpoint holds: fills cfg (cfg->name points to name). */
 int tk_checkpoint_model(const char *path, tk_model_config *cfg, char name[64], tk_error *err);

@@ -9,16 +9,36 @@
 static const char magic[4] = {'T', 'K', 'C', 'K'};
 enum { VERSION = 1 };
 
+void tk_put_model_id(tk_buf *b, const tk_model *m, float width) {
+    tk_buf_str(b, m->name);
+    tk_buf_f32(b, width);
+    tk_buf_u32(b, (uint32_t)m->input.C);
+    tk_buf_u32(b, (uint32_t)m->input.H);
+    tk_buf_u32(b, (uint32_t)m->input.W);
+    tk_buf_u32(b, (uint32_t)m->classes);
+}
+
+int tk_read_model_id(tk_reader *r, tk_model_config *cfg, char name[64], tk_error *err) {
+    uint32_t u[4] = {0};
+    int rc = tk_read_str(r, name, 64, "model name", err);
+    if (rc == 0) rc = tk_read_f32(r, &cfg->width, "width", err);
+    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(r, &u[i], "input shape and classes", err);
+    cfg->name = name;
+    cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
+    cfg->classes = (int)u[3];
+    return rc;
+}
+
+bool tk_model_matches(const tk_model *m, float width, const tk_model_config *cfg) {
+    return !strcmp(cfg->name, m->name) && cfg->width == width && cfg->input.C == m->input.C &&
+           cfg->input.H == m->input.H && cfg->input.W == m->input.W && cfg->classes == m->classes;
+}
+
 int tk_checkpoint_save(const char *path, const tk_model *m, float width, const tk_optim *o,
                        const tk_train_state *s, tk_error *err) {
     tk_buf b = {0};
     tk_buf_begin(&b, magic, VERSION);
-    tk_buf_str(&b, m->name);
-    tk_buf_f32(&b, width);
-    tk_buf_u32(&b, (uint32_t)m->input.C);
-    tk_buf_u32(&b, (uint32_t)m->input.H);
-    tk_buf_u32(&b, (uint32_t)m->input.W);
-    tk_buf_u32(&b, (uint32_t)m->classes);
+    tk_put_model_id(&b, m, width);
     tk_buf_u32(&b, (uint32_t)m->n_param_tensors);
     for (int i = 0; i < m->n_param_tensors; i++) {
         tk_buf_str(&b, m->params[i].name);
@@ -71,19 +91,16 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
     bool weights_only = !o;
     if (weights_only) s = &skipped;
     char name[64];
-    float w;
-    uint32_t shape[4], count;
-    if (tk_read_str(r, name, sizeof name, "model name", err) || tk_read_f32(r, &w, "width", err)) return -1;
-    for (int i = 0; i < 4; i++)
-        if (tk_read_u32(r, &shape[i], "input shape and classes", err)) return -1;
-    if (strcmp(name, m->name) || w != width || (int)shape[0] != m->input.C || (int)shape[1] != m->input.H ||
-        (int)shape[2] != m->input.W || (int)shape[3] != m->classes)
+    tk_model_config id;
+    uint32_t count;
+    if (tk_read_model_id(r, &id, name, err)) return -1;
+    if (!tk_model_matches(m, width, &id))
         return tk_fail(err,
-                       "%s is a checkpoint of model %s (width %g, input %ux%ux%u, %u classes), but this run "
+                       "%s is a checkpoint of model %s (width %g, input %dx%dx%d, %d classes), but this run "
                        "trains %s (width %g, input %dx%dx%d, %d classes); use another --out directory or "
                        "the matching --model/--width/--dataset",
-                       r->path, name, w, shape[0], shape[1], shape[2], shape[3], m->name, width, m->input.C,
-                       m->input.H, m->input.W, m->classes);
+                       r->path, name, id.width, id.input.C, id.input.H, id.input.W, id.classes, m->name, width,
+                       m->input.C, m->input.H, m->input.W, m->classes);
     if (tk_read_u32(r, &count, "parameter tensor count", err)) return -1;
     if ((int)count != m->n_param_tensors)
         return tk_fail(err, "%s: %u parameter tensors in the checkpoint, %d in model %s; it was written by "
@@ -159,15 +176,9 @@ int tk_checkpoint_model(const char *path, tk_model_config *cfg, char name[64], t
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
     tk_reader r;
-    uint32_t u[4] = {0};
     int rc = tk_reader_begin(&r, data, n, path, magic, VERSION, "checkpoint", err);
-    if (rc == 0) rc = tk_read_str(&r, name, 64, "model name", err);
-    if (rc == 0) rc = tk_read_f32(&r, &cfg->width, "width", err);
-    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(&r, &u[i], "input shape and classes", err);
+    if (rc == 0) rc = tk_read_model_id(&r, cfg, name, err);
     free(data);
-    cfg->name = name;
-    cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
-    cfg->classes = (int)u[3];
     return rc;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_checkpoint.h"
 #include "tk_file.h"
 
 static const char mask_magic[4] = {'T', 'K', 'M', 'K'}, ticket_magic[4] = {'T', 'K', 'T', 'K'};
@@ -59,12 +60,7 @@ int tk_ticket_write(const char *path, const tk_model *m, float width, const floa
     tk_buf b = {0};
     tk_buf_begin(&b, ticket_magic, TICKET_VERSION);
     tk_buf_str(&b, provenance);
-    tk_buf_str(&b, m->name);
-    tk_buf_f32(&b, width);
-    tk_buf_u32(&b, (uint32_t)m->input.C);
-    tk_buf_u32(&b, (uint32_t)m->input.H);
-    tk_buf_u32(&b, (uint32_t)m->input.W);
-    tk_buf_u32(&b, (uint32_t)m->classes);
+    tk_put_model_id(&b, m, width);
     tk_buf_u32(&b, (uint32_t)m->n_param_tensors);
     /* Arena order, so that the weights below are one contiguous copy. */
     for (int pass = 0; pass < 2; pass++)
@@ -90,18 +86,15 @@ int tk_ticket_write(const char *path, const tk_model *m, float width, const floa
 static int read_ticket(tk_reader *r, tk_model *m, float width, char **provenance, tk_error *err) {
     char *prov = tk_malloc(r->len + 1);
     char name[64];
-    float w;
-    uint32_t dims[4], count;
+    tk_model_config id;
+    uint32_t count;
     int rc = tk_read_str(r, prov, r->len + 1, "provenance", err);
-    if (rc == 0) rc = tk_read_str(r, name, sizeof name, "model name", err);
-    if (rc == 0) rc = tk_read_f32(r, &w, "width", err);
-    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(r, &dims[i], "input shape", err);
-    if (rc == 0 && (strcmp(name, m->name) || w != width || (int)dims[0] != m->input.C || (int)dims[1] != m->input.H ||
-                    (int)dims[2] != m->input.W || (int)dims[3] != m->classes))
-        rc = tk_fail(err, "%s is a ticket of %s (width %g, input %ux%ux%u, %u classes), not of %s (width %g, input "
+    if (rc == 0) rc = tk_read_model_id(r, &id, name, err);
+    if (rc == 0 && !tk_model_matches(m, width, &id))
+        rc = tk_fail(err, "%s is a ticket of %s (width %g, input %dx%dx%d, %d classes), not of %s (width %g, input "
                      "%dx%dx%d, %d classes); use a ticket found for this model and data shape",
-                     r->path, name, w, dims[0], dims[1], dims[2], dims[3], m->name, width, m->input.C, m->input.H,
-                     m->input.W, m->classes);
+                     r->path, name, id.width, id.input.C, id.input.H, id.input.W, id.classes, m->name, width,
+                     m->input.C, m->input.H, m->input.W, m->classes);
     if (rc == 0) rc = tk_read_u32(r, &count, "tensor count", err);
     if (rc == 0 && (int)count != m->n_param_tensors)
         rc = tk_fail(err, "%s: %u tensors, model %s has %d", r->path, count, m->name, m->n_param_tensors);
@@ -144,18 +137,12 @@ int tk_ticket_model(const char *path, tk_model_config *cfg, char name[64], tk_er
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
     tk_reader r;
-    uint32_t u[4] = {0};
     int rc = tk_reader_begin(&r, data, n, path, ticket_magic, TICKET_VERSION, "ticket", err);
     char *skip = tk_malloc(n + 1);
     if (rc == 0) rc = tk_read_str(&r, skip, n + 1, "provenance", err);
-    if (rc == 0) rc = tk_read_str(&r, name, 64, "model name", err);
-    if (rc == 0) rc = tk_read_f32(&r, &cfg->width, "width", err);
-    for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(&r, &u[i], "input shape", err);
+    if (rc == 0) rc = tk_read_model_id(&r, cfg, name, err);
     free(skip);
     free(data);
-    cfg->name = name;
-    cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
-    cfg->classes = (int)u[3];
     return rc;
 }
 
