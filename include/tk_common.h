@@ -14,7 +14,7 @@
 #define TK_VERSION "0.1.0"
 
 typedef struct tk_error {
-    char msg[1024];
+    char msg[4096]; /* room for a list of problems, one per line */
 } tk_error;
 
 /* Formats into err (if non-NULL) and returns -1, so callers can write

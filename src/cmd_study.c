@@ -69,7 +69,11 @@ int tk_cmd_study(int argc, char **argv) {
         fprintf(stderr, "ticket study: -j and --threads must be positive\n");
         return 2;
     }
-    if (tk_study_check_data(&s, &err)) return fail("study", &err, 2);
+    /* A plan is useful before the data is fetched: missing data is a warning there. */
+    if (tk_study_check_data(&s, &err)) {
+        if (!plan) return fail("study", &err, 2);
+        fprintf(stderr, "ticket study: warning: %s\n(planning with the catalog's shapes and sizes)\n", err.msg);
+    }
     if (!plan) {
         /* The report command rebuilds the study from this copy. */
         uint8_t *data;

@@ -20,7 +20,7 @@ int tk_fail(tk_error *err, const char *fmt, ...) {
 
 int tk_fail_prefix(tk_error *err, const char *fmt, ...) {
     if (err) {
-        char prefix[512], old[sizeof err->msg];
+        char prefix[1024], old[sizeof err->msg];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(prefix, sizeof prefix, fmt, ap);

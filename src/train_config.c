@@ -289,17 +289,29 @@ int tk_train_config_from_json(const char *text, const char *path, tk_train_confi
     } else if (tk_train_defaults(model->valuestring, c, err)) {
         rc = tk_fail_prefix(err, "%s: ", path);
     }
-    for (const cJSON *it = root->child; rc == 0 && it; it = it->next) {
+    /* Every key is checked, and the problems are reported together, one per line. */
+    char problems[sizeof err->msg] = "";
+    int n_problems = 0;
+    tk_error one = {{0}};
+    x.err = &one;
+    for (const cJSON *it = rc == 0 ? root->child : NULL; it; it = it->next) {
         bool known = false;
         for (int i = 0; i < TK_ARRAY_LEN(config_keys); i++) known |= !strcmp(it->string, config_keys[i]);
+        int bad = 0;
         if (!known) {
             const char *near = tk_nearest(it->string, config_keys, TK_ARRAY_LEN(config_keys));
-            rc = tk_fail(err, "%s: unknown key '%s'%s%s%s", path, it->string, near ? " (did you mean '" : "",
-                         near ? near : "", near ? "'?)" : "");
+            bad = tk_fail(&one, "%s: unknown key '%s'%s%s%s", path, it->string, near ? " (did you mean '" : "",
+                          near ? near : "", near ? "'?)" : "");
         } else {
-            rc = apply_key(&x, it, c);
+            bad = apply_key(&x, it, c);
+        }
+        if (bad) {
+            size_t len = strlen(problems);
+            snprintf(problems + len, sizeof problems - len, "%s%s", n_problems++ ? "\n  " : "", one.msg);
         }
     }
     cJSON_Delete(root);
-    return rc ? rc : tk_train_validate(c, err) ? tk_fail_prefix(err, "%s: ", path) : 0;
+    if (rc) return rc;
+    if (n_problems) return tk_fail(err, "%s", problems);
+    return tk_train_validate(c, err) ? tk_fail_prefix(err, "%s: ", path) : 0;
 }

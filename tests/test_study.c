@@ -17,7 +17,6 @@
 #include "tk_ticket.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <ftw.h>
 #include <limits.h>
 #include <signal.h>
@@ -245,7 +244,6 @@ static void check_results(const char *report) {
                             "final_accuracy,best_accuracy,best_iteration"));
     cell want[256];
     int n_want = expected_cells(want);
-    CHECK(n_want == expected_rows());
     CHECK(t.n == expected_rows());
     if (t.n != expected_rows()) printf("  results.csv has %d rows, expected %d\n", t.n, expected_rows());
     char buf[1024], *f[MAX_FIELDS];
@@ -373,7 +371,6 @@ static void check_report_md(const char *report) {
 }
 
 static void test_study_end_to_end(void) {
-    use_repo_plots();
     const char *out = tiny_study();
     CHECK(out != NULL);
     if (!out) return;
@@ -450,7 +447,7 @@ static void test_transfer_semantics(void) {
     CHECK(tk_study_from_json(text, "tiny.json", &s, &err) == 0);
     free(text);
     /* The source "six" (6 classes) of seed 0 at level 2 moves onto the target "four" (4 classes). */
-    enum { SEED = 0, LEVEL = 2 };
+    enum { SEED = 0, LEVEL = LEVELS };
     tk_train_config src_cfg = s.sources[1].train, tgt_cfg = s.targets[0].train;
     src_cfg.seed = tgt_cfg.seed = SEED;
     char *runs = path_in(out, "runs");
@@ -567,13 +564,20 @@ static void test_transfer_semantics(void) {
 
 /* ---- 3. killed mid-way, rerun */
 
-/* The summary.json files of the study's runs: one per finished job. */
+/* The folders of the finished jobs: a job has finished when its last file
+ * is written, summary.json for a transfer, and for a find level the ticket,
+ * which tk_find_run writes after the level's summary.json. */
 static char **walk_found;
 static int walk_n;
+static bool walk_find_levels;
 static int walk_visit(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st, (void)ftw;
     const char *base = strrchr(path, '/');
-    if (flag == FTW_F && base && !strcmp(base, "/summary.json") && walk_n < 4096) walk_found[walk_n++] = strdup(path);
+    if (flag != FTW_F || !base || strcmp(base, "/summary.json") || walk_n >= 4096) return 0;
+    char *dir = strndup(path, (size_t)(base - path)), *ticket = path_in(dir, "ticket");
+    if (!walk_find_levels || tk_file_exists(ticket)) walk_found[walk_n++] = dir;
+    else free(dir);
+    free(ticket);
     return 0;
 }
 
@@ -583,6 +587,7 @@ static int finished_jobs(const char *out, char ***found) {
     const char *parts[] = {"runs", "transfer"}; /* not report/, which has a summary.json of its own */
     for (int i = 0; i < 2; i++) {
         char *dir = path_in(out, parts[i]);
+        walk_find_levels = i == 0;
         nftw(dir, walk_visit, 16, FTW_PHYS);
         free(dir);
     }
@@ -603,12 +608,10 @@ typedef struct kept_file {
 
 /* Every file directly in each finished job's folder (summary.json, the
  * checkpoint, and for find levels the mask, ticket and sparsity.json). */
-static int snapshot(char **summaries, int n, kept_file *files, int cap) {
+static int snapshot(char **jobs, int n, kept_file *files, int cap) {
     int count = 0;
     for (int i = 0; i < n; i++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", summaries[i]);
-        *strrchr(dir, '/') = 0;
+        const char *dir = jobs[i];
         DIR *d = opendir(dir);
         for (struct dirent *e; d && (e = readdir(d));) {
             char *path = path_in(dir, e->d_name);
@@ -649,7 +652,6 @@ static pid_t spawn_group(char *const args[], const char *log) {
 }
 
 static void test_kill_and_rerun(void) {
-    use_repo_plots();
     const char *reference = tiny_study();
     CHECK(reference != NULL);
     if (!reference) return;
@@ -680,13 +682,13 @@ static void test_kill_and_rerun(void) {
     }
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 
-    char **summaries;
-    int done = finished_jobs(out, &summaries);
+    char **finished;
+    int done = finished_jobs(out, &finished);
     int total = expected_jobs();
+    if (done < 4 || done >= total) printf("  killed with %d of %d jobs finished\n", done, total);
     CHECK(done >= 4 && done < total);
-    printf("  killed with %d of %d jobs finished\n", done, total);
     kept_file files[1024];
-    int n_files = snapshot(summaries, done, files, 1024);
+    int n_files = snapshot(finished, done, files, 1024);
     int checkpoints = 0;
     for (int i = 0; i < n_files; i++) checkpoints += !strcmp(strrchr(files[i].path, '/'), "/checkpoint");
     CHECK(checkpoints == done);
@@ -722,24 +724,19 @@ static void test_kill_and_rerun(void) {
         snprintf(b, sizeof b, "%s/report/%s", reference, tables[i]);
         CHECK(same_bytes(a, b));
     }
-    for (int i = 0; i < done; i++) free(summaries[i]);
-    free(summaries);
+    for (int i = 0; i < done; i++) free(finished[i]);
+    free(finished);
     free(spec), free(out), free(log);
     rm_rf(dir);
     free(dir);
 }
 
 /* A find level is killed after its training wrote summary.json and before
- * its ticket file was renamed into place: the rerun must still complete.
- * KNOWN BUG (transfer/study.c, done()): a find job counts as finished as soon
- * as level_LL/summary.json exists, but tk_find_run writes level_LL/ticket
- * after it (transfer/imp.c, run_level: train, then write_ticket), so the
- * rerun skips the find job and the transfers of that level fail to open the
- * ticket (at the last level nothing else rewrites it). Fix: for JOB_FIND,
- * done() also requires level_LL/ticket. test_kill_and_rerun hits the same
- * window by chance when the kill lands there. */
+ * its ticket file was renamed into place (tk_find_run trains a level, then
+ * writes its ticket): the rerun must redo that find job, not skip it, or the
+ * transfers of that level find no ticket (at the last level nothing else
+ * writes it). test_kill_and_rerun hits this window only by chance. */
 static void test_rerun_after_kill_before_ticket(void) {
-    use_repo_plots();
     const char *reference = tiny_study();
     CHECK(reference != NULL);
     if (!reference) return;
@@ -759,7 +756,8 @@ static void test_rerun_after_kill_before_ticket(void) {
         /* The transfers of that level had not started. */
         for (int t = 0; t < N_TARGETS; t++) {
             char job[PATH_MAX];
-            snprintf(job, sizeof job, "%s/transfer/%s/%s/s0/level_%02d", out, sources[1].name, targets[t].name, LEVELS);
+            snprintf(job, sizeof job, "%s/transfer/%s/%s/s0/level_%02d", out, sources[1].name, targets[t].name,
+                     LEVELS);
             rm_rf(job);
         }
         char *log = path_in(dir, "rerun.log");
@@ -779,44 +777,50 @@ static void test_rerun_after_kill_before_ticket(void) {
 
 /* ---- 4. specifications */
 
-/* The specification is refused with one message holding every needle. */
-static void expect_problems(const char *spec, const char *const *needles) {
+/* Whether the specification is refused with one message holding every
+ * needle; says what is missing when not. */
+static bool refused_with(const char *spec, const char *const *needles) {
     tk_study s;
     tk_error err = {{0}};
-    CHECK(tk_study_from_json(spec, "bad.json", &s, &err) == -1);
+    bool refused = tk_study_from_json(spec, "bad.json", &s, &err) == -1;
     int missing = 0;
     for (int i = 0; needles[i]; i++)
         if (!strstr(err.msg, needles[i])) printf("  expected \"%s\"\n", needles[i]), missing++;
     if (missing) printf("  in: %s\n", err.msg);
-    CHECK(missing == 0);
+    return refused && missing == 0;
 }
 
-static void test_spec_validation(void) {
-    /* Six problems in six places, reported in one message.
-     * KNOWN BUG (transfer/study_spec.c, parse_sides): the unknown model is
-     * reported once per side (4 copies of a long message) and hides each
-     * side's own problems, and the list is cut at tk_error's 1024 bytes, so
-     * 'lenght', 'adma', 'batch' and 'workers' are missing. */
-    expect_problems("{\"model\": \"lenet_300_10\", \"width\": 0.1, \"seeeds\": [0], \"workers\": \"two\",\n"
-                    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}},\n"
-                    "             {\"name\": \"b\", \"train\": {\"dataset\": \"" DATA6 "\", \"lenght\": \"10it\"}}],\n"
-                    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\", \"optimizer\": \"adma\"}},\n"
-                    "             {\"name\": \"d\", \"train\": {\"dataset\": \"" DATA4 "\", \"batch\": \"twenty\"}}]}",
-                    (const char *const[]){"bad.json", "unknown key 'seeeds'", "did you mean 'seeds'",
-                                          "unknown model 'lenet_300_10'", "did you mean 'lenet_300_100'",
-                                          "sources[1]", "unknown key 'lenght'", "did you mean 'length'",
-                                          "targets[0]", "unknown optimizer 'adma'", "did you mean 'adam'",
-                                          "targets[1]", "'batch' must be a number", "workers must be", NULL});
-    /* Two problems in one side are both reported.
-     * KNOWN BUG (transfer/find_config.c via tk_find_config_from_json, and the
-     * train keys it parses): a side's parse stops at its first problem. */
-    expect_problems("{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
-                    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\", \"lenght\": \"10it\","
-                    " \"optimizer\": \"adma\"}}],\n"
-                    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\"}}]}",
-                    (const char *const[]){"unknown key 'lenght'", "unknown optimizer 'adma'", NULL});
+/* Six problems in six places, all in one message; the unknown model once. */
+static const char *const six_problems =
+    "{\"model\": \"lenet_300_10\", \"width\": 0.1, \"seeeds\": [0], \"workers\": \"two\",\n"
+    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}},\n"
+    "             {\"name\": \"b\", \"train\": {\"dataset\": \"" DATA6 "\", \"lenght\": \"10it\"}}],\n"
+    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\", \"optimizer\": \"adma\"}},\n"
+    "             {\"name\": \"d\", \"train\": {\"dataset\": \"" DATA4 "\", \"batch\": \"twenty\"}}]}";
+static const char *const six_problems_found[] = {
+    "bad.json", "unknown key 'seeeds'", "did you mean 'seeds'",
+    "unknown model 'lenet_300_10'", "did you mean 'lenet_300_100'",
+    "sources[1]", "unknown key 'lenght'", "did you mean 'length'",
+    "targets[0]", "unknown optimizer 'adma'", "did you mean 'adam'",
+    "targets[1]", "'batch' must be a number",
+    "workers must be", NULL};
 
-    /* Missing data files: every side's, with where they were looked for and how to get them. */
+/* Two problems in one side: a side reports every problem, not the first. */
+static const char *const one_side_two_problems =
+    "{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
+    " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\", \"lenght\": \"10it\","
+    " \"optimizer\": \"adma\"}}],\n"
+    " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\"}}]}";
+static const char *const one_side_two_problems_found[] = {"sources[0]", "unknown key 'lenght'",
+                                                          "unknown optimizer 'adma'", NULL};
+
+static void test_spec_validation(void) {
+    CHECK(refused_with(six_problems, six_problems_found));
+    CHECK(refused_with(one_side_two_problems, one_side_two_problems_found));
+
+    /* Missing data files: every side's, with where they were looked for and how to get them.
+     * A run is refused; a plan warns and estimates from the catalog, so that a study can be
+     * planned before its data is fetched. */
     char *dir = test_tmpdir("study-plan"), *spec = path_in(dir, "missing.json");
     const char *missing = "{\"model\": \"lenet_300_100\", \"width\": 0.1, \"input\": \"1x8x8\",\n"
                           " \"sources\": [{\"name\": \"syn\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
@@ -825,9 +829,12 @@ static void test_spec_validation(void) {
     write_file(spec, missing, strlen(missing));
     char env[PATH_MAX + 32], cmd[PATH_MAX + 64];
     snprintf(env, sizeof env, "TICKET_DATA='%s'", dir);
-    snprintf(cmd, sizeof cmd, "study plan '%s'", spec);
+    snprintf(cmd, sizeof cmd, "study run '%s' --out '%s/out'", spec, dir);
     CHECK_TICKET(dir, env, cmd, STATUS_REFUSED, "target digits", "dataset mnist", "not found", "$TICKET_DATA",
                  "./data/mnist", "to get it", "target houses", "svhn");
+    snprintf(cmd, sizeof cmd, "study plan '%s'", spec);
+    CHECK_TICKET(dir, env, cmd, 0, "warning", "target digits", "dataset mnist", "not found", "to get it",
+                 "target houses", "svhn", "catalog", "jobs");
     free(spec);
 
     /* The plan of the tiny study: its job count and a time estimate, and nothing run. */
@@ -844,6 +851,7 @@ static void test_spec_validation(void) {
 }
 
 int main(void) {
+    use_repo_plots();
     RUN(test_study_end_to_end);
     RUN(test_transfer_semantics);
     RUN(test_kill_and_rerun);

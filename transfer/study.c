@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_catalog.h"
 #include "tk_file.h"
 #include "tk_scheduler.h"
 #include "tk_study.h"
@@ -208,11 +209,37 @@ static const char *label(void *ctx, int i, char *buf, size_t cap) {
     return buf;
 }
 
-/* Seconds per training sample of the model, measured briefly (ticket bench's step). */
-static double measure_step(const tk_study *s, tk_error *err) {
-    tk_model *m = tk_train_create_model(&s->sources[0].train, err);
-    if (!m) return -1;
-    int B = s->sources[0].train.batch;
+/* The model a side trains and its training examples per epoch: from the
+ * data when present, else from the catalog's shapes and split sizes, so that
+ * a study can be planned on a machine that lacks its data. */
+static tk_model *side_model(const tk_train_config *c, int *examples, tk_error *err) {
+    tk_dataset d;
+    tk_model *m = NULL;
+    int n = -1, classes = 0;
+    if (tk_dataset_open(c->dataset, TK_SPLIT_TRAIN, &d, NULL) == 0) {
+        n = d.n, classes = d.classes;
+        tk_dataset_free(&d);
+        m = tk_train_create_model(c, err);
+    } else {
+        const tk_catalog *cat = tk_catalog_default(err);
+        const tk_catalog_entry *e = cat ? tk_catalog_lookup(cat, c->dataset) : NULL;
+        if (!e || e->C == 0) {
+            if (cat) tk_fail(err, "dataset %s is neither present nor a catalog entry with a fixed image shape", c->dataset);
+            return NULL;
+        }
+        n = e->split_n[TK_SPLIT_TRAIN], classes = e->classes;
+        tk_model_config mc = {.name = c->model, .width = c->width, .classes = c->n_classes ? c->n_classes : classes,
+                              .input = c->input.C ? c->input : (tk_shape){e->C, e->H, e->W}};
+        m = tk_model_create(&mc, err);
+    }
+    if (c->n_classes && classes) n = n / classes * c->n_classes; /* a class subset: its share, as an estimate */
+    *examples = (c->subset_total ? c->subset_total : c->subset_per_class ? c->subset_per_class * classes : n) -
+                c->val_size;
+    return m;
+}
+
+/* Seconds per training sample of a model, measured briefly (ticket bench's step). */
+static double seconds_per_sample(tk_model *m, int B) {
     tk_model_set_batch(m, B);
     size_t in = (size_t)m->input.C * (size_t)m->input.H * (size_t)m->input.W;
     float *x = tk_alloc_aligned((size_t)B * in * sizeof(float));
@@ -224,44 +251,31 @@ static double measure_step(const tk_study *s, tk_error *err) {
         tk_model_backward(m, B);
         steps++;
     }
-    double per_sample = (tk_now() - t0) / steps / B;
     free(x);
-    tk_model_free(m);
-    return per_sample;
-}
-
-/* Training examples a run sees per epoch: the dataset's training split after
- * the configuration's subsampling and validation split. */
-static int training_examples(const tk_train_config *c, int *n, tk_error *err) {
-    tk_dataset d;
-    if (tk_dataset_open(c->dataset, TK_SPLIT_TRAIN, &d, err)) return -1;
-    int classes = c->n_classes ? c->n_classes : d.classes;
-    *n = c->subset_total ? c->subset_total : c->subset_per_class ? c->subset_per_class * classes : d.n;
-    *n -= c->val_size;
-    tk_dataset_free(&d);
-    return 0;
+    return (tk_now() - t0) / steps / B;
 }
 
 /* Estimated seconds of each job: its samples times the measured step time,
- * plus a margin for evaluation and data handling. Each side's data is read
- * once. */
+ * plus a margin for evaluation and data handling. Each side is measured once. */
 static int estimate(study_graph *g, tk_error *err) {
-    double per_sample = measure_step(g->s, err);
-    if (per_sample < 0) return -1;
     const tk_study_side *seen[2 * TK_STUDY_MAX_SIDES];
     int examples[2 * TK_STUDY_MAX_SIDES], n_seen = 0;
+    double per_sample[2 * TK_STUDY_MAX_SIDES];
     for (int i = 0; i < g->n; i++) {
         job *j = &g->jobs[i];
         const tk_study_side *side = j->kind == JOB_FIND ? j->side : j->target;
         int k = 0;
         while (k < n_seen && seen[k] != side) k++;
         if (k == n_seen) {
-            if (training_examples(&side->train, &examples[k], err)) return -1;
+            tk_model *m = side_model(&side->train, &examples[k], err);
+            if (!m) return tk_fail_prefix(err, "%s: ", side->name);
+            per_sample[k] = seconds_per_sample(m, side->train.batch);
+            tk_model_free(m);
             seen[n_seen++] = side;
         }
         const tk_train_config *c = &side->train;
         int64_t iterations = tk_duration_iters(c->length, examples[k] / c->batch);
-        j->cost = (double)iterations * c->batch * per_sample * 1.15;
+        j->cost = (double)iterations * c->batch * per_sample[k] * 1.15;
     }
     return 0;
 }
@@ -284,8 +298,11 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
             printf("%4d  %-70s  after %4d  ~%5.0fs%s\n", i, label(&g, i, buf, sizeof buf), g.jobs[i].dep,
                    g.jobs[i].cost, done(&g, i) ? "  (done)" : "");
         }
-        printf("%d jobs (%d find levels, %d transfers), %d done; about %.0f minutes of training left on %d "
-               "worker%s\n", g.n, finds, transfers, finished, total / 60 / workers, workers, workers > 1 ? "s" : "");
+        double minutes = total / 60 / workers;
+        printf("%d jobs (%d find levels, %d transfers), %d done; about %.0f minutes", g.n, finds, transfers, finished,
+               minutes);
+        if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
+        printf(" of training left on %d worker%s\n", workers, workers > 1 ? "s" : "");
     } else if (rc == 0) {
         tk_job_graph jg = {.n_jobs = g.n, .ctx = &g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
                            .label = label, .run = run_job};

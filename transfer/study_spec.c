@@ -12,7 +12,7 @@ _Static_assert(sizeof tk_head_names / sizeof tk_head_names[0] == TK_HEAD_COUNT, 
 
 /* Problems are collected one per line, so a user fixes them in one pass. */
 typedef struct problems {
-    char text[4096];
+    char text[sizeof(((tk_error *)0)->msg)];
     int count;
 } problems;
 
@@ -29,6 +29,13 @@ static cJSON *side_spec(const cJSON *root, const cJSON *side) {
     for (int i = 0; i < 3; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, common[i]);
         if (it) cJSON_AddItemToObject(train, common[i], cJSON_Duplicate(it, true));
+    }
+    /* An unknown model is reported once, at the top level; the sides are
+     * still checked, against a model that exists. */
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(train, "model");
+    if (cJSON_IsString(model) && !tk_model_find(model->valuestring)) {
+        int n;
+        cJSON_ReplaceItemInObjectCaseSensitive(train, "model", cJSON_CreateString(tk_model_registry(&n)[0].name));
     }
     const cJSON *layers[] = {cJSON_GetObjectItemCaseSensitive(root, "train"),
                              cJSON_GetObjectItemCaseSensitive(side, "train")};
@@ -52,7 +59,7 @@ static cJSON *side_spec(const cJSON *root, const cJSON *side) {
 static void parse_sides(const cJSON *root, const char *key, const char *path, tk_study_side *sides, int *n,
                         tk_find_config *first, problems *p) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, key);
-    char msg[1400];
+    char msg[4096];
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0 || cJSON_GetArraySize(list) > TK_STUDY_MAX_SIDES) {
         snprintf(msg, sizeof msg, "%s: %s must be an array of 1 to %d entries {\"name\": ..., \"train\": {...}}", path,
                  key, TK_STUDY_MAX_SIDES);
@@ -109,7 +116,7 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
         return tk_fail(err, "%s: not a valid JSON object (near byte %ld)", path, at ? (long)(at - text) : -1L);
     }
     problems p = {{0}, 0};
-    char msg[1400];
+    char msg[4096];
     tk_error e = {{0}};
     for (const cJSON *it = root->child; it; it = it->next) {
         int k;
@@ -120,8 +127,14 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
     }
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "name");
     snprintf(s->name, sizeof s->name, "%s", cJSON_IsString(it) ? it->valuestring : "study");
-    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(root, "model"))) {
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsString(model)) {
         snprintf(msg, sizeof msg, "%s: \"model\" is required (see `ticket models`)", path);
+        note(&p, msg);
+    } else if (!tk_model_find(model->valuestring)) {
+        tk_model_config probe = {.name = model->valuestring, .classes = 10, .width = 1};
+        tk_model_free(tk_model_create(&probe, &e));
+        snprintf(msg, sizeof msg, "%s: model: %s", path, e.msg);
         note(&p, msg);
     }
     tk_find_config first = {0};
@@ -230,7 +243,7 @@ int tk_study_check_data(const tk_study *s, tk_error *err) {
     tk_shape shape = {0, 0, 0};
     for (int i = 0; i < n; i++) {
         tk_error e = {{0}};
-        char msg[1400];
+        char msg[4096];
         /* Reading and preparing the data as a run will: presence, format, adaptation. */
         tk_model *m = tk_train_create_model(&sides[i]->train, &e);
         if (!m) {
