@@ -9,6 +9,7 @@
 #   x_lowest                                the lowest density plotted (%)
 #   has_dense, dense_mean                   the dense network's accuracy (%)
 # Data, one block per line: density (%), mean accuracy (%), std (%), n.
+panel_w = 860
 load plots_dir . '/common.gp'
 do for [fmt in formats] {
     eval terminal(fmt)
@@ -24,7 +25,8 @@ do for [fmt in formats] {
         set xlabel "weights remaining (%, log scale)"
         set ylabel "final test accuracy (%)"
         set grid xtics ytics lc rgb "#dddddd"
-        set key bottom left box opaque samplen 3
+        # Outside the plot: with several sources a legend inside covers the sparse end.
+        set key outside right top box samplen 3 font ',9'
         set bars small
         plot for [b = panel_first[p]:panel_last[p]] datafile index (b - 1) using 1:2:3 with yerrorlines \
                  lc rgb block_color[b] dt block_dash[b] lw block_width[b] pt 7 ps 0.6 title block_title[b], \

@@ -3,7 +3,7 @@
 # reads (out, n_cols, n_rows, ...) come from the NAME.vars.gp file that
 # plots/figures.c writes and gnuplot runs before the script.
 set encoding utf8
-panel_w = 560
+if (!exists("panel_w")) panel_w = 560  # a figure may ask for a wider panel first
 panel_h = 420
 formats = "png svg"
 size_of_figure = sprintf("size %d,%d", panel_w * n_cols, panel_h * n_rows + 40)
