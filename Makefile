@@ -34,9 +34,10 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 all: deps
 	@$(MAKE) --no-print-directory bin/ticket
 
+# Copy and rename, so that a running ticket (a study in progress) is not in the way.
 bin/ticket: $(B)/ticket
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/ticket: $(CLI_OBJ) $(B)/libticket.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libticket.a $(LDLIBS)

@@ -35,6 +35,9 @@ typedef enum tk_control {
 } tk_control;
 extern const char *const tk_control_names[TK_CONTROL_COUNT];
 
+/* The l1 control's coefficient unless a specification says otherwise. */
+#define TK_DEFAULT_L1_PENALTY 1e-4f
+
 typedef struct tk_find_config {
     tk_train_config train;
     tk_prune_config prune;

@@ -12,7 +12,6 @@ const char *const tk_control_names[TK_CONTROL_COUNT] = {"reinit", "random_mask",
                                                         "l1"};
 _Static_assert(sizeof tk_control_names / sizeof tk_control_names[0] == TK_CONTROL_COUNT, "control name table");
 
-static const float default_l1_penalty = 1e-4f;
 enum { DEFAULT_LEVELS = 10 };
 
 /* Fails on keys of `obj` not in keys[], naming the path and the nearest key. */
@@ -109,7 +108,7 @@ int tk_find_config_from_json(const char *text, const char *path, tk_find_config 
     memset(c, 0, sizeof *c);
     c->prune = tk_prune_defaults();
     c->levels = DEFAULT_LEVELS;
-    c->l1_penalty = default_l1_penalty;
+    c->l1_penalty = TK_DEFAULT_L1_PENALTY;
     int rc = need(cJSON_IsObject(root), path, "the file", "a JSON object", err);
     if (rc == 0) rc = check_keys(root, keys, TK_ARRAY_LEN(keys), path, "top level", err);
     const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
@@ -226,7 +225,7 @@ char *tk_find_canonical_json(const tk_find_config *c) {
         tk_duration_format(c->rewind, text, sizeof text);
         cJSON_AddStringToObject(root, "rewind", text);
     }
-    if (c->l1_penalty != default_l1_penalty) cJSON_AddNumberToObject(root, "l1_penalty", c->l1_penalty);
+    if (c->l1_penalty != TK_DEFAULT_L1_PENALTY) cJSON_AddNumberToObject(root, "l1_penalty", c->l1_penalty);
     static const char *const always[] = {"model", "dataset"};
     /* How often checkpoints are written changes no result. */
     cJSON_DeleteItemFromObjectCaseSensitive(ft, "checkpoint_every");

@@ -45,7 +45,7 @@ typedef struct study_graph {
 
 static tk_find_config find_config(const tk_study *s, const tk_study_side *side, uint64_t seed, int levels) {
     tk_find_config c = {.train = side->train, .prune = s->prune, .levels = levels, .rewind = s->rewind,
-                        .l1_penalty = 1e-4f};
+                        .l1_penalty = TK_DEFAULT_L1_PENALTY};
     c.train.seed = seed;
     return c;
 }
