@@ -809,7 +809,8 @@ static void md_accuracy_tables(const tk_report *r, md_ctx *c) {
             for (int s = 0; s < T->n_series; s++) {
                 if (row[s] < 0) {
                     tk_buf_printf(b, " " DASH " |");
-                    c->missing_table++;
+                    /* Level 0 is the dense network: no ticket or control exists there. */
+                    if (T->levels[l] > 0) c->missing_table++;
                     continue;
                 }
                 const tk_report_group *g = &r->groups[row[s]];
@@ -872,6 +873,11 @@ static void md_matrix(const tk_report *r, md_ctx *c) {
                     continue;
                 }
                 tk_buf_printf(b, " %.2f (", 100 * r->groups[cell->ticket].final_mean);
+                if (cell->ticket == cell->native && cell->random < 0) {
+                    /* Studies train the random ticket beside transfers, not beside native tickets. */
+                    tk_buf_printf(b, "native) |");
+                    continue;
+                }
                 if (cell->ticket == cell->native) tk_buf_printf(b, "native");
                 else md_delta(r, c, "native", cell->ticket, cell->native);
                 tk_buf_printf(b, "; ");
