@@ -40,5 +40,6 @@ int tk_cmd_show(int argc, char **argv);
 int tk_cmd_export(int argc, char **argv);
 int tk_cmd_study(int argc, char **argv);
 int tk_cmd_report(int argc, char **argv);
+int tk_cmd_regress(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"export", tk_cmd_export, "write one level's ticket file"},
     {"study", tk_cmd_study, "plan or run a transfer study"},
     {"report", tk_cmd_report, "tables, report and figures of a study"},
+    {"regress", tk_cmd_regress, "check a study's results against published numbers"},
     {"bench", tk_cmd_bench, "training and evaluation samples/s and GFLOP/s"},
     {"models", tk_cmd_models, "list the models with parameter counts and FLOPs"},
     {"data", tk_cmd_data, "list, inspect, verify and preview datasets"},

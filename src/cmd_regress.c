@@ -1,0 +1,128 @@
+/* cmd_regress.c - `ticket regress`: check a study's results against the registry of published numbers. */
+#define _POSIX_C_SOURCE 200809L
+#include <glob.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk_cli.h"
+#include "tk_file.h"
+#include "tk_regress.h"
+
+#define USAGE "ticket regress STUDY_DIR [--against FILE ...] [--junit FILE] [--markdown FILE]"
+#define INSTALLED_REGISTRY "/usr/local/share/ticket/registry"
+
+static void help(FILE *f) {
+    fprintf(f,
+            "usage: " USAGE "\n\n"
+            "Checks STUDY_DIR/report/results.csv against registry files of published numbers\n"
+            "(default: every transfer/registry/*.json; $TICKET_REGISTRY names another folder).\n"
+            "Each entry is PASS, FAIL or SKIP (its rows are not in the study). Exits 1 on any FAIL.\n\n"
+            "options:\n"
+            "  --against FILE   a registry file to check instead of the default ones (repeatable)\n"
+            "  --junit FILE     also write JUnit XML (one testcase per entry) for CI systems\n"
+            "  --markdown FILE  also write the table as Markdown\n");
+}
+
+static int fail(const tk_error *err, int code) {
+    fprintf(stderr, "ticket regress: %s\n", err->msg);
+    return code;
+}
+
+static int load_default(tk_regress_registry *reg, tk_error *err) {
+    char dir[4096], pattern[4200];
+    if (tk_find_resource_dir("regression registry", "TICKET_REGISTRY", "transfer/registry", NULL, INSTALLED_REGISTRY,
+                             dir, sizeof dir, err))
+        return -1;
+    snprintf(pattern, sizeof pattern, "%s/*.json", dir);
+    glob_t g;
+    if (glob(pattern, 0, NULL, &g) || !g.gl_pathc) {
+        globfree(&g);
+        return tk_fail(err, "no registry files (*.json) in %s; pass --against FILE", dir);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < g.gl_pathc && !rc; i++) rc = tk_regress_load(reg, g.gl_pathv[i], err);
+    globfree(&g);
+    return rc;
+}
+
+static void print_number(double v) {
+    if (isnan(v)) printf(" %9s", "-");
+    else printf(" %9.4f", v);
+}
+
+int tk_cmd_regress(int argc, char **argv) {
+    tk_error err = {{0}};
+    const char *study = NULL, *junit = NULL, *markdown = NULL;
+    tk_regress_registry reg = {0};
+    int against = 0, code = 2;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            help(stdout);
+            tk_regress_registry_free(&reg);
+            return 0;
+        }
+        bool takes = !strcmp(a, "--against") || !strcmp(a, "--junit") || !strcmp(a, "--markdown");
+        if (takes && i + 1 == argc) {
+            fprintf(stderr, "ticket regress: %s needs a FILE\nusage: " USAGE "\n", a);
+            goto done;
+        }
+        if (!strcmp(a, "--against")) {
+            against++;
+            if (tk_regress_load(&reg, argv[++i], &err)) {
+                code = fail(&err, 2);
+                goto done;
+            }
+        } else if (!strcmp(a, "--junit")) {
+            junit = argv[++i];
+        } else if (!strcmp(a, "--markdown")) {
+            markdown = argv[++i];
+        } else if (a[0] == '-' || study) {
+            fprintf(stderr, "ticket regress: unexpected argument '%s'\nusage: " USAGE "\n", a);
+            goto done;
+        } else {
+            study = a;
+        }
+    }
+    if (!study) {
+        help(stderr);
+        goto done;
+    }
+    if (!against && load_default(&reg, &err)) {
+        code = fail(&err, 2);
+        goto done;
+    }
+    tk_regress_results res;
+    if (tk_regress_read_results(study, &res, &err)) {
+        code = fail(&err, 2);
+        goto done;
+    }
+    tk_regress_outcome *out = tk_calloc((size_t)reg.n + 1, sizeof *out);
+    int count[TK_REGRESS_STATUS_COUNT] = {0};
+    printf("%-60s %-14s %9s %9s  %-22s %s\n", "entry", "metric", "expected", "measured", "check", "result");
+    for (int i = 0; i < reg.n; i++) {
+        const tk_regress_entry *e = &reg.entries[i];
+        tk_regress_evaluate(e, &res, &out[i]);
+        count[out[i].status]++;
+        char name[300];
+        snprintf(name, sizeof name, "%s/%s", e->source, e->id);
+        printf("%-60s %-14s", name, tk_regress_metric_names[e->metric]);
+        print_number(out[i].expected);
+        print_number(out[i].measured);
+        printf("  %-22s %s%s%s\n", out[i].check, tk_regress_status_names[out[i].status], out[i].reason[0] ? ": " : "",
+               out[i].reason);
+    }
+    printf("%d entries: %d passed, %d failed, %d skipped\n", reg.n, count[TK_REGRESS_PASS], count[TK_REGRESS_FAIL],
+           count[TK_REGRESS_SKIP]);
+    code = count[TK_REGRESS_FAIL] ? 1 : 0;
+    if ((junit && tk_regress_write_junit(junit, &reg, out, &err)) ||
+        (markdown && tk_regress_write_markdown(markdown, &reg, out, &err)))
+        code = fail(&err, 2);
+    free(out);
+    tk_regress_results_free(&res);
+done:
+    tk_regress_registry_free(&reg);
+    return code;
+}

@@ -1,0 +1,508 @@
+/* regress.c - registry of published numbers, checked against a study's results.csv. */
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tk_file.h"
+#include "tk_regress.h"
+
+const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT] = {"final_accuracy", "best_accuracy"};
+const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT] = {"within", ">=", "<="};
+const char *const tk_regress_status_names[TK_REGRESS_STATUS_COUNT] = {"PASS", "FAIL", "SKIP"};
+_Static_assert(TK_REGRESS_METRIC_COUNT == 2, "metric names");
+_Static_assert(TK_REGRESS_OP_COUNT == 3, "op names");
+_Static_assert(TK_REGRESS_STATUS_COUNT == 3, "status names");
+
+/* ---- loading registry files */
+
+/* Every key of `o` must be in `keys`; else an error naming the key and the nearest valid one. */
+static int check_keys(const cJSON *o, const char *where, const char *const *keys, int n, tk_error *err) {
+    for (const cJSON *c = o->child; c; c = c->next) {
+        bool known = false;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(c->string, keys[i]);
+        if (known) continue;
+        const char *near = tk_nearest(c->string, keys, n);
+        if (near) return tk_fail(err, "%s: unknown key '%s' (did you mean '%s'?)", where, c->string, near);
+        return tk_fail(err, "%s: unknown key '%s'", where, c->string);
+    }
+    return 0;
+}
+
+/* Copies string member `key` into out[cap]; absent is fine unless `required`. */
+static int get_str(const cJSON *o, const char *key, bool required, char *out, size_t cap, const char *where,
+                   tk_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (required) return tk_fail(err, "%s: missing \"%s\" (a string)", where, key);
+        out[0] = 0;
+        return 0;
+    }
+    if (!cJSON_IsString(v)) return tk_fail(err, "%s: \"%s\" must be a string", where, key);
+    if (required && !v->valuestring[0]) return tk_fail(err, "%s: \"%s\" must not be empty", where, key);
+    if (strlen(v->valuestring) >= cap)
+        return tk_fail(err, "%s: \"%s\" is longer than %zu characters", where, key, cap - 1);
+    snprintf(out, cap, "%s", v->valuestring);
+    return 0;
+}
+
+/* A number member; `def` when absent unless `required`. */
+static int get_num(const cJSON *o, const char *key, bool required, double def, double *out, const char *where,
+                   tk_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        if (required) return tk_fail(err, "%s: missing \"%s\" (a number)", where, key);
+        *out = def;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return tk_fail(err, "%s: \"%s\" must be a finite number", where, key);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int parse_select(const cJSON *o, const char *where, tk_regress_select *s, tk_error *err) {
+    static const char *const keys[] = {"target", "source", "control", "target_optimizer", "source_optimizer",
+                                       "native", "level", "density_at_most", "density_at_least"};
+    if (!cJSON_IsObject(o)) return tk_fail(err, "%s: must be an object of row filters (e.g. {\"target\": \"mnist\"})", where);
+    if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err)) return -1;
+    if (get_str(o, "target", false, s->target, sizeof s->target, where, err) ||
+        get_str(o, "source", false, s->source, sizeof s->source, where, err) ||
+        get_str(o, "control", false, s->control, sizeof s->control, where, err) ||
+        get_str(o, "target_optimizer", false, s->target_optimizer, sizeof s->target_optimizer, where, err) ||
+        get_str(o, "source_optimizer", false, s->source_optimizer, sizeof s->source_optimizer, where, err) ||
+        get_num(o, "density_at_most", false, 1.0, &s->density_max, where, err) ||
+        get_num(o, "density_at_least", false, 0.0, &s->density_min, where, err))
+        return -1;
+    const cJSON *native = cJSON_GetObjectItemCaseSensitive(o, "native");
+    if (native && !cJSON_IsBool(native)) return tk_fail(err, "%s: \"native\" must be true or false", where);
+    s->native = native ? cJSON_IsTrue(native) : -1;
+    const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
+    s->level = TK_REGRESS_ANY_LEVEL;
+    if (cJSON_IsString(level) && !strcmp(level->valuestring, "sparsest")) s->level = TK_REGRESS_SPARSEST;
+    else if (cJSON_IsNumber(level) && level->valuedouble >= 0 && level->valuedouble == (int)level->valuedouble)
+        s->level = (int)level->valuedouble;
+    else if (level) return tk_fail(err, "%s: \"level\" must be an integer >= 0 or \"sparsest\"", where);
+    if (s->density_min > s->density_max)
+        return tk_fail(err, "%s: density_at_least %g is above density_at_most %g", where, s->density_min,
+                       s->density_max);
+    return 0;
+}
+
+static int parse_check(const cJSON *c, const char *where, tk_regress_entry *e, tk_error *err) {
+    char at[700];
+    snprintf(at, sizeof at, "%s: check", where);
+    if (!cJSON_IsObject(c)) return tk_fail(err, "%s: missing \"check\" (an object with \"kind\": \"value\" or \"relation\")", where);
+    char kind[16];
+    if (get_str(c, "kind", true, kind, sizeof kind, at, err)) return -1;
+    char op[16];
+    if (get_str(c, "op", false, op, sizeof op, at, err)) return -1;
+    if (!strcmp(kind, "value")) {
+        static const char *const keys[] = {"kind", "select", "value", "tolerance", "op"};
+        if (check_keys(c, at, keys, TK_ARRAY_LEN(keys), err)) return -1;
+        int i = TK_REGRESS_WITHIN;
+        if (op[0] && tk_parse_name("op", op, tk_regress_op_names, TK_REGRESS_OP_COUNT, &i, err))
+            return tk_fail_prefix(err, "%s: ", at);
+        e->op = (tk_regress_op)i;
+        char sat[720];
+        snprintf(sat, sizeof sat, "%s.select", at);
+        if (parse_select(cJSON_GetObjectItemCaseSensitive(c, "select"), sat, &e->left, err) ||
+            get_num(c, "value", true, 0, &e->value, at, err) || get_num(c, "tolerance", true, 0, &e->tolerance, at, err))
+            return -1;
+        if (e->tolerance < 0) return tk_fail(err, "%s: \"tolerance\" must be >= 0", at);
+        return 0;
+    }
+    if (!strcmp(kind, "relation")) {
+        static const char *const keys[] = {"kind", "left", "op", "right", "margin"};
+        if (check_keys(c, at, keys, TK_ARRAY_LEN(keys), err)) return -1;
+        e->relation = true;
+        if (!strcmp(op, ">=")) e->op = TK_REGRESS_GE;
+        else if (!strcmp(op, "<=")) e->op = TK_REGRESS_LE;
+        else return tk_fail(err, "%s: malformed relation: \"op\" must be \">=\" or \"<=\" (got \"%s\")", at, op);
+        char lat[720], rat[720];
+        snprintf(lat, sizeof lat, "%s.left", at);
+        snprintf(rat, sizeof rat, "%s.right", at);
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(c, "left"), *r = cJSON_GetObjectItemCaseSensitive(c, "right");
+        if (!l || !r) return tk_fail(err, "%s: malformed relation: needs both \"left\" and \"right\" row filters", at);
+        if (parse_select(l, lat, &e->left, err) || parse_select(r, rat, &e->right, err) ||
+            get_num(c, "margin", false, 0, &e->margin, at, err))
+            return -1;
+        return 0;
+    }
+    return tk_fail(err, "%s: \"kind\" must be \"value\" or \"relation\" (got \"%s\")", at, kind);
+}
+
+static int parse_entry(const cJSON *o, const char *path, const char *source, int index, tk_regress_entry *e,
+                       tk_error *err) {
+    static const char *const keys[] = {"id", "citation", "model", "dataset", "setting", "metric", "check", "study"};
+    char where[700];
+    memset(e, 0, sizeof *e);
+    snprintf(e->file, sizeof e->file, "%s", path);
+    snprintf(e->source, sizeof e->source, "%s", source);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsString(id)) snprintf(where, sizeof where, "%s: entry '%s'", path, id->valuestring);
+    else snprintf(where, sizeof where, "%s: entries[%d]", path, index);
+    if (!cJSON_IsObject(o)) return tk_fail(err, "%s: must be an object", where);
+    if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err) ||
+        get_str(o, "id", true, e->id, sizeof e->id, where, err) ||
+        get_str(o, "citation", true, e->citation, sizeof e->citation, where, err) ||
+        get_str(o, "model", false, e->model, sizeof e->model, where, err) ||
+        get_str(o, "dataset", false, e->dataset, sizeof e->dataset, where, err) ||
+        get_str(o, "setting", false, e->setting, sizeof e->setting, where, err) ||
+        get_str(o, "study", false, e->study, sizeof e->study, where, err))
+        return -1;
+    char metric[64];
+    int m;
+    if (get_str(o, "metric", true, metric, sizeof metric, where, err)) return -1;
+    if (tk_parse_name("metric", metric, tk_regress_metric_names, TK_REGRESS_METRIC_COUNT, &m, err))
+        return tk_fail_prefix(err, "%s: ", where);
+    e->metric = (tk_regress_metric)m;
+    return parse_check(cJSON_GetObjectItemCaseSensitive(o, "check"), where, e, err);
+}
+
+static int load_entries(tk_regress_registry *reg, const cJSON *root, const char *path, tk_error *err) {
+    static const char *const keys[] = {"source", "entries"};
+    char source[128];
+    if (!cJSON_IsObject(root)) return tk_fail(err, "%s: must be an object {\"source\": ..., \"entries\": [...]}", path);
+    if (check_keys(root, path, keys, TK_ARRAY_LEN(keys), err) ||
+        get_str(root, "source", true, source, sizeof source, path, err))
+        return -1;
+    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
+    if (!cJSON_IsArray(entries)) return tk_fail(err, "%s: missing \"entries\" (an array)", path);
+    int count = cJSON_GetArraySize(entries);
+    tk_regress_entry *grown = realloc(reg->entries, sizeof *grown * (size_t)(reg->n + count + 1));
+    TK_ASSERT(grown);
+    reg->entries = grown;
+    tk_regress_entry *base = reg->entries + reg->n;
+    int i = 0;
+    for (const cJSON *c = entries->child; c; c = c->next, i++) {
+        if (parse_entry(c, path, source, i, &base[i], err)) return -1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(base[j].id, base[i].id))
+                return tk_fail(err, "%s: entry '%s': id used twice (entries[%d] and [%d]); ids must be unique", path,
+                               base[i].id, j, i);
+    }
+    reg->n += count;
+    return 0;
+}
+
+int tk_regress_load(tk_regress_registry *reg, const char *path, tk_error *err) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    cJSON *root = cJSON_ParseWithLength((const char *)data, n);
+    free(data);
+    if (!root)
+        return tk_fail(err, "%s: not valid JSON (near \"%.20s\")", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+    int rc = load_entries(reg, root, path, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+void tk_regress_registry_free(tk_regress_registry *reg) {
+    free(reg->entries);
+    reg->entries = NULL;
+    reg->n = 0;
+}
+
+/* ---- reading results.csv */
+
+/* Splits one CSV record (RFC 4180 quoting) in place; returns the field count or -1. */
+static int csv_split(char *line, char **fields, int max) {
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == max) return -1;
+        char *out = p;
+        fields[n++] = out;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (!*p) return -1;
+                if (*p == '"' && p[1] == '"') { *out++ = '"'; p += 2; }
+                else if (*p == '"') { p++; break; }
+                else *out++ = *p++;
+            }
+            if (*p && *p != ',') return -1;
+        } else {
+            while (*p && *p != ',') *out++ = *p++;
+        }
+        bool more = *p == ',';
+        if (*p) p++;
+        *out = 0;
+        if (!more) return n;
+    }
+}
+
+static const char *const csv_header[] = {"target", "target_optimizer", "source", "source_optimizer", "control",
+                                         "native", "level", "density", "seed", "final_accuracy", "best_accuracy",
+                                         "best_iteration"};
+enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
+
+static int copy_field(char *out, size_t cap, const char *s, const char *path, int line, const char *field,
+                      tk_error *err) {
+    if (strlen(s) >= cap) return tk_fail(err, "%s:%d: %s '%s' is too long (at most %zu characters)", path, line, field, s, cap - 1);
+    snprintf(out, cap, "%s", s);
+    return 0;
+}
+
+static int parse_number(const char *s, double *v, const char *path, int line, const char *field, tk_error *err) {
+    char *end;
+    *v = strtod(s, &end);
+    if (!*s || *end || !isfinite(*v)) return tk_fail(err, "%s:%d: %s '%s' is not a number", path, line, field, s);
+    return 0;
+}
+
+static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk_error *err) {
+    double level;
+    if (copy_field(r->target, sizeof r->target, f[0], path, line, "target", err) ||
+        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[1], path, line, "target_optimizer", err) ||
+        copy_field(r->source, sizeof r->source, f[2], path, line, "source", err) ||
+        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[3], path, line, "source_optimizer", err) ||
+        copy_field(r->control, sizeof r->control, f[4], path, line, "control", err) ||
+        parse_number(f[6], &level, path, line, "level", err) || parse_number(f[7], &r->density, path, line, "density", err) ||
+        parse_number(f[9], &r->final_accuracy, path, line, "final_accuracy", err) ||
+        parse_number(f[10], &r->best_accuracy, path, line, "best_accuracy", err))
+        return -1;
+    if (strcmp(f[5], "true") && strcmp(f[5], "false"))
+        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[5]);
+    r->native = !strcmp(f[5], "true");
+    r->level = (int)level;
+    return 0;
+}
+
+int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/report/results.csv", study_dir);
+    memset(res, 0, sizeof *res);
+    if (!tk_file_exists(path))
+        return tk_fail(err, "%s: not found; run `ticket study run` and then `ticket report %s` first", path, study_dir);
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, err)) return -1;
+    int cap = 0, line_no = 0, rc = 0;
+    for (char *line = (char *)data, *next; line && *line && !rc; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        line_no++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\r') line[len - 1] = 0;
+        char *f[CSV_FIELDS + 1];
+        int nf = csv_split(line, f, CSV_FIELDS + 1);
+        if (line_no == 1) {
+            bool ok = nf == CSV_FIELDS;
+            for (int i = 0; ok && i < CSV_FIELDS; i++) ok = !strcmp(f[i], csv_header[i]);
+            if (!ok) rc = tk_fail(err, "%s:1: unexpected header; expected %s,...,best_iteration as `ticket report` writes it", path, csv_header[0]);
+            continue;
+        }
+        if (nf != CSV_FIELDS) {
+            rc = tk_fail(err, "%s:%d: expected %d fields, found %d", path, line_no, CSV_FIELDS, nf);
+            break;
+        }
+        if (res->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            res->rows = realloc(res->rows, sizeof *res->rows * (size_t)cap);
+            TK_ASSERT(res->rows);
+        }
+        rc = parse_row(f, &res->rows[res->n], path, line_no, err);
+        if (!rc) res->n++;
+    }
+    if (!rc && line_no == 0) rc = tk_fail(err, "%s: empty file", path);
+    free(data);
+    if (rc) tk_regress_results_free(res);
+    return rc;
+}
+
+void tk_regress_results_free(tk_regress_results *res) {
+    free(res->rows);
+    res->rows = NULL;
+    res->n = 0;
+}
+
+/* ---- evaluating */
+
+/* The filters of a select, applied one by one so that a SKIP can name the
+ * first filter that left no rows. */
+enum { F_TARGET, F_SOURCE, F_CONTROL, F_TOPT, F_SOPT, F_NATIVE, F_DENSITY, F_COUNT };
+
+static bool keeps(const tk_regress_select *s, const tk_regress_row *r, int filter) {
+    switch (filter) {
+    case F_TARGET: return !s->target[0] || !strcmp(s->target, r->target);
+    case F_SOURCE: return !s->source[0] || !strcmp(s->source, r->source);
+    case F_CONTROL: return !s->control[0] || !strcmp(s->control, r->control);
+    case F_TOPT: return !s->target_optimizer[0] || !strcmp(s->target_optimizer, r->target_optimizer);
+    case F_SOPT: return !s->source_optimizer[0] || !strcmp(s->source_optimizer, r->source_optimizer);
+    case F_NATIVE: return s->native < 0 || s->native == (int)r->native;
+    /* results.csv holds densities to 9 digits: a little slack so 0.05 selects a printed 0.0500000001 */
+    default: return r->density >= s->density_min - 1e-9 && r->density <= s->density_max + 1e-9;
+    }
+}
+
+static void describe_filter(const tk_regress_select *s, int filter, char *out, size_t cap) {
+    switch (filter) {
+    case F_TARGET: snprintf(out, cap, "target '%s'", s->target); break;
+    case F_SOURCE: snprintf(out, cap, "source '%s'", s->source); break;
+    case F_CONTROL: snprintf(out, cap, "control '%s'", s->control); break;
+    case F_TOPT: snprintf(out, cap, "target_optimizer '%s'", s->target_optimizer); break;
+    case F_SOPT: snprintf(out, cap, "source_optimizer '%s'", s->source_optimizer); break;
+    case F_NATIVE: snprintf(out, cap, "native %s", s->native ? "true" : "false"); break;
+    default: snprintf(out, cap, "density in [%g, %g]", s->density_min, s->density_max); break;
+    }
+}
+
+/* Mean of the metric over the selected rows; -1 with `reason` when none. */
+static int select_mean(const tk_regress_select *s, tk_regress_metric metric, const tk_regress_results *res,
+                       double *mean, char *reason, size_t cap) {
+    int kept_by[F_COUNT] = {0}, sparsest = -1;
+    for (int i = 0; i < res->n; i++) {
+        int f = 0;
+        while (f < F_COUNT && keeps(s, &res->rows[i], f)) kept_by[f++]++;
+        if (f == F_COUNT && res->rows[i].level > sparsest) sparsest = res->rows[i].level;
+    }
+    for (int f = 0; f < F_COUNT; f++)
+        if (!kept_by[f]) {
+            char what[160];
+            describe_filter(s, f, what, sizeof what);
+            snprintf(reason, cap, "no rows for %s%s: data not present or study not run", what,
+                     f ? " among the rows the earlier filters keep" : "");
+            return -1;
+        }
+    int level = s->level == TK_REGRESS_SPARSEST ? sparsest : s->level;
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < res->n; i++) {
+        const tk_regress_row *r = &res->rows[i];
+        int f = 0;
+        while (f < F_COUNT && keeps(s, r, f)) f++;
+        if (f < F_COUNT || (level >= 0 && r->level != level)) continue;
+        sum += metric == TK_REGRESS_FINAL ? r->final_accuracy : r->best_accuracy;
+        n++;
+    }
+    if (!n) {
+        snprintf(reason, cap, "no rows at level %d: data not present or study not run", level);
+        return -1;
+    }
+    *mean = sum / n;
+    return 0;
+}
+
+void tk_regress_evaluate(const tk_regress_entry *e, const tk_regress_results *res, tk_regress_outcome *out) {
+    memset(out, 0, sizeof *out);
+    double left, right = 0;
+    char why[400];
+    if (e->relation)
+        snprintf(out->check, sizeof out->check, "left %s right %+g", tk_regress_op_names[e->op], e->margin);
+    else if (e->op == TK_REGRESS_WITHIN)
+        snprintf(out->check, sizeof out->check, "within +/- %g", e->tolerance);
+    else
+        snprintf(out->check, sizeof out->check, "%s %g", tk_regress_op_names[e->op],
+                 e->op == TK_REGRESS_GE ? e->value - e->tolerance : e->value + e->tolerance);
+    if (select_mean(&e->left, e->metric, res, &left, why, sizeof why) ||
+        (e->relation && select_mean(&e->right, e->metric, res, &right, why, sizeof why))) {
+        out->status = TK_REGRESS_SKIP;
+        out->expected = out->measured = NAN;
+        snprintf(out->reason, sizeof out->reason, "%s", why);
+        return;
+    }
+    out->measured = left;
+    bool pass;
+    if (e->relation) {
+        out->expected = right + e->margin;
+        pass = e->op == TK_REGRESS_GE ? left >= out->expected : left <= out->expected;
+    } else {
+        out->expected = e->value;
+        if (e->op == TK_REGRESS_WITHIN) pass = fabs(left - e->value) <= e->tolerance;
+        else if (e->op == TK_REGRESS_GE) pass = left >= e->value - e->tolerance;
+        else pass = left <= e->value + e->tolerance;
+    }
+    out->status = pass ? TK_REGRESS_PASS : TK_REGRESS_FAIL;
+    if (!pass)
+        snprintf(out->reason, sizeof out->reason, "measured %s %.4f, expected %s (%s %.4f)",
+                 tk_regress_metric_names[e->metric], left, out->check, e->relation ? "right + margin =" : "value",
+                 out->expected);
+}
+
+/* ---- JUnit XML and Markdown */
+
+static void xml_text(tk_buf *b, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': tk_buf_printf(b, "&lt;"); break;
+        case '>': tk_buf_printf(b, "&gt;"); break;
+        case '&': tk_buf_printf(b, "&amp;"); break;
+        case '"': tk_buf_printf(b, "&quot;"); break;
+        default: tk_buf_put(b, s, 1);
+        }
+    }
+}
+
+static int write_out(const char *path, tk_buf *b, tk_error *err) {
+    int rc = tk_file_write_atomic(path, b->data, b->len, err);
+    tk_buf_free(b);
+    return rc;
+}
+
+int tk_regress_write_junit(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
+                           tk_error *err) {
+    int count[TK_REGRESS_STATUS_COUNT] = {0};
+    for (int i = 0; i < reg->n; i++) count[out[i].status]++;
+    tk_buf b = {0};
+    tk_buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<testsuite name=\"ticket regress\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" errors=\"0\">\n",
+                  reg->n, count[TK_REGRESS_FAIL], count[TK_REGRESS_SKIP]);
+    for (int i = 0; i < reg->n; i++) {
+        const tk_regress_entry *e = &reg->entries[i];
+        tk_buf_printf(&b, "  <testcase classname=\"");
+        xml_text(&b, e->source);
+        tk_buf_printf(&b, "\" name=\"");
+        xml_text(&b, e->id);
+        tk_buf_printf(&b, "\">");
+        if (out[i].status != TK_REGRESS_PASS) {
+            const char *tag = out[i].status == TK_REGRESS_FAIL ? "failure" : "skipped";
+            tk_buf_printf(&b, "\n    <%s message=\"", tag);
+            xml_text(&b, out[i].reason);
+            tk_buf_printf(&b, "\">");
+            xml_text(&b, e->citation);
+            tk_buf_printf(&b, "</%s>\n  ", tag);
+        }
+        tk_buf_printf(&b, "</testcase>\n");
+    }
+    tk_buf_printf(&b, "</testsuite>\n");
+    return write_out(path, &b, err);
+}
+
+static void md_cell(tk_buf *b, const char *s) {
+    for (; *s; s++) {
+        if (*s == '|') tk_buf_printf(b, "\\|");
+        else if (*s == '\n') tk_buf_printf(b, " ");
+        else tk_buf_put(b, s, 1);
+    }
+}
+
+int tk_regress_write_markdown(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
+                              tk_error *err) {
+    tk_buf b = {0};
+    tk_buf_printf(&b, "| entry | citation | metric | expected | measured | check | result |\n"
+                      "|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < reg->n; i++) {
+        const tk_regress_entry *e = &reg->entries[i];
+        tk_buf_printf(&b, "| ");
+        md_cell(&b, e->source);
+        tk_buf_printf(&b, "/");
+        md_cell(&b, e->id);
+        tk_buf_printf(&b, " | ");
+        md_cell(&b, e->citation);
+        tk_buf_printf(&b, " | %s | ", tk_regress_metric_names[e->metric]);
+        if (isnan(out[i].measured)) tk_buf_printf(&b, "- | - | ");
+        else tk_buf_printf(&b, "%.4f | %.4f | ", out[i].expected, out[i].measured);
+        md_cell(&b, out[i].check);
+        tk_buf_printf(&b, " | %s", tk_regress_status_names[out[i].status]);
+        if (out[i].reason[0]) {
+            tk_buf_printf(&b, ": ");
+            md_cell(&b, out[i].reason);
+        }
+        tk_buf_printf(&b, " |\n");
+    }
+    return write_out(path, &b, err);
+}
