@@ -4,6 +4,7 @@
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make data       install / fetch the real datasets this machine can get
 #   make study      deps, build, data, then the default transfer study
+#   make regress    the quick study, checked against its reference numbers
 #   make NATIVE=1   tune for this CPU (-march=native)
 
 CC      ?= cc
@@ -28,7 +29,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study test run-tests test-asan bench clean golden
+.PHONY: all deps data study regress test run-tests test-asan bench clean golden
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
 all: deps
@@ -91,6 +92,12 @@ study: data
 	./bin/ticket study run transfer/studies/default.json --out runs/study-default
 	rm -rf report && cp -r runs/study-default/report report
 	@echo "report: report/report.md, report/results.csv, report/figures/"
+
+# The quick real-data study against its reference numbers (a minute on 2 cores).
+regress: data
+	./bin/ticket study run transfer/studies/quick.json --out runs/study-quick
+	./bin/ticket regress runs/study-quick --against transfer/registry/quick/ticket-quick.json \
+	  --junit runs/study-quick/regress.xml --markdown runs/study-quick/regress.md
 
 bench: all
 	./bin/ticket bench
