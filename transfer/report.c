@@ -550,11 +550,15 @@ int tk_report_analyze(const tk_report_input *in, tk_report *r, tk_error *err) {
     build_groups(r);
     tk_report_key *targets = NULL;
     int n_targets = 0;
-    for (int g = 0; g < r->n_groups; g++) {
-        add_key(&targets, &n_targets, r->groups[g].target, r->groups[g].target_optimizer);
-        if (is_ticket(r->groups[g].control))
-            add_key(&r->sources, &r->n_sources, r->groups[g].source, r->groups[g].source_optimizer);
-    }
+    /* The matrix's rows: configurations whose tickets were transferred. A
+     * configuration that is only a target has no row; without any transfer,
+     * every configuration with a ticket does. */
+    for (int pass = 0; pass < 2 && r->n_sources == 0; pass++)
+        for (int g = 0; g < r->n_groups; g++) {
+            if (pass == 0) add_key(&targets, &n_targets, r->groups[g].target, r->groups[g].target_optimizer);
+            if (is_ticket(r->groups[g].control) && (pass == 1 || !r->groups[g].native))
+                add_key(&r->sources, &r->n_sources, r->groups[g].source, r->groups[g].source_optimizer);
+        }
     sort_keys(targets, n_targets);
     sort_keys(r->sources, r->n_sources);
     r->n_targets = n_targets;
