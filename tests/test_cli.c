@@ -333,6 +333,22 @@ static void test_resume_needs_a_run_directory(void) {
     free(config), free(dir);
 }
 
+/* The run-store and study commands name what is missing and how to make it. */
+static void test_store_commands_refuse_bad_input(void) {
+    char *args;
+    if (asprintf(&args, "report '%s'", empty) < 0) abort();
+    expect_error(args, "is not a study directory", "ticket study run");
+    free(args);
+    if (asprintf(&args, "runs --root '%s/none'", empty) < 0) abort();
+    expect_error(args, "no runs yet", "--root");
+    free(args);
+    if (asprintf(&args, "show 0123456789abcdef --root '%s'", empty) < 0) abort();
+    expect_error(args, "0123456789abcdef/find.json", "cannot open");
+    free(args);
+    expect_error("export 0123456789abcdef", "give a run and --level", "L >= 0");
+    expect_error("study plan", "usage", "STUDY.json");
+}
+
 int main(void) {
     if (!ticket_bin()) {
         printf("FAIL ticket_bin\n");
@@ -355,6 +371,7 @@ int main(void) {
     RUN(test_run_directory_mismatches);
     RUN(test_damaged_checkpoints);
     RUN(test_resume_needs_a_run_directory);
+    RUN(test_store_commands_refuse_bad_input);
     rm_rf(root);
     free(data), free(cwd), free(empty), free(env), free(root);
     CHECK_MAIN_END();
