@@ -11,8 +11,10 @@ CC      ?= cc
 PKGS    := openblas libarchive libcjson zlib matio libpng libjpeg libcrypto
 # -O3 so the element-wise loops vectorise; no -ffast-math, results stay IEEE-exact.
 OPT     ?= -O3 -fno-math-errno
+# -ffp-contract=off: no fused multiply-add, so the AVX2 and the portable builds of a
+# TK_HOT loop (include/tk_common.h) round alike.
 # -Wno-format-truncation: messages are cut at 1 KiB on purpose; paths are length-checked where built.
-CFLAGS  := $(OPT) -std=c11 -Wall -Wextra -Werror -Wno-format-truncation -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS  := $(OPT) -std=c11 -ffp-contract=off -Wall -Wextra -Werror -Wno-format-truncation -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
 ifeq ($(NATIVE),1)
 CFLAGS  += -march=native

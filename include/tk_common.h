@@ -50,4 +50,15 @@ double tk_now(void);
 
 #define TK_ARRAY_LEN(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* Marks a hot loop of our own (BLAS has its own dispatch): the compiler
+ * builds it twice, for AVX2 and for any x86-64, and the loader picks one when
+ * the program starts, so the default build stays portable yet uses 256-bit
+ * vectors where the CPU has them. Both give the same bits: the Makefile turns
+ * off FMA contraction and neither version reorders a sum. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define TK_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define TK_HOT
+#endif
+
 #endif

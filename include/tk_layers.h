@@ -8,7 +8,9 @@
  *    may be NULL when that gradient is not needed (e.g. dx of the first layer).
  *  - No layer allocates: scratch space comes from the caller, sized by the
  *    matching *_workspace() function (in floats).
- *  - Results depend only on the inputs and the BLAS thread count. */
+ *  - Results depend only on the inputs and the BLAS thread count. Batch norm,
+ *    ReLU and add spread over that many threads too (tk_parallel.h), by
+ *    channel or by piece, and give the same bits at any thread count. */
 #ifndef TK_LAYERS_H
 #define TK_LAYERS_H
 

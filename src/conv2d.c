@@ -18,14 +18,13 @@
  * summed in fixed groups of samples (see DW_GROUPS), so it depends on the
  * inputs and the batch size, not on the thread count. */
 #include <cblas.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "tk_common.h"
 #include "tk_layers.h"
+#include "tk_parallel.h"
 
 int tk_conv2d_shape_init(tk_conv2d_shape *s) {
     if (s->B < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->K < 1 || s->R < 1 || s->S < 1 || s->stride < 1 ||
@@ -44,7 +43,7 @@ static size_t weight_len(const tk_conv2d_shape *s) { return (size_t)s->K * s->C 
 
 /* y[k, :] = b[k] over one sample, so that a GEMM with beta = 1 adds onto the
  * bias; without a bias the GEMM runs with beta = 0 instead. */
-static void seed_bias(float *y, const float *b, int K, size_t plane) {
+TK_HOT static void seed_bias(float *y, const float *b, int K, size_t plane) {
     for (int k = 0; k < K; k++)
         for (size_t i = 0; i < plane; i++) y[k * plane + i] = b[k];
 }
@@ -161,7 +160,7 @@ static float *col_start(float *slot, const float *img) {
 }
 
 /* Lowers img into the workspace slot and returns where col starts. */
-static float *im2col(float *slot, const float *img, const lowering *g) {
+TK_HOT static float *im2col(float *slot, const float *img, const lowering *g) {
     float *col = col_start(slot, img);
     int P = g->P, Q = g->Q;
     /* With stride 1 and Q == W (the usual "same" padding), consecutive output
@@ -205,7 +204,7 @@ static float *im2col(float *slot, const float *img, const lowering *g) {
 }
 
 /* img += col folded back onto the pixels im2col copied it from (its adjoint). */
-static void col2im_add(float *img, const float *col, const lowering *g) {
+TK_HOT static void col2im_add(float *img, const float *col, const lowering *g) {
     int P = g->P, Q = g->Q;
     for (int c = 0; c < g->C; c++)
         for (int r = 0; r < g->R; r++) {
@@ -252,7 +251,7 @@ static void im2col_forward(float *y, const float *x, const float *w, const float
 }
 
 /* wflip[c, k, r, t] = w[k, c, R-1-r, S-1-t]: the kernel of dx as a convolution of dy. */
-static void flip_kernel(float *wflip, const float *w, const tk_conv2d_shape *s) {
+TK_HOT static void flip_kernel(float *wflip, const float *w, const tk_conv2d_shape *s) {
     int R = s->R, S = s->S;
     for (int k = 0; k < s->K; k++)
         for (int c = 0; c < s->C; c++)
@@ -306,53 +305,43 @@ static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
 
 /* The workspace holds scratch for this many threads whatever the thread
  * count, so that changing the BLAS thread count after sizing it stays safe. */
-#define MAX_LANES 4
+#define MAX_LANES TK_PARALLEL_MAX_LANES
 /* The backward pass sums dw over this many groups of samples (fewer for a
  * smaller batch), each into its own partial sum; the partials are then added
  * in group order. Which thread computes which group does not matter, so dw
- * does not depend on the thread count, and threads can take groups as they
- * free up: on a shared machine a thread that gets less CPU takes fewer. */
+ * does not depend on the thread count. */
 #define DW_GROUPS 8
 
 /* One pass over the batch, cut into `units` runs of samples (one dw group
- * each when dw is wanted, one sample each otherwise) that the threads take in
- * turn from `next`. */
+ * each when dw is wanted, one sample each otherwise). */
 typedef struct pass {
     const conv2d_backend *be;
     const tk_conv2d_shape *s;
     int units;
-    atomic_int next;
-    float *y, *dx, *partials; /* partials: units x weight_len, NULL without dw */
+    float *y, *dx, *partials;    /* partials: units x weight_len, NULL without dw */
     const float *x, *w, *b, *dy; /* dy == NULL: forward */
+    float *work;                 /* MAX_LANES slots of backend scratch */
 } pass;
 
-typedef struct lane {
-    pass *ps;
-    float *work; /* this thread's backend scratch */
-} lane;
-
-static void *lane_run(void *p) {
-    lane *l = p;
-    pass *ps = l->ps;
+static void pass_unit(void *p, int u, int lane) {
+    pass *ps = p;
     const tk_conv2d_shape *s = ps->s;
     size_t chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * plane_out(s);
-    for (int u; (u = atomic_fetch_add(&ps->next, 1)) < ps->units;) {
-        int n0 = (int)((long)s->B * u / ps->units), n1 = (int)((long)s->B * (u + 1) / ps->units);
-        tk_conv2d_shape sub = *s;
-        sub.B = n1 - n0;
-        if (!ps->dy) {
-            ps->be->forward(ps->y + n0 * kpq, ps->x + n0 * chw, ps->w, ps->b, &sub, l->work);
-            continue;
-        }
-        float *dx = ps->dx ? ps->dx + n0 * chw : NULL;
-        float *dw = ps->partials ? ps->partials + u * weight_len(s) : NULL;
-        ps->be->backward(dx, dw, ps->dy + n0 * kpq, ps->x + n0 * chw, ps->w, &sub, l->work);
+    int n0 = (int)((long)s->B * u / ps->units), n1 = (int)((long)s->B * (u + 1) / ps->units);
+    tk_conv2d_shape sub = *s;
+    sub.B = n1 - n0;
+    float *work = ps->work + lane * ps->be->workspace(s);
+    if (!ps->dy) {
+        ps->be->forward(ps->y + n0 * kpq, ps->x + n0 * chw, ps->w, ps->b, &sub, work);
+        return;
     }
-    return NULL;
+    float *dx = ps->dx ? ps->dx + n0 * chw : NULL;
+    float *dw = ps->partials ? ps->partials + u * weight_len(s) : NULL;
+    ps->be->backward(dx, dw, ps->dy + n0 * kpq, ps->x + n0 * chw, ps->w, &sub, work);
 }
 
 /* d[i] += s[i]. Steps of 8 through a fixed-length inner loop vectorise at -O2. */
-static void add_into(float *restrict d, const float *restrict s, size_t n) {
+TK_HOT static void add_into(float *restrict d, const float *restrict s, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) d[i + j] += s[i + j];
@@ -369,28 +358,20 @@ static size_t scratch_floats(const tk_conv2d_shape *s) { return MAX_LANES * back
 static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
                      const float *b, const float *dy, float *work) {
     pass ps = {.be = backend_for(s), .s = s, .units = dw ? dw_groups(s) : s->B, .y = y, .dx = dx, .x = x,
-               .w = w, .b = b, .dy = dy};
-    atomic_init(&ps.next, 0);
+               .w = w, .b = b, .dy = dy, .work = work};
     size_t nw = weight_len(s);
     if (dw) {
         ps.partials = work + scratch_floats(s);
         memset(ps.partials, 0, (size_t)ps.units * nw * sizeof(float));
     }
-    int blas_threads = openblas_get_num_threads();
-    int T = blas_threads < MAX_LANES ? blas_threads : MAX_LANES;
-    if (T > ps.units) T = ps.units;
-    lane lanes[MAX_LANES];
-    pthread_t tid[MAX_LANES];
-    for (int i = 0; i < T; i++) lanes[i] = (lane){&ps, work + i * ps.be->workspace(s)};
+    int lanes = tk_parallel_lanes();
     /* Each thread calls BLAS single-threaded, even when there is only one
      * (a batch of one): OpenBLAS rounds differently with more threads, and a
      * sample's result must not depend on the batch it came in. The caller's
      * setting comes back after. */
+    int blas_threads = openblas_get_num_threads();
     if (blas_threads > 1) openblas_set_num_threads(1);
-    int started = 1; /* threads running lane_run, the calling thread included */
-    while (started < T && pthread_create(&tid[started], NULL, lane_run, &lanes[started]) == 0) started++;
-    lane_run(&lanes[0]); /* returns once every unit is taken, by whichever thread */
-    for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+    tk_parallel_units(ps.units, lanes, pass_unit, &ps);
     if (blas_threads > 1) openblas_set_num_threads(blas_threads);
     for (int u = 0; dw && u < ps.units; u++) add_into(dw, ps.partials + u * nw, nw);
 }
@@ -398,7 +379,7 @@ static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, c
 /* db[k] += sum of dy over a sample's k-th output plane, sample by sample on
  * the calling thread, so db does not depend on the thread count. Eight
  * partial sums in a fixed-length inner loop vectorise at -O2. */
-static void bias_backward(float *db, const float *dy, const tk_conv2d_shape *s) {
+TK_HOT static void bias_backward(float *db, const float *dy, const tk_conv2d_shape *s) {
     size_t pq = plane_out(s);
     for (int n = 0; n < s->B; n++)
         for (int k = 0; k < s->K; k++) {

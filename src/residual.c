@@ -1,14 +1,21 @@
 /* residual.c - elementwise add, the join of a residual block. */
+#include "tk_common.h"
 #include "tk_layers.h"
+#include "tk_parallel.h"
 
-void tk_add_forward(float *y, const float *a, const float *b, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+TK_HOT static void add_range(void *p, size_t lo, size_t hi) {
+    tk_elementwise *r = p;
+    for (size_t i = lo; i < hi; i++) r->out[i] = r->a[i] + r->b[i];
 }
 
-/* da and db may be the same buffer (y = a + a): each contribution is added in turn. */
+void tk_add_forward(float *y, const float *a, const float *b, size_t n) {
+    tk_elementwise r = {y, a, b};
+    tk_parallel_range(n, TK_PARALLEL_GRAIN, n, add_range, &r);
+}
+
+/* da and db may be the same buffer (y = a + a): each contribution is added in
+ * turn, so da += dy runs to the end before db += dy starts. */
 void tk_add_backward(float *da, float *db, const float *dy, size_t n) {
-    if (da)
-        for (size_t i = 0; i < n; i++) da[i] += dy[i];
-    if (db)
-        for (size_t i = 0; i < n; i++) db[i] += dy[i];
+    if (da) tk_add_forward(da, da, dy, n);
+    if (db) tk_add_forward(db, db, dy, n);
 }
