@@ -38,7 +38,10 @@ void tk_parallel_units(int units, int lanes, tk_unit_fn fn, void *ctx);
 typedef void (*tk_range_fn)(void *ctx, size_t lo, size_t hi);
 void tk_parallel_range(size_t n, size_t grain, size_t work, tk_range_fn fn, void *ctx);
 
-/* The context of an element-wise loop out[i] = f(a[i], b[i]). */
+/* The context of an element-wise loop out[i] = f(a[i], b[i]). Copy the
+ * pointers into locals before the loop: a store through r->out might change
+ * *r as far as the compiler knows, so it would reload r->a at every element
+ * and not vectorise. */
 typedef struct tk_elementwise {
     float *out;
     const float *a, *b;

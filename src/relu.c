@@ -4,8 +4,10 @@
 #include "tk_parallel.h"
 
 TK_HOT static void forward_range(void *p, size_t lo, size_t hi) {
-    tk_elementwise *r = p;
-    for (size_t i = lo; i < hi; i++) r->out[i] = r->a[i] > 0.0f ? r->a[i] : 0.0f;
+    const tk_elementwise *r = p;
+    float *y = r->out;
+    const float *x = r->a;
+    for (size_t i = lo; i < hi; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 
 void tk_relu_forward(float *y, const float *x, size_t n) {
@@ -16,8 +18,10 @@ void tk_relu_forward(float *y, const float *x, size_t n) {
 /* Adding 0 where the unit is off, rather than skipping, keeps the loop free
  * of branches so that it vectorises. */
 TK_HOT static void backward_range(void *p, size_t lo, size_t hi) {
-    tk_elementwise *r = p;
-    for (size_t i = lo; i < hi; i++) r->out[i] += r->b[i] > 0.0f ? r->a[i] : 0.0f;
+    const tk_elementwise *r = p;
+    float *dx = r->out;
+    const float *dy = r->a, *y = r->b;
+    for (size_t i = lo; i < hi; i++) dx[i] += y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 /* The gradient at 0 is taken as 0, as PyTorch does; reading y instead of x

@@ -4,8 +4,10 @@
 #include "tk_parallel.h"
 
 TK_HOT static void add_range(void *p, size_t lo, size_t hi) {
-    tk_elementwise *r = p;
-    for (size_t i = lo; i < hi; i++) r->out[i] = r->a[i] + r->b[i];
+    const tk_elementwise *r = p;
+    float *y = r->out;
+    const float *a = r->a, *b = r->b;
+    for (size_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
 }
 
 void tk_add_forward(float *y, const float *a, const float *b, size_t n) {
