@@ -77,12 +77,14 @@ static void test_range_covers_each_item_once(void) {
     openblas_set_num_threads(saved);
 }
 
-/* Batch norm, ReLU and add over a tensor big enough to be split, at 1 to 4
- * threads: outputs and gradients must be the same bits. */
-enum { B = 8, C = 12, HW = 1024, N = B * C * HW };
+/* Batch norm, ReLU, add and pooling over a tensor big enough to be split,
+ * at 1 to 4 threads: outputs and gradients must be the same bits. */
+enum { B = 8, C = 12, SIDE = 32, HW = SIDE * SIDE, N = B * C * HW };
 
 typedef struct layer_out {
-    float y[N], relu[N], sum[N], dx[N], drelu[N], dsum[N];
+    float y[N], relu[N], sum[N], dx[N], drelu[N], dsum[N], dpool[N];
+    float pooled[N / 4], avg[B * C];
+    int32_t argmax[N / 4];
     float mean[C], invstd[C], run_mean[C], run_var[C], dgamma[C], dbeta[C];
 } layer_out;
 
@@ -97,6 +99,10 @@ static void run_layers(layer_out *o, const float *x, const float *dy, const floa
     tk_batchnorm_backward(o->dx, o->dgamma, o->dbeta, dy, x, gamma, o->mean, o->invstd, B, C, HW);
     tk_relu_backward(o->drelu, dy, o->relu, N);
     tk_add_backward(o->dsum, o->dsum, o->dx, N);
+    tk_maxpool_forward(o->pooled, o->argmax, x, B, C, SIDE, SIDE, 2, 2);
+    tk_maxpool_backward(o->dpool, dy, o->argmax, B, C, SIDE, SIDE, 2, 2);
+    tk_avgpool_forward(o->avg, x, B, C, SIDE, SIDE, SIDE);
+    tk_avgpool_backward(o->dpool, o->avg, B, C, SIDE, SIDE, SIDE);
 }
 
 static void test_layers_same_bits_at_any_thread_count(void) {
