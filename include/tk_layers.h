@@ -51,9 +51,12 @@ void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const 
  *    each calling BLAS single-threaded. The BLAS thread count is set to 1
  *    during a call and restored after, so callers that run convolutions from
  *    several threads at once must keep it at 1.
- *  - Determinism: y, dx and db of a sample depend on that sample alone, not on
- *    the batch it comes in or the thread count; dw depends on the inputs and
- *    the batch size, not on the thread count. */
+ *  - Determinism: nothing depends on the thread count. Where each sample has
+ *    a GEMM of its own (output planes of 256 pixels or more, 1x1 convs), its
+ *    y, dx and db depend on that sample alone, not on the batch it comes in.
+ *    Smaller planes share a GEMM among a group of samples cut from the batch
+ *    by index, so there they also depend on the batch; dw depends on the
+ *    inputs and the batch size. */
 
 /* ---- batch norm over x[B,C,HW], per channel.
  * Training uses batch statistics (biased variance) and updates the running

@@ -10,13 +10,15 @@
  *    `backends` whose `fits` accepts the shape runs, so a faster kernel for
  *    some shapes (oneDNN, sparse weights) is one more table entry.
  *
- * Every backend works one sample at a time, always with single-threaded BLAS:
- * y, dx and db of a sample depend on that sample alone, not on its batch
- * neighbours, the batch size or the thread count. (Chunked GEMMs over several
- * samples would not give that: OpenBLAS rounds a column of C differently
- * depending on where it falls in the matrix, and on its thread count.) dw is
- * summed in fixed groups of samples (see DW_GROUPS), so it depends on the
- * inputs and the batch size, not on the thread count. */
+ * Backends always call BLAS single-threaded, one sample per GEMM where the
+ * output plane is big enough to fill one (see GROUP_COLUMNS): then y, dx and
+ * db of a sample depend on that sample alone, not on its batch neighbours,
+ * the batch size or the thread count. (A GEMM over several samples would not
+ * give that: OpenBLAS rounds a column of C differently depending on where it
+ * falls in the matrix, and on its thread count.) Smaller planes group samples
+ * by index, never by thread. dw is summed in fixed groups of samples (see
+ * DW_GROUPS), so it depends on the inputs and the batch size, not on the
+ * thread count. */
 #include <cblas.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +55,7 @@ TK_HOT static void seed_bias(float *y, const float *b, int K, size_t plane) {
  * into dx and dw, either of which may be NULL (db is handled above them). */
 typedef struct conv2d_backend {
     bool (*fits)(const tk_conv2d_shape *s);
+    int (*group)(const tk_conv2d_shape *s); /* samples that share one GEMM */
     size_t (*workspace)(const tk_conv2d_shape *s);
     void (*forward)(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                     float *work);
@@ -65,6 +68,11 @@ typedef struct conv2d_backend {
 
 static bool direct_fits(const tk_conv2d_shape *s) {
     return s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
+}
+
+static int one_sample(const tk_conv2d_shape *s) {
+    (void)s;
+    return 1;
 }
 
 static size_t direct_workspace(const tk_conv2d_shape *s) {
@@ -159,9 +167,9 @@ static float *col_start(float *slot, const float *img) {
     return slot + (6144 - gap) % 4096 / sizeof(float);
 }
 
-/* Lowers img into the workspace slot and returns where col starts. */
-TK_HOT static float *im2col(float *slot, const float *img, const lowering *g) {
-    float *col = col_start(slot, img);
+/* Lowers img into col, whose rows are ld floats apart (ld > P*Q when
+ * several samples sit side by side, each in its own block of P*Q columns). */
+TK_HOT static void im2col(float *col, size_t ld, const float *img, const lowering *g) {
     int P = g->P, Q = g->Q;
     /* With stride 1 and Q == W (the usual "same" padding), consecutive output
      * rows read consecutive image rows: one copy covers a whole tap, and only
@@ -176,7 +184,7 @@ TK_HOT static float *im2col(float *slot, const float *img, const lowering *g) {
             for (int t = 0; t < g->S; t++) {
                 int qlo, qhi;
                 valid_range(&qlo, &qhi, Q, g->W, g->stride, g->pad_w, t);
-                float *d = col + (((size_t)c * g->R + r) * g->S + t) * P * Q;
+                float *d = col + (((size_t)c * g->R + r) * g->S + t) * ld;
                 if (plo > 0) memset(d, 0, sizeof(float) * (size_t)plo * Q);
                 if (phi < P) memset(d + (size_t)phi * Q, 0, sizeof(float) * (size_t)(P - phi) * Q);
                 if (plo == phi) continue;
@@ -200,11 +208,11 @@ TK_HOT static float *im2col(float *slot, const float *img, const lowering *g) {
                 }
             }
         }
-    return col;
 }
 
-/* img += col folded back onto the pixels im2col copied it from (its adjoint). */
-TK_HOT static void col2im_add(float *img, const float *col, const lowering *g) {
+/* img += col folded back onto the pixels im2col copied it from (its adjoint);
+ * rows of col are ld floats apart, as in im2col. */
+TK_HOT static void col2im_add(float *img, const float *col, size_t ld, const lowering *g) {
     int P = g->P, Q = g->Q;
     for (int c = 0; c < g->C; c++)
         for (int r = 0; r < g->R; r++) {
@@ -213,7 +221,7 @@ TK_HOT static void col2im_add(float *img, const float *col, const lowering *g) {
             for (int t = 0; t < g->S; t++) {
                 int qlo, qhi;
                 valid_range(&qlo, &qhi, Q, g->W, g->stride, g->pad_w, t);
-                const float *d = col + (((size_t)c * g->R + r) * g->S + t) * P * Q;
+                const float *d = col + (((size_t)c * g->R + r) * g->S + t) * ld;
                 for (int p = plo; p < phi; p++) {
                     ptrdiff_t o = tap_origin(g, c, r, t, p);
                     for (int q = qlo; q < qhi; q++) img[o + q * g->stride] += d[(size_t)p * Q + q];
@@ -227,26 +235,92 @@ static bool im2col_fits(const tk_conv2d_shape *s) {
     return true;
 }
 
-/* Workspace: [flipped kernel, when dx_by_conv] [slot for one sample's col]. */
+/* Samples lowered side by side into one GEMM. One GEMM per sample repacks the
+ * whole kernel for every sample: when the output plane is small (VGG's 4x4
+ * layers multiply a 512 x 4608 kernel by 16 columns) the packing costs more
+ * than the product. Groups of samples with about GROUP_COLUMNS columns in all
+ * pack it once per group. OpenBLAS rounds a column differently depending on
+ * where it falls in the product, so a grouped sample's y and dx depend on the
+ * other samples of its group; groups are cut from the batch by sample index
+ * alone, never by thread, so results still do not depend on the thread count.
+ * Planes of GROUP_COLUMNS pixels or more run one sample per GEMM. */
+#define GROUP_COLUMNS 256
+
+static int im2col_group(const tk_conv2d_shape *s) {
+    size_t pq = plane_out(s);
+    return pq >= GROUP_COLUMNS ? 1 : (int)(GROUP_COLUMNS / pq);
+}
+
+/* Workspace: [flipped kernel, when dx_by_conv] [slot for a group's col]
+ * [a group's outputs or output gradients side by side, when grouped]. */
+typedef struct im2col_parts {
+    float *wflip, *slot, *side;
+} im2col_parts;
+
 static size_t wflip_floats(const tk_conv2d_shape *s) { return dx_by_conv(s) ? weight_len(s) : 0; }
 
-static size_t im2col_workspace(const tk_conv2d_shape *s) {
-    size_t col = (size_t)s->C * kernel_taps(s) * plane_out(s);
-    if (dx_by_conv(s) && (size_t)s->K * kernel_taps(s) * plane_in(s) > col)
-        col = (size_t)s->K * kernel_taps(s) * plane_in(s);
-    return wflip_floats(s) + ALIAS_SLACK + col;
+static size_t slot_floats(const tk_conv2d_shape *s) {
+    size_t G = (size_t)im2col_group(s), col = (size_t)s->C * kernel_taps(s) * plane_out(s) * G;
+    if (dx_by_conv(s) && (size_t)s->K * kernel_taps(s) * plane_in(s) * G > col)
+        col = (size_t)s->K * kernel_taps(s) * plane_in(s) * G;
+    return ALIAS_SLACK + col;
+}
+
+static size_t side_floats(const tk_conv2d_shape *s) {
+    size_t G = (size_t)im2col_group(s), y = (size_t)s->K * plane_out(s), x = (size_t)s->C * plane_in(s);
+    return G == 1 ? 0 : G * (y > x ? y : x);
+}
+
+static im2col_parts im2col_split(const tk_conv2d_shape *s, float *work) {
+    float *slot = work + wflip_floats(s);
+    return (im2col_parts){work, slot, slot + slot_floats(s)};
+}
+
+static size_t im2col_workspace(const tk_conv2d_shape *s) { return wflip_floats(s) + slot_floats(s) + side_floats(s); }
+
+/* Lowers samples [0, m) of imgs (img_floats apart) side by side into the
+ * slot; returns col, whose rows are m * P * Q floats long. */
+static float *lower_group(float *slot, const float *imgs, size_t img_floats, int m, const lowering *g) {
+    float *col = col_start(slot, imgs);
+    size_t pq = (size_t)g->P * g->Q;
+    for (int i = 0; i < m; i++) im2col(col + i * pq, m * pq, imgs + i * img_floats, g);
+    return col;
+}
+
+/* Between a batch's layout [m][rows][plane] and side by side [rows][m * plane]. */
+TK_HOT static void to_side(float *side, const float *batch, int m, size_t rows, size_t plane) {
+    for (int i = 0; i < m; i++)
+        for (size_t r = 0; r < rows; r++)
+            memcpy(side + (r * m + i) * plane, batch + (i * rows + r) * plane, plane * sizeof(float));
+}
+
+TK_HOT static void from_side(float *batch, const float *side, int m, size_t rows, size_t plane, bool add) {
+    for (int i = 0; i < m; i++)
+        for (size_t r = 0; r < rows; r++) {
+            float *d = batch + (i * rows + r) * plane;
+            const float *src = side + (r * m + i) * plane;
+            if (add)
+                for (size_t j = 0; j < plane; j++) d[j] += src[j];
+            else
+                memcpy(d, src, plane * sizeof(float));
+        }
 }
 
 static void im2col_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                            float *work) {
+    im2col_parts parts = im2col_split(s, work);
     lowering g = lower_x(s);
     size_t pq = plane_out(s), crs = (size_t)s->C * kernel_taps(s), chw = (size_t)s->C * plane_in(s);
-    for (int n = 0; n < s->B; n++) {
-        float *yn = y + (size_t)n * s->K * pq;
-        const float *col = im2col(work, x + n * chw, &g);
-        if (b) seed_bias(yn, b, s->K, pq);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)pq, (int)crs, 1.0f, w, (int)crs, col,
-                    (int)pq, b ? 1.0f : 0.0f, yn, (int)pq);
+    int G = im2col_group(s);
+    for (int n0 = 0; n0 < s->B; n0 += G) {
+        int m = s->B - n0 < G ? s->B - n0 : G;
+        size_t ld = m * pq;
+        const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &g);
+        float *out = m == 1 ? y + n0 * s->K * pq : parts.side;
+        if (b) seed_bias(out, b, s->K, ld);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)ld, (int)crs, 1.0f, w, (int)crs, col,
+                    (int)ld, b ? 1.0f : 0.0f, out, (int)ld);
+        if (m > 1) from_side(y + n0 * s->K * pq, parts.side, m, (size_t)s->K, pq, false);
     }
 }
 
@@ -264,34 +338,44 @@ TK_HOT static void flip_kernel(float *wflip, const float *w, const tk_conv2d_sha
 static void im2col_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                             const tk_conv2d_shape *s, float *work) {
     bool by_conv = dx_by_conv(s);
-    float *wflip = work, *slot = work + wflip_floats(s);
+    im2col_parts parts = im2col_split(s, work);
     lowering gx = lower_x(s), gdy = lower_dy(s);
     size_t pq = plane_out(s), hw = plane_in(s), crs = (size_t)s->C * kernel_taps(s);
     size_t krs = (size_t)s->K * kernel_taps(s), chw = (size_t)s->C * hw, kpq = (size_t)s->K * pq;
-    if (dx && by_conv) flip_kernel(wflip, w, s);
-    for (int n = 0; n < s->B; n++) {
-        const float *dyn = dy + n * kpq;
-        float *dxn = dx ? dx + n * chw : NULL;
-        if (dw) { /* dw[K, CRS] += dy_n[K, PQ] . col[CRS, PQ]^T */
-            const float *col = im2col(slot, x + n * chw, &gx);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, (int)crs, (int)pq, 1.0f, dyn, (int)pq, col,
-                        (int)pq, 1.0f, dw, (int)crs);
+    if (dx && by_conv) flip_kernel(parts.wflip, w, s);
+    int G = im2col_group(s);
+    for (int n0 = 0; n0 < s->B; n0 += G) {
+        int m = s->B - n0 < G ? s->B - n0 : G;
+        size_t ld = m * pq, ldx = m * hw;
+        const float *dyg = dy + n0 * kpq; /* [K, m * PQ] */
+        if (m > 1 && (dw || (dx && !by_conv))) {
+            to_side(parts.side, dyg, m, (size_t)s->K, pq);
+            dyg = parts.side;
         }
-        if (dx && by_conv) { /* dx_n[C, HW] += wflip[C, KRS] . (dy_n lowered)[KRS, HW] */
-            const float *col = im2col(slot, dyn, &gdy);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, (int)hw, (int)krs, 1.0f, wflip, (int)krs,
-                        col, (int)hw, 1.0f, dxn, (int)hw);
-        } else if (dx) { /* col = w[K, CRS]^T . dy_n[K, PQ], folded back into dx_n */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)pq, s->K, 1.0f, w, (int)crs, dyn,
-                        (int)pq, 0.0f, slot, (int)pq);
-            col2im_add(dxn, slot, &gx);
+        float *dxn = dx ? dx + n0 * chw : NULL;
+        if (dw) { /* dw[K, CRS] += dy_g[K, m PQ] . col[CRS, m PQ]^T */
+            const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &gx);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, (int)crs, (int)ld, 1.0f, dyg, (int)ld, col,
+                        (int)ld, 1.0f, dw, (int)crs);
+        }
+        if (dx && by_conv) { /* dx_g[C, m HW] (+)= wflip[C, KRS] . (dy_g lowered)[KRS, m HW] */
+            const float *col = lower_group(parts.slot, dy + n0 * kpq, kpq, m, &gdy);
+            float *out = m == 1 ? dxn : parts.side;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, (int)ldx, (int)krs, 1.0f, parts.wflip,
+                        (int)krs, col, (int)ldx, m == 1 ? 1.0f : 0.0f, out, (int)ldx);
+            if (m > 1) from_side(dxn, parts.side, m, (size_t)s->C, hw, true);
+        } else if (dx) { /* col = w[K, CRS]^T . dy_g[K, m PQ], folded back into each sample's dx */
+            float *col = parts.slot;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)ld, s->K, 1.0f, w, (int)crs, dyg,
+                        (int)ld, 0.0f, col, (int)ld);
+            for (int i = 0; i < m; i++) col2im_add(dxn + i * chw, col + i * pq, ld, &gx);
         }
     }
 }
 
 static const conv2d_backend backends[] = {
-    {direct_fits, direct_workspace, direct_forward, direct_backward},
-    {im2col_fits, im2col_workspace, im2col_forward, im2col_backward},
+    {direct_fits, one_sample, direct_workspace, direct_forward, direct_backward},
+    {im2col_fits, im2col_group, im2col_workspace, im2col_forward, im2col_backward},
 };
 
 static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
@@ -357,8 +441,10 @@ static size_t scratch_floats(const tk_conv2d_shape *s) { return MAX_LANES * back
  * with one thread per BLAS thread, then adds the dw partials to dw. */
 static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
                      const float *b, const float *dy, float *work) {
-    pass ps = {.be = backend_for(s), .s = s, .units = dw ? dw_groups(s) : s->B, .y = y, .dx = dx, .x = x,
-               .w = w, .b = b, .dy = dy, .work = work};
+    const conv2d_backend *be = backend_for(s);
+    int group = be->group(s), gemms = (s->B + group - 1) / group;
+    pass ps = {.be = be, .s = s, .units = dw ? dw_groups(s) : gemms, .y = y, .dx = dx, .x = x, .w = w, .b = b,
+               .dy = dy, .work = work};
     size_t nw = weight_len(s);
     if (dw) {
         ps.partials = work + scratch_floats(s);
