@@ -1,5 +1,6 @@
 /* test_regress.c - registry loading, PASS/FAIL/SKIP on hand-made study results, and `ticket regress`. */
 #define _GNU_SOURCE
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "check.h"
 #include "tk_file.h"
 #include "tk_regress.h"
+#include "tk_study.h"
 
 #define OLD_HEADER \
     "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,final_accuracy,best_accuracy,best_iteration\n"
@@ -319,6 +321,38 @@ static void missing_data_in(const char *data) {
 
 static void test_missing_data_named(void) { with_data_dir(missing_data_in); }
 
+/* Every shipped registry file loads, and an entry scoped to a study names the
+ * specification of that study: a misspelt study_name would SKIP for ever. */
+static void test_shipped_registry(void) {
+    glob_t g;
+    CHECK(glob("transfer/registry/*.json", 0, NULL, &g) == 0 && g.gl_pathc >= 5);
+    tk_regress_registry reg = {0};
+    tk_error err = {{0}};
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        int rc = tk_regress_load(&reg, g.gl_pathv[i], &err);
+        CHECK(rc == 0);
+        if (rc) printf("  %s\n", err.msg);
+    }
+    globfree(&g);
+    int scoped = 0;
+    for (int i = 0; i < reg.n; i++) {
+        const tk_regress_entry *e = &reg.entries[i];
+        if (!e->study_name[0]) continue;
+        scoped++;
+        size_t n;
+        char *text = read_whole_file(e->study, &n);
+        tk_study *s = calloc(1, sizeof *s);
+        bool ok = text && tk_study_from_json(text, e->study, s, &err) == 0 && !strcmp(s->name, e->study_name);
+        if (!ok) printf("  %s/%s: study \"%s\" is not a specification named '%s'\n", e->source, e->id, e->study,
+                        e->study_name);
+        CHECK(ok);
+        free(s);
+        free(text);
+    }
+    CHECK(scoped >= 20);
+    tk_regress_registry_free(&reg);
+}
+
 static int count(const char *s, const char *needle) {
     int n = 0;
     for (const char *p = s; (p = strstr(p, needle)); p += strlen(needle)) n++;
@@ -400,6 +434,7 @@ int main(void) {
     RUN(test_old_results);
     if (catalog) RUN(test_missing_data_named);
     else printf("FAIL test_missing_data_named (no test catalog)\n"), check_tests_failed++;
+    RUN(test_shipped_registry);
     RUN(test_cli);
     if (catalog) rm_rf(catalog);
     free(catalog);
