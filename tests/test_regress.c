@@ -179,9 +179,12 @@ static void test_bad_entries(void) {
               "missing \"model\" (a string)");
     CHECK_BAD(dir, "{\"id\": \"modeltype\", \"citation\": \"c\", \"model\": 4, \"metric\": \"best_accuracy\"}",
               "entry 'modeltype'", "\"model\" must be a string");
-    CHECK_BAD(dir, "{\"id\": \"modelname\", \"citation\": \"c\", \"model\": \"lenet-300-100\", \"metric\": \"best_accuracy\"}",
+    CHECK_BAD(dir,
+              "{\"id\": \"modelname\", \"citation\": \"c\", \"model\": \"lenet-300-100\", "
+              "\"metric\": \"best_accuracy\"}",
               "entry 'modelname'", "unknown model 'lenet-300-100'", "did you mean 'lenet_300_100'");
-    CHECK_BAD(dir, "{\"id\": \"scope\", \"citation\": \"c\", " M "\"study-name\": \"quick\", \"metric\": \"best_accuracy\"}",
+    CHECK_BAD(dir,
+              "{\"id\": \"scope\", \"citation\": \"c\", " M "\"study-name\": \"quick\", \"metric\": \"best_accuracy\"}",
               "entry 'scope'", "unknown key 'study-name'", "did you mean 'study_name'");
     CHECK_BAD(dir,
               "{\"id\": \"selmodel\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
@@ -406,7 +409,8 @@ static void test_cli(void) {
     /* Every entry SKIP: nothing was checked, which a CI gate must not take for a pass. */
     const char *elsewhere = "{\"source\": \"e\", \"entries\": [{\"id\": \"d\", \"citation\": \"c\", " M
                             "\"study_name\": \"quick\", \"metric\": \"final_accuracy\", \"check\": {\"kind\": "
-                            "\"value\", \"select\": {\"control\": \"dense\"}, \"value\": 0.867, \"tolerance\": 0.001}}]}";
+                            "\"value\", \"select\": {\"control\": \"dense\"}, \"value\": 0.867, "
+                            "\"tolerance\": 0.001}}]}";
     free(write_registry(dir, "elsewhere.json", elsewhere));
     CHECK(ticket_output(dir, "", "regress . --against elsewhere.json", &out) == 1);
     CHECK_CONTAINS(out, "SKIP: does not apply: the entry is for study 'quick', the results are of study 'hand'");

@@ -147,7 +147,7 @@ static int check_model(const char *model, const char *where, tk_error *err) {
     const tk_model_entry *models = tk_model_registry(&n);
     const char **names = tk_malloc(sizeof *names * (size_t)n);
     for (int i = 0; i < n; i++) names[i] = models[i].name;
-    int index;
+    int index; /* not found, so tk_parse_name fails too: it writes the nearest name and the valid ones */
     tk_parse_name("model", model, names, n, &index, err);
     free(names);
     return tk_fail_prefix(err, "%s: ", where);
@@ -283,10 +283,12 @@ static int csv_split(char *line, char **fields, int max) {
     }
 }
 
-static const char *const csv_header[] = {"study", "model", "target", "target_optimizer", "source", "source_optimizer", "control",
-                                         "native", "level", "density", "seed", "final_accuracy", "best_accuracy",
-                                         "best_iteration"};
+static const char *const csv_header[] = {"study", "model", "target", "target_optimizer", "source",
+                                         "source_optimizer", "control", "native", "level", "density", "seed",
+                                         "final_accuracy", "best_accuracy", "best_iteration"};
 enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
+enum { C_STUDY, C_MODEL, C_TARGET, C_TOPT, C_SOURCE, C_SOPT, C_CONTROL, C_NATIVE, C_LEVEL, C_DENSITY, C_SEED, C_FINAL,
+       C_BEST };
 /* The header `ticket report` wrote before rows said their study and model. */
 static const char old_header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
                                  "final_accuracy,best_accuracy,best_iteration";
@@ -307,21 +309,21 @@ static int parse_number(const char *s, double *v, const char *path, int line, co
 
 static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk_error *err) {
     double level;
-    if (copy_field(r->study, sizeof r->study, f[0], path, line, "study", err) ||
-        copy_field(r->model, sizeof r->model, f[1], path, line, "model", err) ||
-        copy_field(r->target, sizeof r->target, f[2], path, line, "target", err) ||
-        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[3], path, line, "target_optimizer", err) ||
-        copy_field(r->source, sizeof r->source, f[4], path, line, "source", err) ||
-        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[5], path, line, "source_optimizer", err) ||
-        copy_field(r->control, sizeof r->control, f[6], path, line, "control", err) ||
-        parse_number(f[8], &level, path, line, "level", err) ||
-        parse_number(f[9], &r->density, path, line, "density", err) ||
-        parse_number(f[11], &r->final_accuracy, path, line, "final_accuracy", err) ||
-        parse_number(f[12], &r->best_accuracy, path, line, "best_accuracy", err))
+    if (copy_field(r->study, sizeof r->study, f[C_STUDY], path, line, "study", err) ||
+        copy_field(r->model, sizeof r->model, f[C_MODEL], path, line, "model", err) ||
+        copy_field(r->target, sizeof r->target, f[C_TARGET], path, line, "target", err) ||
+        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[C_TOPT], path, line, "target_optimizer", err) ||
+        copy_field(r->source, sizeof r->source, f[C_SOURCE], path, line, "source", err) ||
+        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[C_SOPT], path, line, "source_optimizer", err) ||
+        copy_field(r->control, sizeof r->control, f[C_CONTROL], path, line, "control", err) ||
+        parse_number(f[C_LEVEL], &level, path, line, "level", err) ||
+        parse_number(f[C_DENSITY], &r->density, path, line, "density", err) ||
+        parse_number(f[C_FINAL], &r->final_accuracy, path, line, "final_accuracy", err) ||
+        parse_number(f[C_BEST], &r->best_accuracy, path, line, "best_accuracy", err))
         return -1;
-    if (strcmp(f[7], "true") && strcmp(f[7], "false"))
-        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[7]);
-    r->native = !strcmp(f[7], "true");
+    if (strcmp(f[C_NATIVE], "true") && strcmp(f[C_NATIVE], "false"))
+        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[C_NATIVE]);
+    r->native = !strcmp(f[C_NATIVE], "true");
     r->level = (int)level;
     return 0;
 }
