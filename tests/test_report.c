@@ -96,6 +96,8 @@ typedef struct study {
 static void add_row(study *s, int target, int source, int kind, int level, int seed) {
     tk_result_row *r = &s->rows[s->n_rows++];
     memset(r, 0, sizeof *r);
+    snprintf(r->study, sizeof r->study, "hand");
+    snprintf(r->model, sizeof r->model, "lenet_300_100");
     snprintf(r->target, sizeof r->target, "%s", datasets[target]);
     snprintf(r->source, sizeof r->source, "%s", datasets[source]);
     snprintf(r->target_optimizer, sizeof r->target_optimizer, "sgd");
@@ -207,15 +209,16 @@ static void test_tables_and_figures(void) {
     }
 
     char *csv = read_text(out, "results.csv");
-    static const char header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
-                                 "final_accuracy,best_accuracy,best_iteration\n";
+    static const char header[] = "study,model,target,target_optimizer,source,source_optimizer,control,native,level,"
+                                 "density,seed,final_accuracy,best_accuracy,best_iteration\n";
     CHECK(csv && !strncmp(csv, header, strlen(header)));
     CHECK(count_lines(csv) == 1 + s.n_rows);
-    CHECK_CONTAINS(csv, "\nmnist,sgd,mnist,sgd,ticket,true,1,0.5,1,0.91,0.915,101\n");
+    CHECK_CONTAINS(csv, "\nhand,lenet_300_100,mnist,sgd,mnist,sgd,ticket,true,1,0.5,1,0.91,0.915,101\n");
     free(csv);
 
     char *json = read_text(out, "results.json");
     CHECK_CONTAINS(json, "\"control\":\t\"random_ticket\"");
+    CHECK_CONTAINS(json, "\"study\":\t\"hand\",\n\t\t\"model\":\t\"lenet_300_100\",");
     int objects = 0;
     for (const char *p = json; p && (p = strstr(p, "\"best_iteration\"")); p++) objects++;
     CHECK(objects == s.n_rows);
@@ -365,6 +368,8 @@ static void test_csv_quoting_and_bad_rows(void) {
     char *dir = test_tmpdir("report-csv");
     tk_result_row row;
     memset(&row, 0, sizeof row);
+    snprintf(row.study, sizeof row.study, "study, one");
+    snprintf(row.model, sizeof row.model, "conv2");
     snprintf(row.target, sizeof row.target, "folder \"a\",b");
     snprintf(row.target_optimizer, sizeof row.target_optimizer, "adam");
     snprintf(row.source, sizeof row.source, "%s", row.target);
@@ -377,7 +382,7 @@ static void test_csv_quoting_and_bad_rows(void) {
     tk_error err = {{0}};
     CHECK(tk_report_write(&in, dir, &err) == 0);
     char *csv = read_text(dir, "results.csv");
-    CHECK_CONTAINS(csv, "\n\"folder \"\"a\"\",b\",adam,\"folder \"\"a\"\",b\",adam,dense,false,0,1,"
+    CHECK_CONTAINS(csv, "\n\"study, one\",conv2,\"folder \"\"a\"\",b\",adam,\"folder \"\"a\"\",b\",adam,dense,false,0,1,"
                         "18446744073709551615,0.5,0.75,40\n");
     free(csv);
     char *json = read_text(dir, "results.json");
@@ -392,6 +397,12 @@ static void test_csv_quoting_and_bad_rows(void) {
     CHECK(tk_report_write(&in, dir, &err) == -1);
     CHECK_CONTAINS(err.msg, "result row 0");
     CHECK_CONTAINS(err.msg, "final_accuracy = 97.5: expected a fraction in [0, 1]");
+    /* A row that does not say its model cannot be scoped by `ticket regress`. */
+    row.final_accuracy = 0.5;
+    row.model[0] = 0;
+    CHECK(tk_report_write(&in, dir, &err) == -1);
+    CHECK_CONTAINS(err.msg, "result row 0: study, model, target, target_optimizer, source, source_optimizer and "
+                            "control must all be set (found \"study, one\", \"\",");
     rm_rf(dir);
     free(dir);
 }

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_catalog.h"
 #include "tk_file.h"
+#include "tk_model.h"
 #include "tk_regress.h"
 
 const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT] = {"final_accuracy", "best_accuracy"};
@@ -66,6 +68,10 @@ static int parse_select(const cJSON *o, const char *where, tk_regress_select *s,
     static const char *const keys[] = {"target", "source", "control", "target_optimizer", "source_optimizer",
                                        "native", "level", "density_at_most", "density_at_least"};
     if (!cJSON_IsObject(o)) return tk_fail(err, "%s: must be an object of row filters (e.g. {\"target\": \"mnist\"})", where);
+    if (cJSON_HasObjectItem(o, "model") || cJSON_HasObjectItem(o, "study"))
+        return tk_fail(err, "%s: \"%s\" is not a row filter: the entry's \"model\" and \"study_name\" apply to every "
+                            "selection it makes; set them next to \"id\"",
+                       where, cJSON_HasObjectItem(o, "model") ? "model" : "study");
     if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err)) return -1;
     if (get_str(o, "target", false, s->target, sizeof s->target, where, err) ||
         get_str(o, "source", false, s->source, sizeof s->source, where, err) ||
@@ -133,9 +139,44 @@ static int parse_check(const cJSON *c, const char *where, tk_regress_entry *e, t
     return tk_fail(err, "%s: \"kind\" must be \"value\" or \"relation\" (got \"%s\")", at, kind);
 }
 
+/* An entry's model must be one `ticket models` builds: a misspelt one would
+ * never match a study and the entry would SKIP forever. */
+static int check_model(const char *model, const char *where, tk_error *err) {
+    if (tk_model_find(model)) return 0;
+    int n;
+    const tk_model_entry *models = tk_model_registry(&n);
+    const char **names = tk_malloc(sizeof *names * (size_t)n);
+    for (int i = 0; i < n; i++) names[i] = models[i].name;
+    int index; /* not found, so tk_parse_name fails too: it writes the nearest name and the valid ones */
+    tk_parse_name("model", model, names, n, &index, err);
+    free(names);
+    return tk_fail_prefix(err, "%s: ", where);
+}
+
+/* "dataset": one name or an array of them. */
+static int get_datasets(const cJSON *o, tk_regress_entry *e, const char *where, tk_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dataset");
+    if (!v) return 0;
+    bool one = cJSON_IsString(v);
+    int n = one ? 1 : cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
+    if (n < 1 || n > TK_REGRESS_MAX_DATASETS)
+        return tk_fail(err, "%s: \"dataset\" must be a dataset name or an array of 1 to %d of them", where,
+                       TK_REGRESS_MAX_DATASETS);
+    for (int i = 0; i < n; i++) {
+        const cJSON *d = one ? v : cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsString(d) || !d->valuestring[0] || strlen(d->valuestring) >= sizeof e->datasets[i])
+            return tk_fail(err, "%s: \"dataset\"%s must be a non-empty name of at most %zu characters", where,
+                           one ? "" : " entries", sizeof e->datasets[i] - 1);
+        snprintf(e->datasets[i], sizeof e->datasets[i], "%s", d->valuestring);
+    }
+    e->n_datasets = n;
+    return 0;
+}
+
 static int parse_entry(const cJSON *o, const char *path, const char *source, int index, tk_regress_entry *e,
                        tk_error *err) {
-    static const char *const keys[] = {"id", "citation", "model", "dataset", "setting", "metric", "check", "study"};
+    static const char *const keys[] = {"id",      "citation", "model", "study_name", "dataset",
+                                       "setting", "metric",   "check", "study"};
     char where[700];
     memset(e, 0, sizeof *e);
     snprintf(e->file, sizeof e->file, "%s", path);
@@ -147,8 +188,9 @@ static int parse_entry(const cJSON *o, const char *path, const char *source, int
     if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err) ||
         get_str(o, "id", true, e->id, sizeof e->id, where, err) ||
         get_str(o, "citation", true, e->citation, sizeof e->citation, where, err) ||
-        get_str(o, "model", false, e->model, sizeof e->model, where, err) ||
-        get_str(o, "dataset", false, e->dataset, sizeof e->dataset, where, err) ||
+        get_str(o, "model", true, e->model, sizeof e->model, where, err) || check_model(e->model, where, err) ||
+        get_str(o, "study_name", false, e->study_name, sizeof e->study_name, where, err) ||
+        get_datasets(o, e, where, err) ||
         get_str(o, "setting", false, e->setting, sizeof e->setting, where, err) ||
         get_str(o, "study", false, e->study, sizeof e->study, where, err))
         return -1;
@@ -158,7 +200,13 @@ static int parse_entry(const cJSON *o, const char *path, const char *source, int
     if (tk_parse_name("metric", metric, tk_regress_metric_names, TK_REGRESS_METRIC_COUNT, &m, err))
         return tk_fail_prefix(err, "%s: ", where);
     e->metric = (tk_regress_metric)m;
-    return parse_check(cJSON_GetObjectItemCaseSensitive(o, "check"), where, e, err);
+    if (parse_check(cJSON_GetObjectItemCaseSensitive(o, "check"), where, e, err)) return -1;
+    tk_regress_select *sides[] = {&e->left, &e->right};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sides[i]->study, sizeof sides[i]->study, "%s", e->study_name);
+        snprintf(sides[i]->model, sizeof sides[i]->model, "%s", e->model);
+    }
+    return 0;
 }
 
 static int load_entries(tk_regress_registry *reg, const cJSON *root, const char *path, tk_error *err) {
@@ -235,10 +283,15 @@ static int csv_split(char *line, char **fields, int max) {
     }
 }
 
-static const char *const csv_header[] = {"target", "target_optimizer", "source", "source_optimizer", "control",
-                                         "native", "level", "density", "seed", "final_accuracy", "best_accuracy",
-                                         "best_iteration"};
+static const char *const csv_header[] = {"study", "model", "target", "target_optimizer", "source",
+                                         "source_optimizer", "control", "native", "level", "density", "seed",
+                                         "final_accuracy", "best_accuracy", "best_iteration"};
 enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
+enum { C_STUDY, C_MODEL, C_TARGET, C_TOPT, C_SOURCE, C_SOPT, C_CONTROL, C_NATIVE, C_LEVEL, C_DENSITY, C_SEED, C_FINAL,
+       C_BEST };
+/* The header `ticket report` wrote before rows said their study and model. */
+static const char old_header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
+                                 "final_accuracy,best_accuracy,best_iteration";
 
 static int copy_field(char *out, size_t cap, const char *s, const char *path, int line, const char *field,
                       tk_error *err) {
@@ -256,18 +309,21 @@ static int parse_number(const char *s, double *v, const char *path, int line, co
 
 static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk_error *err) {
     double level;
-    if (copy_field(r->target, sizeof r->target, f[0], path, line, "target", err) ||
-        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[1], path, line, "target_optimizer", err) ||
-        copy_field(r->source, sizeof r->source, f[2], path, line, "source", err) ||
-        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[3], path, line, "source_optimizer", err) ||
-        copy_field(r->control, sizeof r->control, f[4], path, line, "control", err) ||
-        parse_number(f[6], &level, path, line, "level", err) || parse_number(f[7], &r->density, path, line, "density", err) ||
-        parse_number(f[9], &r->final_accuracy, path, line, "final_accuracy", err) ||
-        parse_number(f[10], &r->best_accuracy, path, line, "best_accuracy", err))
+    if (copy_field(r->study, sizeof r->study, f[C_STUDY], path, line, "study", err) ||
+        copy_field(r->model, sizeof r->model, f[C_MODEL], path, line, "model", err) ||
+        copy_field(r->target, sizeof r->target, f[C_TARGET], path, line, "target", err) ||
+        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[C_TOPT], path, line, "target_optimizer", err) ||
+        copy_field(r->source, sizeof r->source, f[C_SOURCE], path, line, "source", err) ||
+        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[C_SOPT], path, line, "source_optimizer", err) ||
+        copy_field(r->control, sizeof r->control, f[C_CONTROL], path, line, "control", err) ||
+        parse_number(f[C_LEVEL], &level, path, line, "level", err) ||
+        parse_number(f[C_DENSITY], &r->density, path, line, "density", err) ||
+        parse_number(f[C_FINAL], &r->final_accuracy, path, line, "final_accuracy", err) ||
+        parse_number(f[C_BEST], &r->best_accuracy, path, line, "best_accuracy", err))
         return -1;
-    if (strcmp(f[5], "true") && strcmp(f[5], "false"))
-        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[5]);
-    r->native = !strcmp(f[5], "true");
+    if (strcmp(f[C_NATIVE], "true") && strcmp(f[C_NATIVE], "false"))
+        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[C_NATIVE]);
+    r->native = !strcmp(f[C_NATIVE], "true");
     r->level = (int)level;
     return 0;
 }
@@ -288,12 +344,20 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
         line_no++;
         size_t len = strlen(line);
         if (len && line[len - 1] == '\r') line[len - 1] = 0;
+        if (line_no == 1 && !strcmp(line, old_header)) {
+            rc = tk_fail(err, "%s: written by an older `ticket report`, without the study and model columns that "
+                              "registry entries are scoped by; rerun `ticket report %s` to rewrite it",
+                         path, study_dir);
+            break;
+        }
         char *f[CSV_FIELDS + 1];
         int nf = csv_split(line, f, CSV_FIELDS + 1);
         if (line_no == 1) {
             bool ok = nf == CSV_FIELDS;
             for (int i = 0; ok && i < CSV_FIELDS; i++) ok = !strcmp(f[i], csv_header[i]);
-            if (!ok) rc = tk_fail(err, "%s:1: unexpected header; expected %s,...,best_iteration as `ticket report` writes it", path, csv_header[0]);
+            if (!ok)
+                rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,best_iteration as `ticket report` "
+                                  "writes it", path, csv_header[0], csv_header[1], csv_header[2]);
             continue;
         }
         if (nf != CSV_FIELDS) {
@@ -324,10 +388,12 @@ void tk_regress_results_free(tk_regress_results *res) {
 
 /* The filters of a select, applied one by one so that a SKIP can name the
  * first filter that left no rows. */
-enum { F_TARGET, F_SOURCE, F_CONTROL, F_TOPT, F_SOPT, F_NATIVE, F_DENSITY, F_COUNT };
+enum { F_STUDY, F_MODEL, F_TARGET, F_SOURCE, F_CONTROL, F_TOPT, F_SOPT, F_NATIVE, F_DENSITY, F_COUNT };
 
 static bool keeps(const tk_regress_select *s, const tk_regress_row *r, int filter) {
     switch (filter) {
+    case F_STUDY: return !s->study[0] || !strcmp(s->study, r->study);
+    case F_MODEL: return !strcmp(s->model, r->model);
     case F_TARGET: return !s->target[0] || !strcmp(s->target, r->target);
     case F_SOURCE: return !s->source[0] || !strcmp(s->source, r->source);
     case F_CONTROL: return !s->control[0] || !strcmp(s->control, r->control);
@@ -341,6 +407,8 @@ static bool keeps(const tk_regress_select *s, const tk_regress_row *r, int filte
 
 static void describe_filter(const tk_regress_select *s, int filter, char *out, size_t cap) {
     switch (filter) {
+    case F_STUDY: snprintf(out, cap, "study '%s'", s->study); break;
+    case F_MODEL: snprintf(out, cap, "model '%s'", s->model); break;
     case F_TARGET: snprintf(out, cap, "target '%s'", s->target); break;
     case F_SOURCE: snprintf(out, cap, "source '%s'", s->source); break;
     case F_CONTROL: snprintf(out, cap, "control '%s'", s->control); break;
@@ -364,8 +432,17 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
         if (!kept_by[f]) {
             char what[160];
             describe_filter(s, f, what, sizeof what);
-            snprintf(reason, cap, "no rows for %s%s: data not present or study not run", what,
-                     f ? " among the rows the earlier filters keep" : "");
+            if (!res->n) snprintf(reason, cap, "results.csv has no rows: the study has not run");
+            /* Another study is not missing data: the entry is not about it. */
+            else if (f == F_STUDY)
+                snprintf(reason, cap, "does not apply: the entry is for %s, the results are of study '%s'", what,
+                         res->rows[0].study);
+            else if (f == F_MODEL)
+                snprintf(reason, cap, "does not apply: the entry is for %s, the results are of model '%s'", what,
+                         res->rows[0].model);
+            else
+                snprintf(reason, cap, "no rows for %s%s: data not present or study not run", what,
+                         f > F_TARGET ? " among the rows the earlier filters keep" : "");
             return -1;
         }
     int level = s->level == TK_REGRESS_SPARSEST ? sparsest : s->level;
@@ -387,6 +464,25 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
     return 0;
 }
 
+/* Appends to a SKIP's reason the entry's catalog datasets that this machine
+ * does not have: the usual reason its study was not run here. */
+static void note_missing_data(const tk_regress_entry *e, char *reason, size_t cap) {
+    tk_error err = {{0}};
+    const tk_catalog *catalog = tk_catalog_default(&err);
+    char missing[TK_REGRESS_MAX_DATASETS * 66] = "";
+    for (int i = 0; catalog && i < e->n_datasets; i++) {
+        const tk_catalog_entry *d = tk_catalog_lookup(catalog, e->datasets[i]);
+        if (d && !tk_catalog_locate(d, TK_SPLIT_TRAIN, NULL, 0, NULL, 0, NULL, 0)) {
+            size_t len = strlen(missing);
+            snprintf(missing + len, sizeof missing - len, "%s%s", len ? ", " : "", d->name);
+        }
+    }
+    size_t len = strlen(reason);
+    if (missing[0])
+        snprintf(reason + len, cap - len, "; not on this machine: %s (`ticket data list` says how to get it)",
+                 missing);
+}
+
 void tk_regress_evaluate(const tk_regress_entry *e, const tk_regress_results *res, tk_regress_outcome *out) {
     memset(out, 0, sizeof *out);
     double left, right = 0;
@@ -403,6 +499,7 @@ void tk_regress_evaluate(const tk_regress_entry *e, const tk_regress_results *re
         out->status = TK_REGRESS_SKIP;
         out->expected = out->measured = NAN;
         snprintf(out->reason, sizeof out->reason, "%s", why);
+        note_missing_data(e, out->reason, sizeof out->reason);
         return;
     }
     out->measured = left;

@@ -70,10 +70,13 @@ static void describe(const double *v, int n, double *mean, double *std, double *
 static int check_rows(const tk_report_input *in, tk_error *err) {
     for (int i = 0; i < in->n_rows; i++) {
         const tk_result_row *r = &in->rows[i];
-        if (!r->target[0] || !r->target_optimizer[0] || !r->source[0] || !r->source_optimizer[0] || !r->control[0])
-            return tk_fail(err, "result row %d: target, target_optimizer, source, source_optimizer and control must "
-                                "all be set (found \"%s\", \"%s\", \"%s\", \"%s\", \"%s\")",
-                           i, r->target, r->target_optimizer, r->source, r->source_optimizer, r->control);
+        if (!r->study[0] || !r->model[0] || !r->target[0] || !r->target_optimizer[0] || !r->source[0] ||
+            !r->source_optimizer[0] || !r->control[0])
+            return tk_fail(err, "result row %d: study, model, target, target_optimizer, source, source_optimizer and "
+                                "control must all be set (found \"%s\", \"%s\", \"%s\", \"%s\", \"%s\", \"%s\", "
+                                "\"%s\")",
+                           i, r->study, r->model, r->target, r->target_optimizer, r->source, r->source_optimizer,
+                           r->control);
         if (!(r->density > 0 && r->density <= 1))
             return tk_fail(err, "result row %d (%s on %s): density %g: expected the fraction of weights remaining, "
                                 "in (0, 1]",
@@ -636,11 +639,13 @@ static void json_u64(cJSON *o, const char *key, uint64_t v) {
 
 static int write_results(const tk_report_input *in, const char *dir, tk_error *err) {
     tk_buf b = {0};
-    tk_buf_printf(&b, "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
+    tk_buf_printf(&b, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
                       "final_accuracy,best_accuracy,best_iteration\n");
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < in->n_rows; i++) {
         const tk_result_row *r = &in->rows[i];
+        csv_field(&b, r->study, false);
+        csv_field(&b, r->model, false);
         csv_field(&b, r->target, false);
         csv_field(&b, r->target_optimizer, false);
         csv_field(&b, r->source, false);
@@ -649,6 +654,8 @@ static int write_results(const tk_report_input *in, const char *dir, tk_error *e
         tk_buf_printf(&b, "%s,%d,%.9g,%llu,%.9g,%.9g,%lld\n", r->native ? "true" : "false", r->level, r->density,
                       (unsigned long long)r->seed, r->final_accuracy, r->best_accuracy, (long long)r->best_iteration);
         cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "study", r->study);
+        cJSON_AddStringToObject(o, "model", r->model);
         cJSON_AddStringToObject(o, "target", r->target);
         cJSON_AddStringToObject(o, "target_optimizer", r->target_optimizer);
         cJSON_AddStringToObject(o, "source", r->source);

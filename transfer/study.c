@@ -331,7 +331,7 @@ static double sparsity_density(const char *level_dir) {
 }
 
 /* A finished run's row; false when the run has not finished. */
-static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study_side *target,
+static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study *s, const tk_study_side *target,
                     const tk_study_side *source, const char *control, bool native, int level, double density,
                     uint64_t seed) {
     char path[1200];
@@ -340,6 +340,8 @@ static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study
     if (!tk_file_exists(path) || tk_train_read_summary(path, &r, NULL)) return false;
     tk_result_row *row = &rows[(*n)++];
     memset(row, 0, sizeof *row);
+    snprintf(row->study, sizeof row->study, "%s", s->name);
+    snprintf(row->model, sizeof row->model, "%s", target->train.model);
     snprintf(row->target, sizeof row->target, "%s", target->name);
     snprintf(row->target_optimizer, sizeof row->target_optimizer, "%s", tk_optim_names[target->train.optim.kind]);
     snprintf(row->source, sizeof row->source, "%s", source->name);
@@ -367,8 +369,8 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
             tk_find_hash(&c, hash);
             for (int level = 0; level <= s->levels; level++) {
                 snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, hash, level);
-                add_row(rows, &n_rows, dir, &s->targets[t], &s->targets[t], level ? "ticket" : "dense", true, level,
-                        sparsity_density(dir), s->seeds[k]);
+                add_row(rows, &n_rows, dir, s, &s->targets[t], &s->targets[t], level ? "ticket" : "dense", true,
+                        level, sparsity_density(dir), s->seeds[k]);
             }
         }
         for (int i = 0; i < s->n_sources; i++) { /* the source tickets' masks */
@@ -393,7 +395,7 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
         const job *j = &g.jobs[i];
         if (j->kind != JOB_TRANSFER) continue;
         snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, j->hash, j->level);
-        add_row(rows, &n_rows, j->dir, j->target, j->side, control_dirs[j->control], false, j->level,
+        add_row(rows, &n_rows, j->dir, s, j->target, j->side, control_dirs[j->control], false, j->level,
                 sparsity_density(dir), j->seed);
     }
     tk_report_input in = {.title = s->name, .rows = rows, .n_rows = n_rows, .masks = masks, .n_masks = n_masks,
