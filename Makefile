@@ -5,6 +5,8 @@
 #   make data       install / fetch the real datasets this machine can get
 #   make study      deps, build, data, then the default transfer study
 #   make regress    the quick study, checked against the registry of published numbers
+#   make install    bin/ticket into PREFIX/bin, its catalog, plots, registry and studies
+#                   into PREFIX/share/ticket (PREFIX=/usr/local, DESTDIR honoured)
 #   make NATIVE=1   tune for this CPU (-march=native)
 
 CC      ?= cc
@@ -31,7 +33,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study regress test run-tests test-asan bench clean golden
+.PHONY: all deps data study regress test run-tests test-asan bench clean golden install uninstall
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
 all: deps
@@ -56,6 +58,23 @@ $(B)/%.o: %.c $(wildcard include/*.h) tests/check.h
 $(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
+
+# ticket looks for share/ticket/<folder> beside each ancestor of its own
+# directory, so the installed tree is relocatable. TICKET_EXE: which build to install.
+PREFIX     ?= /usr/local
+TICKET_EXE ?= bin/ticket
+SHARE      := $(DESTDIR)$(PREFIX)/share/ticket
+install: $(TICKET_EXE)
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/catalog $(SHARE)/plots $(SHARE)/registry $(SHARE)/studies
+	install -m 755 $(TICKET_EXE) $(DESTDIR)$(PREFIX)/bin/ticket
+	install -m 644 datasets/catalog/*.json $(SHARE)/catalog
+	install -m 644 plots/*.gp $(SHARE)/plots
+	install -m 644 transfer/registry/*.json $(SHARE)/registry
+	install -m 644 transfer/studies/*.json $(SHARE)/studies
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ticket
+	rm -rf $(SHARE)
 
 test: deps
 	@$(MAKE) --no-print-directory run-tests

@@ -520,10 +520,8 @@ void tk_catalog_free(tk_catalog *c) {
     memset(c, 0, sizeof *c);
 }
 
-#define INSTALLED_CATALOG "/usr/local/share/ticket/catalog"
-
 int tk_catalog_find_dir(char *dir, size_t cap, tk_error *err) {
-    return tk_find_resource_dir("dataset catalog", "TICKET_CATALOG", "datasets/catalog", NULL, INSTALLED_CATALOG, dir,
+    return tk_find_resource_dir("dataset catalog", "TICKET_CATALOG", "datasets/catalog", NULL, "catalog", dir,
                                 cap, err);
 }
 

@@ -7,7 +7,8 @@
  *   2. datasets/catalog in the directory of the running executable or in one
  *      of its ancestors (bin/ticket, build/ticket and build/tests/test_x all
  *      sit below the repository root)
- *   3. /usr/local/share/ticket/catalog (where an installed ticket keeps it)
+ *   3. share/ticket/catalog in one of those folders (where `make install`
+ *      puts it: PREFIX/bin/ticket finds PREFIX/share/ticket/catalog)
  * Data roots, searched in order: $TICKET_DATA (when set), ./data and
  * /usr/share/datasets. A catalog entry names what to look for under each
  * root ("locations", e.g. "cifar-10-binary.tar.gz" or "cifar-10-batches-bin");

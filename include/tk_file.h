@@ -19,14 +19,16 @@ bool tk_file_exists(const char *path);
 int tk_mkdirs(const char *path, tk_error *err);
 uint32_t tk_crc32(const void *data, size_t n);
 
-/* A folder of ticket's own files (the dataset catalog, the gnuplot scripts),
- * found at run time from the first of: $env_var; `rel` (e.g. "plots") in the
- * directory of the running executable or one of its ancestors (bin/ticket,
- * build/ticket and build/tests/test_x all sit below the repository root);
- * `installed` (e.g. "/usr/local/share/ticket/plots"). Below the executable a
- * folder counts only if it holds `marker` (NULL: any folder), so that an
- * unrelated folder of the same name higher up is not taken. `what` names the
- * folder in messages ("dataset catalog"). dir gets an absolute path. */
+/* A folder of ticket's own files (the dataset catalog, the gnuplot scripts,
+ * the registry), found at run time from the first of: $env_var; then, in the
+ * directory of the running executable and each of its ancestors, `rel` (e.g.
+ * "plots": bin/ticket, build/ticket and build/tests/test_x all sit below the
+ * repository root) or share/ticket/`installed` (e.g. "plots": `make install
+ * PREFIX=P` puts the executable in P/bin and the folders in P/share/ticket,
+ * so an installed copy finds them wherever P is). A folder counts only if it
+ * holds `marker` (NULL: any folder), so that an unrelated folder of the same
+ * name higher up is not taken. `what` names the folder in messages ("dataset
+ * catalog"). dir gets an absolute path. */
 int tk_find_resource_dir(const char *what, const char *env_var, const char *rel, const char *marker,
                          const char *installed, char *dir, size_t cap, tk_error *err);
 

@@ -171,7 +171,7 @@ int tk_report_find_group(const tk_report *r, const char *target, const char *tar
  * dir/figures/NAME.png and NAME.svg. gnuplot is looked up on $PATH; when it
  * is absent, r->figures_skipped is set and nothing else happens (returns 0).
  * The scripts are found like the dataset catalog: $TICKET_PLOTS, plots/
- * beside the executable or in a parent folder, /usr/local/share/ticket/plots.
+ * beside the executable or in a parent folder, or share/ticket/plots there.
  * A script that fails is an error naming it with gnuplot's message. */
 int tk_report_figures(tk_report *r, const char *dir, tk_error *err);
 

@@ -28,7 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define INSTALLED_PLOTS "/usr/local/share/ticket/plots"
 
 /* Okabe & Ito's colour-blind-safe palette (yellow left out: unreadable on white). */
 static const char *const source_colors[] = {"#E69F00", "#56B4E9", "#009E73", "#0072B2", "#D55E00", "#CC79A7"};
@@ -569,7 +568,7 @@ int tk_report_figures(tk_report *r, const char *dir, tk_error *err) {
         return 0;
     }
     if (tk_find_resource_dir("gnuplot scripts folder", "TICKET_PLOTS", "plots", "accuracy_vs_density.gp",
-                             INSTALLED_PLOTS, c.plots, sizeof c.plots, err))
+                             "plots", c.plots, sizeof c.plots, err))
         return -1;
     char data[4096];
     snprintf(data, sizeof data, "%s/figures/data", dir);

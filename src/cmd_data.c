@@ -531,7 +531,7 @@ static void usage(FILE *f) {
                "A dataset is a catalog name (datasets/catalog/NAME.json) or the path of a file, folder or\n"
                "archive in a known format. Data roots, searched in order: $TICKET_DATA (when set), ./data,\n"
                "/usr/share/datasets. The catalog is read from $TICKET_CATALOG, else datasets/catalog next to\n"
-               "the executable (or in a parent folder), else /usr/local/share/ticket/catalog.\n\ncommands:\n");
+               "the executable (or in a parent folder), else share/ticket/catalog there (`make install`).\n\ncommands:\n");
     for (int i = 0; i < TK_ARRAY_LEN(subcommands); i++)
         fprintf(f, "  %-8s %s\n", subcommands[i].name, subcommands[i].help);
     fprintf(f, "\n`ticket data COMMAND --help` shows the options of a command.\n");

@@ -11,7 +11,6 @@
 #include "tk_regress.h"
 
 #define USAGE "ticket regress STUDY_DIR [--against FILE ...] [--junit FILE] [--markdown FILE]"
-#define INSTALLED_REGISTRY "/usr/local/share/ticket/registry"
 
 static void help(FILE *f) {
     fprintf(f,
@@ -33,7 +32,7 @@ static int fail(const tk_error *err, int code) {
 
 static int load_default(tk_regress_registry *reg, tk_error *err) {
     char dir[4096], pattern[4200];
-    if (tk_find_resource_dir("regression registry", "TICKET_REGISTRY", "transfer/registry", NULL, INSTALLED_REGISTRY,
+    if (tk_find_resource_dir("regression registry", "TICKET_REGISTRY", "transfer/registry", NULL, "registry",
                              dir, sizeof dir, err))
         return -1;
     snprintf(pattern, sizeof pattern, "%s/*.json", dir);

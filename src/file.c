@@ -161,29 +161,30 @@ int tk_find_resource_dir(const char *what, const char *env_var, const char *rel,
         snprintf(dir, cap, "%s", abs);
         return 0;
     }
-    char exe[PATH_MAX], tried[1024] = "";
+    char exe[PATH_MAX], tried[2048] = "";
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len > 0) {
         exe[len] = 0;
         char *slash;
         while ((slash = strrchr(exe, '/'))) {
             *slash = 0; /* exe is now the executable's directory, then each ancestor */
-            char candidate[PATH_MAX + 256];
-            snprintf(candidate, sizeof candidate, "%s/%s", exe, rel);
-            if (is_dir(candidate) && (!marker || holds(candidate, marker))) {
-                snprintf(dir, cap, "%s", candidate);
-                return 0;
-            }
-            if (!tried[0]) snprintf(tried, sizeof tried, "\n  %s (and the same under each parent folder)", candidate);
+            char source[PATH_MAX + 256], installed_dir[PATH_MAX + 256];
+            snprintf(source, sizeof source, "%s/%s", exe, rel);
+            snprintf(installed_dir, sizeof installed_dir, "%s/share/ticket/%s", exe, installed);
+            const char *candidates[] = {source, installed_dir};
+            for (int i = 0; i < 2; i++)
+                if (is_dir(candidates[i]) && (!marker || holds(candidates[i], marker))) {
+                    snprintf(dir, cap, "%s", candidates[i]);
+                    return 0;
+                }
+            if (!tried[0])
+                snprintf(tried, sizeof tried, "\n  %s\n  %s\n  (and the same under each parent folder)", source,
+                         installed_dir);
         }
     }
-    if (is_dir(installed)) {
-        snprintf(dir, cap, "%s", installed);
-        return 0;
-    }
-    return tk_fail(err, "no %s found: looked in\n  $%s (not set)%s\n  %s\nset %s to the %s folder of the ticket "
-                        "sources, or copy that folder to %s",
-                   what, env_var, tried, installed, env_var, rel, installed);
+    return tk_fail(err, "no %s found: looked in\n  $%s (not set)%s\nset %s to the %s folder of the ticket sources, "
+                        "or install ticket with `make install PREFIX=...`",
+                   what, env_var, tried, env_var, rel);
 }
 
 uint32_t tk_crc32(const void *data, size_t n) {
