@@ -4,6 +4,7 @@
 #include "tk_catalog.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,8 +122,7 @@ static int apply_catalog(const tk_catalog_entry *e, const char *path, tk_dataset
     return 0;
 }
 
-int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out,
-                         tk_error *err) {
+static int load(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out, tk_error *err) {
     memset(out, 0, sizeof *out);
     const tk_load_options defaults = {0};
     tk_resolved r;
@@ -132,6 +132,71 @@ int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options
     if (r.entry && apply_catalog(r.entry, r.path, out, err)) {
         tk_dataset_free(out);
         return -1;
+    }
+    return 0;
+}
+
+/* ---- splits kept in memory once tk_dataset_keep_loaded() is called */
+
+typedef struct kept_split {
+    char name[1024];
+    tk_split split;
+    tk_dataset d;
+} kept_split;
+
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool keeping;
+static kept_split *kept;
+static int n_kept;
+
+void tk_dataset_keep_loaded(void) {
+    pthread_mutex_lock(&kept_lock);
+    keeping = true;
+    pthread_mutex_unlock(&kept_lock);
+}
+
+static void copy_dataset(tk_dataset *dst, const tk_dataset *src) {
+    *dst = *src;
+    size_t pixels = (size_t)src->n * (size_t)src->C * (size_t)src->H * (size_t)src->W;
+    dst->images = tk_malloc(pixels ? pixels : 1);
+    memcpy(dst->images, src->images, pixels);
+    dst->labels = tk_malloc(src->n ? (size_t)src->n * sizeof *src->labels : 1);
+    memcpy(dst->labels, src->labels, (size_t)src->n * sizeof *src->labels);
+    if (src->class_names) {
+        dst->class_names = tk_malloc((size_t)src->classes * sizeof *src->class_names);
+        memcpy(dst->class_names, src->class_names, (size_t)src->classes * sizeof *src->class_names);
+    }
+}
+
+/* The kept copy of name's split, or NULL. Call with kept_lock held. */
+static const tk_dataset *find_kept(const char *name, tk_split split) {
+    for (int i = 0; i < n_kept; i++)
+        if (kept[i].split == split && !strcmp(kept[i].name, name)) return &kept[i].d;
+    return NULL;
+}
+
+int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out,
+                         tk_error *err) {
+    /* Only default loads are kept: options are few and rarely used together with studies. */
+    if (opt || strlen(name) >= sizeof kept->name) return load(name, split, opt, out, err);
+    pthread_mutex_lock(&kept_lock);
+    const tk_dataset *hit = keeping ? find_kept(name, split) : NULL;
+    if (hit) copy_dataset(out, hit);
+    bool keep = keeping && !hit;
+    pthread_mutex_unlock(&kept_lock);
+    if (hit) return 0;
+    if (load(name, split, NULL, out, err)) return -1;
+    if (keep) {
+        pthread_mutex_lock(&kept_lock);
+        if (!find_kept(name, split)) {
+            kept = realloc(kept, (size_t)(n_kept + 1) * sizeof *kept);
+            TK_ASSERT(kept);
+            kept_split *k = &kept[n_kept++];
+            snprintf(k->name, sizeof k->name, "%s", name);
+            k->split = split;
+            copy_dataset(&k->d, out);
+        }
+        pthread_mutex_unlock(&kept_lock);
     }
     return 0;
 }

@@ -424,6 +424,30 @@ static void test_verify_file(void) {
     free(root), free(packed), free(plain);
 }
 
+/* Once kept, a split is served from memory, as a copy: the same content after
+ * its files are gone; a split never loaded is not. Runs last: keeping lasts
+ * for the rest of the process. */
+static void test_kept_splits_outlive_their_files(void) {
+    char *root = test_tmpdir("kept");
+    write_idx_dataset(root, 40, 20, 6, 5, 10, 3);
+    char *folder = path_in(root, "mnist");
+    tk_dataset_keep_loaded();
+    tk_dataset first, again, test;
+    tk_error err = {{0}};
+    CHECK(tk_dataset_open(folder, TK_SPLIT_TRAIN, &first, &err) == 0);
+    rm_rf(folder);
+    CHECK(tk_dataset_open(folder, TK_SPLIT_TRAIN, &again, &err) == 0);
+    CHECK(same_dataset(&first, &again));
+    CHECK(again.images != first.images && again.labels != first.labels);
+    tk_dataset_free(&first);
+    CHECK(again.n == 40 && again.labels[39] >= 0 && again.labels[39] < 10);
+    tk_dataset_free(&again);
+    CHECK(tk_dataset_open(folder, TK_SPLIT_TEST, &test, &err) == -1);
+    CHECK_CONTAINS(err.msg, folder);
+    rm_rf(root);
+    free(root), free(folder);
+}
+
 int main(void) {
     /* In-process lookups use the tree's catalog wherever this program was built. */
     char abs[PATH_MAX];
@@ -437,5 +461,6 @@ int main(void) {
     RUN(test_unknown_names_and_paths);
     RUN(test_find_dir_follows_ticket_catalog);
     RUN(test_verify_file);
+    RUN(test_kept_splits_outlive_their_files);
     CHECK_MAIN_END();
 }

@@ -280,6 +280,20 @@ static int estimate(study_graph *g, tk_error *err) {
     return 0;
 }
 
+/* Every side's data decoded once, here, for the jobs forked after. A side
+ * whose data is missing is left to its jobs, which report it (a finished
+ * study can still be reported without its data). */
+static void load_datasets_once(const tk_study *s) {
+    tk_dataset_keep_loaded();
+    for (int i = 0; i < s->n_sources + s->n_targets; i++) {
+        const tk_study_side *side = i < s->n_sources ? &s->sources[i] : &s->targets[i - s->n_sources];
+        for (int split = TK_SPLIT_TRAIN; split <= TK_SPLIT_TEST; split++) {
+            tk_dataset d;
+            if (tk_dataset_open(side->train.dataset, (tk_split)split, &d, NULL) == 0) tk_dataset_free(&d);
+        }
+    }
+}
+
 int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err) {
     if (tk_mkdirs(o->out, err)) return -1;
     study_graph g = {.s = s, .out = o->out};
@@ -304,6 +318,7 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
         if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
         printf(" of training left on %d worker%s\n", workers, workers > 1 ? "s" : "");
     } else if (rc == 0) {
+        load_datasets_once(s);
         tk_job_graph jg = {.n_jobs = g.n, .ctx = &g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
                            .label = label, .run = run_job};
         rc = tk_scheduler_run(&jg, workers, threads, o->progress_tty, err);
