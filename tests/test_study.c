@@ -7,7 +7,11 @@
  * "four" (4 classes, Adam) and "six" (6 classes, Adam), targets "four" (the
  * same configuration as the source, so its transfer is the native ticket)
  * and "six-sgd" (the six-class data with SGD: transfer across datasets and
- * across optimizers), 2 levels at rate 0.5, 2 seeds, the random ticket. */
+ * across optimizers), 2 levels at rate 0.5, 2 seeds, the random ticket
+ * (beside native and transferred tickets).
+ *
+ * A second study trains every control: source "six", targets "six" (the
+ * same side as the source: one find chain for both) and "four". */
 #define _GNU_SOURCE /* setenv, nftw, prctl */
 #include "check.h"
 #include "tk_checkpoint.h"
@@ -53,11 +57,11 @@ static int transfer_pairs(void) {
 }
 
 /* Rows of results.csv: the native ticket at every level (level 0: the dense
- * network) per target and seed; per seed and transferred pair, the ticket at
- * every level and the random ticket at every pruned level. */
-static int expected_rows(void) {
-    return N_TARGETS * N_SEEDS * (LEVELS + 1) + N_SEEDS * transfer_pairs() * ((LEVELS + 1) + LEVELS);
-}
+ * network) and its random ticket at every pruned level, per target and seed;
+ * per seed and transferred pair, the ticket at every level and the random
+ * ticket at every pruned level. */
+static int native_rows(void) { return N_TARGETS * N_SEEDS * ((LEVELS + 1) + LEVELS); }
+static int expected_rows(void) { return native_rows() + N_SEEDS * transfer_pairs() * ((LEVELS + 1) + LEVELS); }
 
 /* Find levels (one chain per distinct configuration and seed) plus transfers. */
 static int expected_jobs(void) {
@@ -69,7 +73,7 @@ static int expected_jobs(void) {
         while (k < distinct && !same_config(all[k], x)) k++;
         if (k == distinct) all[distinct++] = x;
     }
-    return distinct * N_SEEDS * (LEVELS + 1) + expected_rows() - N_TARGETS * N_SEEDS * (LEVELS + 1);
+    return distinct * N_SEEDS * (LEVELS + 1) + expected_rows() - native_rows();
 }
 
 static void put_sides(tk_buf *b, const char *key, const side *sides, int n) {
@@ -198,8 +202,10 @@ static int expected_cells(cell *c) {
     int n = 0;
     for (int k = 0; k < N_SEEDS; k++) {
         for (int t = 0; t < N_TARGETS; t++)
-            for (int l = 0; l <= LEVELS; l++)
+            for (int l = 0; l <= LEVELS; l++) {
                 c[n++] = (cell){&targets[t], &targets[t], l ? "ticket" : "dense", true, l, seeds[k]};
+                if (l) c[n++] = (cell){&targets[t], &targets[t], "random_ticket", true, l, seeds[k]};
+            }
         for (int s = 0; s < N_SOURCES; s++)
             for (int t = 0; t < N_TARGETS; t++) {
                 if (same_config(&sources[s], &targets[t])) continue;
@@ -567,7 +573,22 @@ static void test_transfer_semantics(void) {
 
 /* The folders of the finished jobs: a job has finished when its last file
  * is written, summary.json for a transfer, and for a find level the ticket,
- * which tk_find_run writes after the level's summary.json. */
+ * which tk_find_run writes after the level's summary.json, and after level 0
+ * of a target its native random ticket's summary.json, which comes after
+ * the ticket. */
+
+/* Whether the find run in `run` (ROOT/<hash>) is a target's. */
+static bool target_run(const char *run) {
+    tk_find_config c;
+    tk_error err = {{0}};
+    if (tk_find_open(run, &c, &err)) return false;
+    for (int t = 0; t < N_TARGETS; t++)
+        if (!strcmp(c.train.dataset, targets[t].dataset) &&
+            !strcmp(tk_optim_names[c.train.optim.kind], targets[t].optimizer))
+            return true;
+    return false;
+}
+
 static char **walk_found;
 static int walk_n;
 static bool walk_find_levels;
@@ -576,9 +597,12 @@ static int walk_visit(const char *path, const struct stat *st, int flag, struct 
     const char *base = strrchr(path, '/');
     if (flag != FTW_F || !base || strcmp(base, "/summary.json") || walk_n >= 4096) return 0;
     char *dir = strndup(path, (size_t)(base - path)), *ticket = path_in(dir, "ticket");
-    if (!walk_find_levels || tk_file_exists(ticket)) walk_found[walk_n++] = dir;
+    char *control = path_in(dir, "random_ticket/summary.json"), *run = strndup(dir, (size_t)(strrchr(dir, '/') - dir));
+    bool controls = strcmp(strrchr(dir, '/'), "/level_00") && target_run(run);
+    if (!walk_find_levels || (tk_file_exists(ticket) && (!controls || tk_file_exists(control))))
+        walk_found[walk_n++] = dir;
     else free(dir);
-    free(ticket);
+    free(ticket), free(control), free(run);
     return 0;
 }
 
