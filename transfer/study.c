@@ -14,8 +14,7 @@
  * weights from the next two (where they were before the other controls
  * existed, so its results stay the same), and control k's (tk_control) mask
  * and fresh weights from TK_STREAM_COUNT + 2000 + 2*(level*TK_CONTROL_COUNT
- * + k) + {0, 1}. Levels are at most 100: no two of these streams meet, nor
- * those of the native controls (imp.c, below TK_STREAM_COUNT + 1000). */
+ * + k) + {0, 1}. Levels are at most 100, so no two of these streams meet. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
