@@ -14,8 +14,11 @@ typedef struct tk_result_row {
     char target_optimizer[16]; /* "sgd", "adam", "adamw" */
     char source[64];           /* source dataset label; equal to target for the native ticket and dense rows */
     char source_optimizer[16];
-    char control[32];          /* "ticket" (the transferred or native ticket), "dense", "random_ticket", ... */
-    bool native;               /* the target's own ticket (source == target, same optimizer) */
+    char control[32];          /* "ticket" (the transferred or native ticket), "dense", or a control's name
+                                * (tk_control_names: "reinit", "random_ticket", ...) drawn from the ticket of
+                                * `source`: native when source is the target */
+    bool native;               /* from the target's own ticket (source == target, same optimizer): the
+                                * native ticket, its controls, the dense network */
     int level;                 /* pruning level; 0 = dense */
     double density;            /* fraction of prunable weights remaining (kept / covered) */
     uint64_t seed;

@@ -6,7 +6,9 @@
  * the controls. For every source, seed and level it finds the ticket (IMP);
  * for every target it finds the target's own (native) ticket at the same
  * levels, whose level 0 is the dense network; and it retrains every source
- * ticket on every other target, beside the random-ticket control. */
+ * ticket on every other target. The controls (../shared/SEMANTICS.md) are
+ * trained beside every native ticket and, all but l1, beside every
+ * transferred ticket, at every level after 0. */
 #ifndef TK_STUDY_H
 #define TK_STUDY_H
 
@@ -32,7 +34,7 @@ typedef struct tk_study {
     tk_duration rewind;
     int transfer_levels[64]; /* which levels are transferred; n = 0: all */
     int n_transfer_levels;
-    bool random_ticket;      /* the random-ticket control beside every transferred ticket */
+    bool controls[TK_CONTROL_COUNT]; /* beside native and transferred tickets (l1: native only) */
     tk_head_policy head;
     uint64_t seeds[TK_STUDY_MAX_SEEDS];
     int n_seeds;
@@ -57,6 +59,20 @@ int tk_study_check_data(const tk_study *s, tk_error *err);
  * Batch-norm statistics keep the target model's fresh values. */
 int tk_transfer_apply(tk_model *target, float width, const char *ticket_path, tk_head_policy head, tk_rng *rng,
                       tk_error *err);
+/* Turns the transferred ticket that tk_transfer_apply put on `target` into
+ * one of its controls: reinit keeps its mask on fresh weights; random_mask
+ * draws a mask with the ticket's kept count in every tensor and keeps the
+ * source's weights at the rewind point (the dense ones, read from
+ * rewind_path, the source run's level_00/rewind: the ticket file holds only
+ * the kept ones); random_ticket draws the same kind of mask on fresh weights;
+ * random_global draws the ticket's kept count uniformly over the tensors
+ * `prune` covers, on fresh weights. The random masks cover what `prune`
+ * covers but the output layer, which keeps the mask the head policy gave it
+ * (with fresh weights where the others are fresh). Masks come
+ * from mask_rng, fresh weights from init_rng. l1 is refused: its mask needs
+ * a dense run on the source, which a transfer does not have. */
+int tk_transfer_control(tk_model *target, float width, tk_control control, const tk_prune_config *prune,
+                        const char *rewind_path, tk_rng *mask_rng, tk_rng *init_rng, tk_error *err);
 
 /* ---- running */
 typedef struct tk_study_run_options {

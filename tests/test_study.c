@@ -7,7 +7,11 @@
  * "four" (4 classes, Adam) and "six" (6 classes, Adam), targets "four" (the
  * same configuration as the source, so its transfer is the native ticket)
  * and "six-sgd" (the six-class data with SGD: transfer across datasets and
- * across optimizers), 2 levels at rate 0.5, 2 seeds, the random ticket. */
+ * across optimizers), 2 levels at rate 0.5, 2 seeds, the random ticket
+ * (beside native and transferred tickets).
+ *
+ * A second study trains every control: source "six", targets "six" (the
+ * same side as the source: one find chain for both) and "four". */
 #define _GNU_SOURCE /* setenv, nftw, prctl */
 #include "check.h"
 #include "tk_checkpoint.h"
@@ -39,37 +43,93 @@ static const side targets[] = {{"four", DATA4, "adam", "0.01"}, {"six-sgd", DATA
 enum { N_SOURCES = 2, N_TARGETS = 2, LEVELS = 2, N_SEEDS = 2 };
 static const int seeds[N_SEEDS] = {0, 1};
 
+/* The study of every control: "six" is a source and a target. */
+static const side ctl_sources[] = {{"six", DATA6, "adam", "0.01"}};
+static const side ctl_targets[] = {{"six", DATA6, "adam", "0.01"}, {"four", DATA4, "adam", "0.01"}};
+enum { CTL_SEED = 3 };
+static const int ctl_seeds[] = {CTL_SEED};
+
+/* What differs between the two studies. */
+typedef struct study_spec {
+    const char *name, *head;
+    const side *sources, *targets;
+    int n_sources, n_targets, levels;
+    const int *seeds;
+    int n_seeds;
+    const char *const *controls;
+    int n_controls;
+} study_spec;
+
+static const char *const random_ticket_only[] = {"random_ticket"};
+static const study_spec tiny = {"tiny", "reinit_dense", sources, targets, N_SOURCES, N_TARGETS, LEVELS,
+                                seeds, N_SEEDS, random_ticket_only, 1};
+/* The head keeps a random mask, so that a control's head can be told from a dense one. */
+static const study_spec every_control = {"controls", "reinit_same_density", ctl_sources, ctl_targets, 1, 2, LEVELS,
+                                         ctl_seeds, 1, tk_control_names, TK_CONTROL_COUNT};
+
 /* A source ticket retrained on a target with the same configuration is the
  * target's own ticket: the study trains no transfer for it. */
 static bool same_config(const side *a, const side *b) {
     return !strcmp(a->dataset, b->dataset) && !strcmp(a->optimizer, b->optimizer) && !strcmp(a->lr, b->lr);
 }
 
-static int transfer_pairs(void) {
+typedef struct cell {
+    const side *target, *source;
+    const char *control;
+    bool native;
+    int level, seed;
+} cell;
+
+/* Every (target, source, control, level, seed) a study must have trained,
+ * one row of results.csv each: per seed, every target's native ticket at
+ * every level (level 0: the dense network) and its controls at every pruned
+ * level; every source's ticket at every level and its controls but l1 (a
+ * native control only) at every pruned level, on every target with another
+ * configuration. c: NULL to count. */
+static int expected_cells(const study_spec *p, cell *c) {
     int n = 0;
-    for (int s = 0; s < N_SOURCES; s++)
-        for (int t = 0; t < N_TARGETS; t++) n += !same_config(&sources[s], &targets[t]);
+    for (int k = 0; k < p->n_seeds; k++) {
+        for (int t = 0; t < p->n_targets; t++)
+            for (int l = 0; l <= p->levels; l++) {
+                const side *T = &p->targets[t];
+                if (c) c[n] = (cell){T, T, l ? "ticket" : "dense", true, l, p->seeds[k]};
+                n++;
+                for (int x = 0; l && x < p->n_controls; x++, n++)
+                    if (c) c[n] = (cell){T, T, p->controls[x], true, l, p->seeds[k]};
+            }
+        for (int s = 0; s < p->n_sources; s++)
+            for (int t = 0; t < p->n_targets; t++) {
+                const side *S = &p->sources[s], *T = &p->targets[t];
+                if (same_config(S, T)) continue;
+                for (int l = 0; l <= p->levels; l++) {
+                    if (c) c[n] = (cell){T, S, "ticket", false, l, p->seeds[k]};
+                    n++;
+                    for (int x = 0; l && x < p->n_controls; x++) {
+                        if (!strcmp(p->controls[x], "l1")) continue;
+                        if (c) c[n] = (cell){T, S, p->controls[x], false, l, p->seeds[k]};
+                        n++;
+                    }
+                }
+            }
+    }
     return n;
 }
 
-/* Rows of results.csv: the native ticket at every level (level 0: the dense
- * network) per target and seed; per seed and transferred pair, the ticket at
- * every level and the random ticket at every pruned level. */
-static int expected_rows(void) {
-    return N_TARGETS * N_SEEDS * (LEVELS + 1) + N_SEEDS * transfer_pairs() * ((LEVELS + 1) + LEVELS);
-}
+static int expected_rows(const study_spec *p) { return expected_cells(p, NULL); }
 
-/* Find levels (one chain per distinct configuration and seed) plus transfers. */
-static int expected_jobs(void) {
-    const side *all[N_SOURCES + N_TARGETS];
-    int distinct = 0;
-    for (int i = 0; i < N_SOURCES + N_TARGETS; i++) {
-        const side *x = i < N_SOURCES ? &sources[i] : &targets[i - N_SOURCES];
+/* Find levels (one chain per distinct configuration and seed; a target's
+ * trains its native controls in the same jobs) plus transfers. */
+static int expected_jobs(const study_spec *p) {
+    const side *all[2 * TK_STUDY_MAX_SIDES];
+    int distinct = 0, natives = 0;
+    for (int i = 0; i < p->n_sources + p->n_targets; i++) {
+        const side *x = i < p->n_sources ? &p->sources[i] : &p->targets[i - p->n_sources];
         int k = 0;
         while (k < distinct && !same_config(all[k], x)) k++;
         if (k == distinct) all[distinct++] = x;
     }
-    return distinct * N_SEEDS * (LEVELS + 1) + expected_rows() - N_TARGETS * N_SEEDS * (LEVELS + 1);
+    for (int t = 0; t < p->n_targets; t++) natives += 1 + p->levels * (1 + p->n_controls);
+    return distinct * p->n_seeds * (p->levels + 1) + expected_rows(p) - natives * p->n_seeds;
 }
 
 static void put_sides(tk_buf *b, const char *key, const side *sides, int n) {
@@ -80,30 +140,39 @@ static void put_sides(tk_buf *b, const char *key, const side *sides, int n) {
     tk_buf_printf(b, "],\n");
 }
 
-/* The tiny study's specification, malloc'd. */
-static char *study_json(void) {
+/* A study's specification, malloc'd. */
+static char *spec_json(const study_spec *p) {
     tk_buf b = {0};
-    tk_buf_printf(&b, "{\n \"name\": \"tiny\", \"model\": \"lenet_300_100\", \"width\": %g,\n"
+    tk_buf_printf(&b, "{\n \"name\": \"%s\", \"model\": \"lenet_300_100\", \"width\": %g,\n"
                       " \"train\": {\"length\": \"60it\", \"eval_every\": \"20it\", \"checkpoint_every\": \"20it\","
                       " \"batch\": 20, \"threads\": 1},\n",
-                  (double)WIDTH);
-    put_sides(&b, "sources", sources, N_SOURCES);
-    put_sides(&b, "targets", targets, N_TARGETS);
+                  p->name, (double)WIDTH);
+    put_sides(&b, "sources", p->sources, p->n_sources);
+    put_sides(&b, "targets", p->targets, p->n_targets);
     tk_buf_printf(&b, " \"pruning\": {\"strategy\": \"global\", \"rate\": 0.5, \"levels\": %d},\n"
-                      " \"controls\": [\"random_ticket\"], \"seeds\": [",
-                  LEVELS);
-    for (int k = 0; k < N_SEEDS; k++) tk_buf_printf(&b, "%s%d", k ? ", " : "", seeds[k]);
+                      " \"head\": \"%s\", \"controls\": [",
+                  p->levels, p->head);
+    for (int k = 0; k < p->n_controls; k++) tk_buf_printf(&b, "%s\"%s\"", k ? ", " : "", p->controls[k]);
+    tk_buf_printf(&b, "], \"seeds\": [");
+    for (int k = 0; k < p->n_seeds; k++) tk_buf_printf(&b, "%s%d", k ? ", " : "", p->seeds[k]);
     tk_buf_printf(&b, "]\n}\n");
     tk_buf_put(&b, "", 1);
     return (char *)b.data;
 }
 
-static char *write_study(const char *dir) {
-    char *spec = path_in(dir, "tiny.json"), *text = study_json();
+static char *study_json(void) { return spec_json(&tiny); }
+
+/* DIR/NAME.json holding the study's specification, malloc'd. */
+static char *write_spec(const char *dir, const study_spec *p) {
+    char file[128];
+    snprintf(file, sizeof file, "%s.json", p->name);
+    char *spec = path_in(dir, file), *text = spec_json(p);
     write_file(spec, text, strlen(text));
     free(text);
     return spec;
 }
+
+static char *write_study(const char *dir) { return write_spec(dir, &tiny); }
 
 /* The tests run from the repository root: its plots/ are the scripts under
  * test, wherever TICKET_BIN is. */
@@ -116,21 +185,32 @@ static void use_repo_plots(void) {
     }
 }
 
-/* The uninterrupted run, shared by the tests that read its files: OUT of
- * `ticket study run SPEC --out OUT -j 2`, or NULL when it failed. */
-static char *study_root, *study_out;
-static bool study_ok;
+/* A study's uninterrupted run, shared by the tests that read its files: OUT
+ * of `ticket study run SPEC --out OUT -j 2`, or NULL when it failed. */
+typedef struct study_run {
+    const study_spec *spec;
+    char *root, *out;
+    bool ok;
+} study_run;
 
-static const char *tiny_study(void) {
-    if (study_root) return study_ok ? study_out : NULL;
-    study_root = test_tmpdir("study");
-    char *spec = write_study(study_root), *log = path_in(study_root, "run.log");
-    study_out = path_in(study_root, "out");
-    char *args[] = {"ticket", "study", "run", spec, "--out", study_out, "-j", "2", NULL};
-    study_ok = run_ticket(args, log) == 0;
+static const char *run_study(study_run *r) {
+    if (r->root) return r->ok ? r->out : NULL;
+    r->root = test_tmpdir(r->spec->name);
+    char *spec = write_spec(r->root, r->spec), *log = path_in(r->root, "run.log");
+    r->out = path_in(r->root, "out");
+    char *args[] = {"ticket", "study", "run", spec, "--out", r->out, "-j", "2", NULL};
+    r->ok = run_ticket(args, log) == 0;
     free(spec), free(log);
-    return study_ok ? study_out : NULL;
+    return r->ok ? r->out : NULL;
 }
+
+static void free_run(study_run *r) {
+    if (r->root) rm_rf(r->root);
+    free(r->root), free(r->out);
+}
+
+static study_run tiny_run = {&tiny, NULL, NULL, false};
+static const char *tiny_study(void) { return run_study(&tiny_run); }
 
 /* ---- reading the tables */
 
@@ -186,35 +266,25 @@ enum { R_STUDY, R_MODEL, R_TARGET, R_TARGET_OPT, R_SOURCE, R_SOURCE_OPT, R_CONTR
 enum { S_TARGET, S_TARGET_OPT, S_SOURCE, S_SOURCE_OPT, S_CONTROL, S_NATIVE, S_LEVEL, S_DENSITY, S_N, S_FINAL_MEAN,
        S_COLUMNS = 17 };
 
-typedef struct cell {
-    const side *target, *source;
-    const char *control;
-    bool native;
-    int level, seed;
-} cell;
-
-/* Every (target, source, control, level, seed) the study must have trained. */
-static int expected_cells(cell *c) {
-    int n = 0;
-    for (int k = 0; k < N_SEEDS; k++) {
-        for (int t = 0; t < N_TARGETS; t++)
-            for (int l = 0; l <= LEVELS; l++)
-                c[n++] = (cell){&targets[t], &targets[t], l ? "ticket" : "dense", true, l, seeds[k]};
-        for (int s = 0; s < N_SOURCES; s++)
-            for (int t = 0; t < N_TARGETS; t++) {
-                if (same_config(&sources[s], &targets[t])) continue;
-                for (int l = 0; l <= LEVELS; l++) {
-                    c[n++] = (cell){&targets[t], &sources[s], "ticket", false, l, seeds[k]};
-                    if (l) c[n++] = (cell){&targets[t], &sources[s], "random_ticket", false, l, seeds[k]};
-                }
-            }
-    }
-    return n;
-}
-
 static bool row_is(char **f, const cell *c) {
     return !strcmp(f[R_TARGET], c->target->name) && !strcmp(f[R_SOURCE], c->source->name) &&
            !strcmp(f[R_CONTROL], c->control) && atoi(f[R_LEVEL]) == c->level && atoi(f[R_SEED]) == c->seed;
+}
+
+/* Whether report/NAME of two study folders holds the same bytes. */
+static bool same_table(const char *out, const char *reference, const char *name) {
+    char a[PATH_MAX], b[PATH_MAX];
+    snprintf(a, sizeof a, "%s/report/%s", out, name);
+    snprintf(b, sizeof b, "%s/report/%s", reference, name);
+    return same_bytes(a, b);
+}
+
+/* A copy of a finished study's folder, to interrupt or damage. */
+static bool copy_study(const char *from, const char *to) {
+    char *cmd;
+    bool ok = asprintf(&cmd, "cp -a '%s' '%s'", from, to) > 0 && run_capture(cmd, NULL) == 0;
+    free(cmd);
+    return ok;
 }
 
 /* ---- 1. end to end */
@@ -234,7 +304,7 @@ static bool is_png(const char *path) {
     return ok;
 }
 
-static void check_results(const char *report) {
+static void check_results(const char *report, const study_spec *p) {
     char *path = path_in(report, "results.csv");
     table t;
     CHECK(read_table(path, &t));
@@ -243,9 +313,9 @@ static void check_results(const char *report) {
     CHECK(!strcmp(t.header, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,"
                             "density,seed,final_accuracy,best_accuracy,best_iteration"));
     cell want[256];
-    int n_want = expected_cells(want);
-    CHECK(t.n == expected_rows());
-    if (t.n != expected_rows()) printf("  results.csv has %d rows, expected %d\n", t.n, expected_rows());
+    int n_want = expected_cells(p, want);
+    CHECK(t.n == n_want);
+    if (t.n != n_want) printf("  results.csv has %d rows, expected %d\n", t.n, n_want);
     char buf[1024], *f[MAX_FIELDS];
     int bad_fields = 0, bad_values = 0;
     for (int i = 0; i < t.n; i++) {
@@ -257,8 +327,8 @@ static void check_results(const char *report) {
         double final = atof(f[R_FINAL]), best = atof(f[R_BEST]), density = atof(f[R_DENSITY]);
         long long best_iter = atoll(f[R_BEST_ITER]);
         /* Global pruning at rate 0.5 of 2260 or 2280 weights: exactly 0.5^L; a
-         * transferred ticket keeps its source's density. */
-        bool ok = !strcmp(f[R_STUDY], "tiny") && !strcmp(f[R_MODEL], "lenet_300_100") &&
+         * transferred ticket keeps its source's density, a control its ticket's. */
+        bool ok = !strcmp(f[R_STUDY], p->name) && !strcmp(f[R_MODEL], "lenet_300_100") &&
                   fabs(density - pow(0.5, atoi(f[R_LEVEL]))) < 1e-9 && final >= 0 && final <= 1 &&
                   best >= final && best <= 1 && best_iter >= 20 && best_iter <= 60;
         if (!ok) printf("  implausible row: %s\n", t.rows[i]), bad_values++;
@@ -287,8 +357,8 @@ static void check_results(const char *report) {
     free_table(&t);
 }
 
-/* summary.csv: one group per cell without the seed, n = 2, mean of its rows. */
-static void check_summary(const char *report) {
+/* summary.csv: one group per cell without the seed, n = the seeds, mean of its rows. */
+static void check_summary(const char *report, const study_spec *p) {
     char *path = path_in(report, "summary.csv"), *rpath = path_in(report, "results.csv");
     table s, r;
     CHECK(read_table(path, &s));
@@ -299,11 +369,11 @@ static void check_summary(const char *report) {
                              "final_accuracy_mean,",
                    strlen("target,target_optimizer,source,source_optimizer,control,native,level,density,n,"
                           "final_accuracy_mean,")));
-    CHECK(s.n * N_SEEDS == expected_rows());
+    CHECK(s.n * p->n_seeds == expected_rows(p));
     char buf[1024], rbuf[1024], *f[MAX_FIELDS], *g[MAX_FIELDS];
     int bad = 0;
     for (int i = 0; i < s.n; i++) {
-        if (fields(s.rows[i], buf, sizeof buf, f) != S_COLUMNS || atoi(f[S_N]) != N_SEEDS) {
+        if (fields(s.rows[i], buf, sizeof buf, f) != S_COLUMNS || atoi(f[S_N]) != p->n_seeds) {
             printf("  summary row: %s\n", s.rows[i]), bad++;
             continue;
         }
@@ -316,7 +386,7 @@ static void check_summary(const char *report) {
                 continue;
             sum += atof(g[R_FINAL]), members++;
         }
-        if (members != N_SEEDS || fabs(sum / members - atof(f[S_FINAL_MEAN])) > 1e-6)
+        if (members != p->n_seeds || fabs(sum / members - atof(f[S_FINAL_MEAN])) > 1e-6)
             printf("  summary row %s: %d result rows, mean %g\n", s.rows[i], members, members ? sum / members : 0),
                 bad++;
     }
@@ -376,8 +446,8 @@ static void test_study_end_to_end(void) {
     CHECK(out != NULL);
     if (!out) return;
     char *report = path_in(out, "report");
-    check_results(report);
-    check_summary(report);
+    check_results(report, &tiny);
+    check_summary(report, &tiny);
     check_report_md(report);
     free(report);
 }
@@ -421,15 +491,28 @@ typedef struct transfer_start {
     tk_head_policy head;
     uint64_t seed;
     int level;
+    int control;                  /* -1: the ticket itself, else a tk_control */
+    const char *rewind;           /* the source run's level_00/rewind */
+    const tk_prune_config *prune; /* the study's */
 } transfer_start;
 
-/* What a transfer job does before its first step (transfer/study.c: the head
- * mask draws from stream TK_STREAM_COUNT + 1000 + 3 * level of the seed). */
+/* What a transfer job does before its first step (transfer/study.c): the
+ * head mask draws from stream TK_STREAM_COUNT + 1000 + 3 * level of the
+ * seed; the random ticket's mask and fresh weights from the next two (as
+ * before the other controls existed); control k's from TK_STREAM_COUNT +
+ * 2000 + 2 * (level * TK_CONTROL_COUNT + k) and the next. */
 static int prepare_transfer(tk_model *m, void *ctx, tk_error *err) {
     const transfer_start *s = ctx;
-    tk_rng rng;
-    tk_rng_seed(&rng, s->seed, TK_STREAM_COUNT + 1000 + 3 * (uint64_t)s->level);
-    return tk_transfer_apply(m, WIDTH, s->ticket, s->head, &rng, err);
+    uint64_t L = (uint64_t)s->level, control = (uint64_t)s->control;
+    uint64_t streams = s->control == TK_CONTROL_RANDOM_TICKET ? 1000 + 3 * L + 1
+                                                              : 2000 + 2 * (L * TK_CONTROL_COUNT + control);
+    tk_rng head, mask, init;
+    tk_rng_seed(&head, s->seed, TK_STREAM_COUNT + 1000 + 3 * L);
+    tk_rng_seed(&mask, s->seed, TK_STREAM_COUNT + streams);
+    tk_rng_seed(&init, s->seed, TK_STREAM_COUNT + streams + 1);
+    if (tk_transfer_apply(m, WIDTH, s->ticket, s->head, &head, err)) return -1;
+    if (s->control < 0) return 0;
+    return tk_transfer_control(m, WIDTH, (tk_control)s->control, s->prune, s->rewind, &mask, &init, err);
 }
 
 static size_t kept_in(const tk_model *m, const uint8_t *mask, int tensor) {
@@ -533,7 +616,7 @@ static void test_transfer_semantics(void) {
     char job[1400], *redo = test_tmpdir("transfer");
     snprintf(job, sizeof job, "%s/transfer/%s/%s/s%d/level_%02d/ticket", out, sources[1].name, targets[0].name, SEED,
              LEVEL);
-    transfer_start ts = {ticket, TK_HEAD_REINIT_DENSE, SEED, LEVEL};
+    transfer_start ts = {.ticket = ticket, .head = TK_HEAD_REINIT_DENSE, .seed = SEED, .level = LEVEL, .control = -1};
     tk_train_start start = {.prepare = prepare_transfer, .ctx = &ts};
     tk_train_result r;
     CHECK(tk_train_run_from(&tgt_cfg, redo, &start, TK_PROGRESS_NONE, &r, &err) == 0);
@@ -567,7 +650,22 @@ static void test_transfer_semantics(void) {
 
 /* The folders of the finished jobs: a job has finished when its last file
  * is written, summary.json for a transfer, and for a find level the ticket,
- * which tk_find_run writes after the level's summary.json. */
+ * which tk_find_run writes after the level's summary.json, and after level 0
+ * of a target its native random ticket's summary.json, which comes after
+ * the ticket. */
+
+/* Whether the find run in `run` (ROOT/<hash>) is a target's. */
+static bool target_run(const char *run) {
+    tk_find_config c;
+    tk_error err = {{0}};
+    if (tk_find_open(run, &c, &err)) return false;
+    for (int t = 0; t < N_TARGETS; t++)
+        if (!strcmp(c.train.dataset, targets[t].dataset) &&
+            !strcmp(tk_optim_names[c.train.optim.kind], targets[t].optimizer))
+            return true;
+    return false;
+}
+
 static char **walk_found;
 static int walk_n;
 static bool walk_find_levels;
@@ -576,9 +674,12 @@ static int walk_visit(const char *path, const struct stat *st, int flag, struct 
     const char *base = strrchr(path, '/');
     if (flag != FTW_F || !base || strcmp(base, "/summary.json") || walk_n >= 4096) return 0;
     char *dir = strndup(path, (size_t)(base - path)), *ticket = path_in(dir, "ticket");
-    if (!walk_find_levels || tk_file_exists(ticket)) walk_found[walk_n++] = dir;
+    char *control = path_in(dir, "random_ticket/summary.json"), *run = strndup(dir, (size_t)(strrchr(dir, '/') - dir));
+    bool controls = strcmp(strrchr(dir, '/'), "/level_00") && target_run(run);
+    if (!walk_find_levels || (tk_file_exists(ticket) && (!controls || tk_file_exists(control))))
+        walk_found[walk_n++] = dir;
     else free(dir);
-    free(ticket);
+    free(ticket), free(control), free(run);
     return 0;
 }
 
@@ -685,7 +786,7 @@ static void test_kill_and_rerun(void) {
 
     char **finished;
     int done = finished_jobs(out, &finished);
-    int total = expected_jobs();
+    int total = expected_jobs(&tiny);
     if (done < 4 || done >= total) printf("  killed with %d of %d jobs finished\n", done, total);
     CHECK(done >= 4 && done < total);
     kept_file files[1024];
@@ -718,13 +819,8 @@ static void test_kill_and_rerun(void) {
     CHECK(finished_jobs(out, NULL) == total);
 
     /* The interrupted study ends with the numbers of the uninterrupted one. */
-    const char *tables[] = {"results.csv", "summary.csv"};
-    for (int i = 0; i < 2; i++) {
-        char a[PATH_MAX], b[PATH_MAX];
-        snprintf(a, sizeof a, "%s/report/%s", out, tables[i]);
-        snprintf(b, sizeof b, "%s/report/%s", reference, tables[i]);
-        CHECK(same_bytes(a, b));
-    }
+    CHECK(same_table(out, reference, "results.csv"));
+    CHECK(same_table(out, reference, "summary.csv"));
     for (int i = 0; i < done; i++) free(finished[i]);
     free(finished);
     free(spec), free(out), free(log);
@@ -741,9 +837,8 @@ static void test_rerun_after_kill_before_ticket(void) {
     const char *reference = tiny_study();
     CHECK(reference != NULL);
     if (!reference) return;
-    char *dir = test_tmpdir("study-ticket"), *spec = write_study(dir), *out = path_in(dir, "out"), *cmd;
-    CHECK(asprintf(&cmd, "cp -a '%s' '%s'", reference, out) > 0 && run_capture(cmd, NULL) == 0);
-    free(cmd);
+    char *dir = test_tmpdir("study-ticket"), *spec = write_study(dir), *out = path_in(dir, "out");
+    CHECK(copy_study(reference, out));
     char *runs = path_in(out, "runs"), *run = find_run(runs, DATA6, TK_OPTIM_ADAM, 0);
     CHECK(run != NULL);
     if (run) {
@@ -765,10 +860,7 @@ static void test_rerun_after_kill_before_ticket(void) {
         char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "2", NULL};
         CHECK(run_ticket(args, log) == 0);
         CHECK(same_bytes(ticket, reference_ticket));
-        char a[PATH_MAX], b[PATH_MAX];
-        snprintf(a, sizeof a, "%s/report/results.csv", out);
-        snprintf(b, sizeof b, "%s/report/results.csv", reference);
-        CHECK(same_bytes(a, b));
+        CHECK(same_table(out, reference, "results.csv"));
         free(log);
     }
     free(run), free(runs), free(spec), free(out);
@@ -842,13 +934,371 @@ static void test_spec_validation(void) {
     spec = write_study(dir);
     char *out = path_in(dir, "plan"), want[32];
     snprintf(cmd, sizeof cmd, "study plan '%s' --out '%s'", spec, out);
-    snprintf(want, sizeof want, "%d jobs", expected_jobs());
+    snprintf(want, sizeof want, "%d jobs", expected_jobs(&tiny));
     CHECK_TICKET(dir, "", cmd, 0, want, "minutes");
     char *runs = path_in(out, "runs");
     CHECK(!tk_file_exists(runs));
     free(runs), free(out), free(spec);
     rm_rf(dir);
     free(dir);
+}
+
+/* ---- 5. every control, native and transferred */
+
+static study_run controls_run = {&every_control, NULL, NULL, false};
+static const char *controls_study(void) { return run_study(&controls_run); }
+
+/* The network a checkpoint holds (weights and mask), or NULL. */
+static tk_model *load_checkpoint(const char *path) {
+    tk_model_config mc;
+    char name[64];
+    tk_error err = {{0}};
+    tk_model *m = NULL;
+    if (tk_checkpoint_model(path, &mc, name, &err) == 0 && (m = tk_model_create(&mc, &err)) &&
+        tk_checkpoint_load_weights(path, m, WIDTH, &err)) {
+        tk_model_free(m);
+        m = NULL;
+    }
+    if (!m) printf("  %s: %s\n", path, err.msg);
+    return m;
+}
+
+/* Kept weights of m's mask over the prunable tensors, the output layer's
+ * only with `head`. */
+static size_t kept_over(const tk_model *m, const uint8_t *mask, bool head) {
+    size_t kept = 0;
+    for (int i = 0; i < m->n_param_tensors; i++)
+        if (m->params[i].prunable && (head || !m->params[i].is_output)) kept += kept_in(m, mask, i);
+    return kept;
+}
+
+/* How a control's mask stands to its ticket's over the tensors the random
+ * masks cover (a native ticket's pruning covers the output layer, a
+ * transfer's does not: `head`): the same bytes, or another mask with the
+ * same kept count in every tensor, or only in all of them together. */
+typedef struct mask_relation {
+    bool same_mask, same_per_layer, same_total;
+} mask_relation;
+
+static mask_relation relate(const tk_model *ticket, const tk_model *control, bool head) {
+    mask_relation r = {true, true, kept_over(ticket, ticket->mask, head) == kept_over(control, control->mask, head)};
+    for (int i = 0; i < ticket->n_param_tensors; i++) {
+        const tk_param *t = &ticket->params[i];
+        if (!t->prunable || (t->is_output && !head)) continue;
+        r.same_mask &= !memcmp(ticket->mask + t->offset, control->mask + t->offset, t->count);
+        r.same_per_layer &= kept_in(ticket, ticket->mask, i) == kept_in(control, control->mask, i);
+    }
+    return r;
+}
+
+/* The relation SEMANTICS.md asks of each control. */
+static bool relation_holds(tk_control k, mask_relation r) {
+    switch (k) {
+    case TK_CONTROL_REINIT: return r.same_mask;
+    case TK_CONTROL_RANDOM_MASK:
+    case TK_CONTROL_RANDOM_TICKET: return !r.same_mask && r.same_per_layer;
+    case TK_CONTROL_RANDOM_GLOBAL: return !r.same_per_layer && r.same_total;
+    case TK_CONTROL_L1: return !r.same_mask && r.same_total;
+    case TK_CONTROL_COUNT: break;
+    }
+    return false;
+}
+
+/* Every control lands in results.csv (native: all five; transferred: all but
+ * l1), in summary.csv and in report.md's table; the native ones were trained
+ * in both find chains (the side that is source and target too) with the
+ * masks their definitions ask for; the plan counts them. */
+static void test_controls_end_to_end(void) {
+    const char *out = controls_study();
+    CHECK(out != NULL);
+    if (!out) return;
+    char *report = path_in(out, "report");
+    check_results(report, &every_control);
+    check_summary(report, &every_control);
+    char *md_path = path_in(report, "report.md"), *md = read_whole_file(md_path, NULL);
+    char *four = md ? strstr(md, "## Target: four (adam)") : NULL, *next = four ? strstr(four + 1, "\n## ") : NULL;
+    CHECK(four != NULL && next != NULL);
+    if (next) *next = 0; /* only target four's table */
+    for (int k = 0; four && k < TK_CONTROL_COUNT; k++) {
+        char want[96];
+        const char *from[] = {"four", "six"};
+        for (int f = 0; f < (k == TK_CONTROL_L1 ? 1 : 2); f++) {
+            if (k == TK_CONTROL_L1) snprintf(want, sizeof want, "| %s |", tk_control_names[k]);
+            else snprintf(want, sizeof want, "| %s of %s (adam) |", tk_control_names[k], from[f]);
+            CHECK_CONTAINS(four, want);
+        }
+    }
+    free(md), free(md_path), free(report);
+
+    char *runs = path_in(out, "runs");
+    for (int t = 0; t < every_control.n_targets; t++) {
+        char *run = find_run(runs, ctl_targets[t].dataset, TK_OPTIM_ADAM, CTL_SEED);
+        CHECK(run != NULL);
+        for (int level = 1; run && level <= LEVELS; level++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof path, "%s/level_%02d/checkpoint", run, level);
+            tk_model *ticket = load_checkpoint(path);
+            CHECK(ticket != NULL);
+            for (int k = 0; ticket && k < TK_CONTROL_COUNT; k++) {
+                snprintf(path, sizeof path, "%s/level_%02d/%s/checkpoint", run, level, tk_control_names[k]);
+                tk_model *control = load_checkpoint(path);
+                bool holds = control && relation_holds((tk_control)k, relate(ticket, control, true));
+                if (!holds) printf("  %s: not the mask of %s\n", path, tk_control_names[k]);
+                CHECK(holds);
+                tk_model_free(control);
+            }
+            tk_model_free(ticket);
+        }
+        free(run);
+    }
+    free(runs);
+
+    /* The plan: one chain for "six" (source and target) with the controls, one for "four". */
+    char cmd[PATH_MAX + 64], want[160], *spec = write_spec(controls_run.root, &every_control);
+    int control_runs = every_control.n_targets * (LEVELS * TK_CONTROL_COUNT + 1); /* + l1's dense run */
+    int jobs = expected_jobs(&every_control), finds = every_control.n_targets * (LEVELS + 1);
+    snprintf(cmd, sizeof cmd, "study plan '%s' --out '%s'", spec, out);
+    snprintf(want, sizeof want, "%d jobs (%d find levels with %d native control runs, %d transfers), %d done", jobs,
+             finds, control_runs, jobs - finds, jobs);
+    CHECK_TICKET(controls_run.root, "", cmd, 0, want,
+                 "find six seed 3 level 1 + reinit,random_mask,random_ticket,random_global,l1");
+    free(spec);
+}
+
+/* Count of kept weights of the tensors but the output layer where m's
+ * weight equals ref's (same tensor name); ref_mask: only where it keeps too. */
+static size_t equal_kept(const tk_model *m, const tk_model *ref, const uint8_t *ref_mask) {
+    size_t same = 0;
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        const tk_param *t = &m->params[i];
+        int j = tk_model_find_param(ref, t->name);
+        if (!t->prunable || t->is_output || j < 0) continue;
+        const tk_param *r = &ref->params[j];
+        for (size_t k = 0; k < t->count; k++)
+            same += m->mask[t->offset + k] && (!ref_mask || ref_mask[r->offset + k]) &&
+                    m->param[t->offset + k] == ref->param[r->offset + k];
+    }
+    return same;
+}
+
+/* The transferred controls of the ticket of "six" (6 classes) at level 2 on
+ * "four" (4 classes): made by tk_transfer_control from the transferred
+ * ticket, as SEMANTICS.md defines them, and the study's jobs trained from
+ * exactly these networks. */
+static void test_transfer_controls(void) {
+    const char *out = controls_study();
+    CHECK(out != NULL);
+    if (!out) return;
+    tk_study *s = calloc(1, sizeof *s);
+    tk_error err = {{0}};
+    char *text = spec_json(&every_control);
+    CHECK(tk_study_from_json(text, "controls.json", s, &err) == 0);
+    free(text);
+    tk_train_config cfg = s->targets[1].train;
+    cfg.seed = CTL_SEED;
+    char *runs = path_in(out, "runs"), *run = find_run(runs, DATA6, TK_OPTIM_ADAM, CTL_SEED);
+    free(runs);
+    CHECK(run != NULL);
+    if (!run) {
+        free(s);
+        return;
+    }
+    char ticket[PATH_MAX], rewind[PATH_MAX];
+    snprintf(ticket, sizeof ticket, "%s/level_%02d/ticket", run, LEVELS);
+    snprintf(rewind, sizeof rewind, "%s/level_00/rewind", run);
+    transfer_start ts = {.ticket = ticket, .head = TK_HEAD_REINIT_SAME_DENSITY, .seed = CTL_SEED, .level = LEVELS,
+                         .control = -1, .rewind = rewind, .prune = &s->prune};
+    tk_model *tk = fresh_model(&cfg), *dense = load_checkpoint(rewind);
+    CHECK(tk && dense && prepare_transfer(tk, &ts, &err) == 0);
+    if (!tk || !dense) return;
+    int head = -1;
+    for (int i = 0; i < tk->n_param_tensors; i++) head = tk->params[i].is_output && tk->params[i].prunable ? i : head;
+    CHECK(head >= 0 && kept_in(tk, tk->mask, head) < tk->params[head].count); /* the head's own random mask */
+    size_t kept = kept_over(tk, tk->mask, false);
+    CHECK(kept > 0 && equal_kept(tk, dense, NULL) == kept); /* the ticket: the rewind weights where it keeps */
+
+    for (int k = 0; k < TK_CONTROL_COUNT; k++) {
+        if (k == TK_CONTROL_L1) continue;
+        tk_model *m = fresh_model(&cfg);
+        ts.control = k;
+        CHECK(m && prepare_transfer(m, &ts, &err) == 0);
+        if (!m) continue;
+        mask_relation r = relate(tk, m, false);
+        CHECK(relation_holds((tk_control)k, r));
+        /* The head as for the ticket: its mask; the ticket's fresh weights
+         * unless the control's weights are all fresh. */
+        const tk_param *h = &m->params[head];
+        CHECK(!memcmp(m->mask + h->offset, tk->mask + h->offset, h->count));
+        bool head_same = !memcmp(m->param + h->offset, tk->param + h->offset, h->count * sizeof(float));
+        CHECK(head_same == (k == TK_CONTROL_RANDOM_MASK));
+        /* random_mask: the source's weights at the rewind point where it
+         * keeps (so the ticket's where both keep); the others fresh. */
+        size_t same = equal_kept(m, dense, NULL), same_as_ticket = equal_kept(m, tk, tk->mask);
+        if (k == TK_CONTROL_RANDOM_MASK) {
+            CHECK(same == kept);
+            CHECK(same_as_ticket > 0 && same_as_ticket < kept);
+        } else {
+            CHECK(same * 100 < kept && same_as_ticket * 100 < kept);
+        }
+        for (size_t i = 0; i < m->n_prunable; i++) CHECK(m->mask[i] || m->param[i] == 0.0f);
+
+        /* The study's job: trained from this network, bit for bit. */
+        char job[PATH_MAX], *redo = test_tmpdir("control"), *mine = path_in(redo, "checkpoint");
+        snprintf(job, sizeof job, "%s/transfer/six/four/s%d/level_%02d/%s/checkpoint", out, CTL_SEED, LEVELS,
+                 tk_control_names[k]);
+        tk_train_start start = {.prepare = prepare_transfer, .ctx = &ts};
+        tk_train_result result;
+        CHECK(tk_train_run_from(&cfg, redo, &start, TK_PROGRESS_NONE, &result, &err) == 0);
+        CHECK(same_bytes(mine, job));
+        rm_rf(redo);
+        free(redo), free(mine);
+        tk_model_free(m);
+    }
+
+    /* What a transfer cannot train, and files that do not fit. */
+    tk_rng rng;
+    tk_rng_seed(&rng, 1, 0);
+    CHECK(tk_transfer_control(tk, WIDTH, TK_CONTROL_L1, &s->prune, rewind, &rng, &rng, &err) == -1);
+    CHECK_CONTAINS(err.msg, "control l1 is trained beside native tickets only");
+    char nowhere[PATH_MAX];
+    snprintf(nowhere, sizeof nowhere, "%s/nowhere/rewind", out);
+    CHECK(tk_transfer_control(tk, WIDTH, TK_CONTROL_RANDOM_MASK, &s->prune, nowhere, &rng, &rng, &err) == -1);
+    CHECK_CONTAINS(err.msg, nowhere);
+    CHECK(tk_transfer_control(tk, 0.2f, TK_CONTROL_RANDOM_MASK, &s->prune, rewind, &rng, &rng, &err) == -1);
+    CHECK_CONTAINS(err.msg, "comes from a run of lenet_300_100 (width 0.1");
+    CHECK_CONTAINS(err.msg, "the target trains lenet_300_100 (width 0.2");
+    tk_model_free(tk), tk_model_free(dense);
+    free(run), free(s);
+}
+
+/* Files named `name` under a folder, as paths relative to it. */
+static char **walk_names;
+static const char *walk_name;
+static size_t walk_root;
+static int walk_named(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)ftw;
+    const char *base = strrchr(path, '/');
+    if (flag == FTW_F && base && !strcmp(base + 1, walk_name) && walk_n < 4096)
+        walk_names[walk_n++] = strdup(path + walk_root);
+    return 0;
+}
+
+static int files_named(const char *root, const char *name, char ***found) {
+    walk_names = calloc(4096, sizeof *walk_names), walk_n = 0, walk_name = name, walk_root = strlen(root);
+    nftw(root, walk_named, 16, FTW_PHYS);
+    *found = walk_names;
+    return walk_n;
+}
+
+/* The same study run again, one worker instead of two: every control (and
+ * every other run) ends with the same bytes. */
+static void test_controls_deterministic(void) {
+    const char *reference = controls_study();
+    CHECK(reference != NULL);
+    if (!reference) return;
+    char *dir = test_tmpdir("controls-again"), *spec = write_spec(dir, &every_control), *out = path_in(dir, "out");
+    char *log = path_in(dir, "run.log");
+    char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "1", NULL};
+    CHECK(run_ticket(args, log) == 0);
+    char **files;
+    int n = files_named(reference, "checkpoint", &files), differ = 0, controls = 0;
+    for (int i = 0; i < n; i++) {
+        char *mine = path_in(out, files[i]), *theirs = path_in(reference, files[i]);
+        differ += !same_bytes(mine, theirs);
+        for (int k = 0; k < TK_CONTROL_COUNT; k++) {
+            char sub[64];
+            snprintf(sub, sizeof sub, "/%s/checkpoint", tk_control_names[k]);
+            controls += strstr(files[i], sub) != NULL;
+        }
+        free(mine), free(theirs), free(files[i]);
+    }
+    free(files);
+    /* Every run: the rows of results.csv and l1's dense runs. */
+    CHECK(n == expected_rows(&every_control) + every_control.n_targets);
+    CHECK(controls == every_control.n_targets * LEVELS * TK_CONTROL_COUNT + LEVELS * (TK_CONTROL_COUNT - 1));
+    CHECK(differ == 0);
+    CHECK(same_table(out, reference, "results.csv"));
+    free(spec), free(out), free(log);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* An interrupted study: a native control without its summary.json and a
+ * transferred control never started. The rerun trains just those two, leaves
+ * every other file alone, and ends with the uninterrupted study's numbers. */
+static void test_controls_resume(void) {
+    const char *reference = controls_study();
+    CHECK(reference != NULL);
+    if (!reference) return;
+    char *dir = test_tmpdir("controls-resume"), *spec = write_spec(dir, &every_control), *out = path_in(dir, "out");
+    char *runs = path_in(out, "runs");
+    CHECK(copy_study(reference, out));
+    char *run = find_run(runs, DATA6, TK_OPTIM_ADAM, CTL_SEED);
+    CHECK(run != NULL);
+    if (run) {
+        char summary[PATH_MAX], transfer[PATH_MAX], kept[3][PATH_MAX], a[PATH_MAX], b[PATH_MAX];
+        snprintf(summary, sizeof summary, "%s/level_01/reinit/summary.json", run);
+        snprintf(transfer, sizeof transfer, "%s/transfer/six/four/s%d/level_02/random_global", out, CTL_SEED);
+        snprintf(kept[0], sizeof kept[0], "%s/level_01/reinit/checkpoint", run);
+        snprintf(kept[1], sizeof kept[1], "%s/level_01/random_mask/summary.json", run);
+        snprintf(kept[2], sizeof kept[2], "%s/transfer/six/four/s%d/level_01/random_global/summary.json", out,
+                 CTL_SEED);
+        struct stat before[3], after;
+        for (int i = 0; i < 3; i++) CHECK(stat(kept[i], &before[i]) == 0);
+        CHECK(unlink(summary) == 0);
+        rm_rf(transfer);
+        char *log = path_in(dir, "rerun.log");
+        char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "2", NULL};
+        CHECK(run_ticket(args, log) == 0);
+        char *text = read_whole_file(log, NULL), want[64];
+        snprintf(want, sizeof want, "\"already_done\":%d,", expected_jobs(&every_control) - 2);
+        CHECK_CONTAINS(text, want);
+        CHECK_CONTAINS(text, "\"job\":\"find six seed 3 level 1");
+        CHECK_CONTAINS(text, "\"job\":\"transfer six -> four seed 3 level 2 random_global\"");
+        free(text), free(log);
+        CHECK(tk_file_exists(summary));
+        snprintf(a, sizeof a, "%s/checkpoint", transfer);
+        snprintf(b, sizeof b, "%s/transfer/six/four/s%d/level_02/random_global/checkpoint", reference, CTL_SEED);
+        CHECK(same_bytes(a, b));
+        for (int i = 0; i < 3; i++)
+            CHECK(stat(kept[i], &after) == 0 && after.st_mtim.tv_sec == before[i].st_mtim.tv_sec &&
+                  after.st_mtim.tv_nsec == before[i].st_mtim.tv_nsec);
+        CHECK(same_table(out, reference, "results.csv"));
+    }
+    free(run), free(runs), free(spec), free(out);
+    rm_rf(dir);
+    free(dir);
+}
+
+/* Control names: an unknown one with the nearest and the valid ones, a
+ * non-string, a non-array. */
+static void test_control_spec_errors(void) {
+    const char *bad = "{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
+                      " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
+                      " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA6 "\"}}],\n"
+                      " \"controls\": [\"reinit\", \"random_tickt\", 7]}";
+    const char *const bad_found[] = {"bad.json: controls[1]: unknown control 'random_tickt'",
+                                     "did you mean 'random_ticket'?",
+                                     "valid: reinit, random_mask, random_ticket, random_global, l1",
+                                     "bad.json: controls[2]: must be a string, a control's name", NULL};
+    CHECK(refused_with(bad, bad_found));
+    const char *not_array = "{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
+                            " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
+                            " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA6 "\"}}],\n"
+                            " \"controls\": \"reinit\"}";
+    const char *const not_array_found[] = {"bad.json: controls must be an array of control names", NULL};
+    CHECK(refused_with(not_array, not_array_found));
+    /* Every name is accepted, and only what is named is set. */
+    tk_study *s = calloc(1, sizeof *s);
+    tk_error err = {{0}};
+    char *text = spec_json(&every_control);
+    CHECK(tk_study_from_json(text, "controls.json", s, &err) == 0);
+    for (int k = 0; k < TK_CONTROL_COUNT; k++) CHECK(s->controls[k]);
+    free(text);
+    text = study_json();
+    CHECK(tk_study_from_json(text, "tiny.json", s, &err) == 0);
+    for (int k = 0; k < TK_CONTROL_COUNT; k++) CHECK(s->controls[k] == (k == TK_CONTROL_RANDOM_TICKET));
+    free(text), free(s);
 }
 
 int main(void) {
@@ -858,7 +1308,12 @@ int main(void) {
     RUN(test_kill_and_rerun);
     RUN(test_rerun_after_kill_before_ticket);
     RUN(test_spec_validation);
-    if (study_root) rm_rf(study_root);
-    free(study_root), free(study_out);
+    RUN(test_controls_end_to_end);
+    RUN(test_transfer_controls);
+    RUN(test_controls_deterministic);
+    RUN(test_controls_resume);
+    RUN(test_control_spec_errors);
+    free_run(&tiny_run);
+    free_run(&controls_run);
     CHECK_MAIN_END();
 }

@@ -885,7 +885,7 @@ static void md_matrix(const tk_report *r, md_ctx *c) {
                 }
                 tk_buf_printf(b, " %.2f (", 100 * r->groups[cell->ticket].final_mean);
                 if (cell->ticket == cell->native && cell->random < 0) {
-                    /* Studies train the random ticket beside transfers, not beside native tickets. */
+                    /* A study without the random_ticket control has none beside the native ticket. */
                     tk_buf_printf(b, "native) |");
                     continue;
                 }

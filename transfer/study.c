@@ -1,15 +1,20 @@
 /* study.c - a transfer study as a job graph: find jobs (one per side, seed
  * and level; sides with the same configuration share them through the run
- * store's hash) and transfer jobs (one per source, target, seed, level and
+ * store's hash; a target's levels train the native controls too) and
+ * transfer jobs (one per source, target, seed, level and ticket or
  * control). The scheduler runs the graph; the report collects the rows.
  *
  * Layout of the study directory OUT:
- *   OUT/runs/<hash>/...                       find runs (tk_find.h)
- *   OUT/transfer/<source>/<target>/s<seed>/level_LL/<ticket|random_ticket>/
+ *   OUT/runs/<hash>/...                       find runs and native controls (tk_find.h)
+ *   OUT/transfer/<source>/<target>/s<seed>/level_LL/<ticket|control>/
  *   OUT/report/                               tables, report.md, figures
- * Randomness of a transfer job: the target run's own seed streams, plus, for
- * the head mask and the random ticket's mask and initialization, streams
- * TK_STREAM_COUNT + 1000 + 3*level + {0, 1, 2} of the seed. */
+ * Randomness of a transfer job: the target run's own seed streams, plus
+ * streams of the seed for what the transfer draws: the head mask from
+ * TK_STREAM_COUNT + 1000 + 3*level, the random ticket's mask and fresh
+ * weights from the next two (where they were before the other controls
+ * existed, so its results stay the same), and control k's (tk_control) mask
+ * and fresh weights from TK_STREAM_COUNT + 2000 + 2*(level*TK_CONTROL_COUNT
+ * + k) + {0, 1}. Levels are at most 100, so no two of these streams meet. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +26,15 @@
 #include "tk_study.h"
 
 typedef enum job_kind { JOB_FIND, JOB_TRANSFER } job_kind;
-enum { CONTROL_TICKET, CONTROL_RANDOM_TICKET };
-static const char *const control_dirs[] = {"ticket", "random_ticket"};
+enum { TICKET = -1 }; /* a transfer job's `control` when it trains the ticket itself */
 
 typedef struct job {
     job_kind kind;
     const tk_study_side *side, *target; /* find: side; transfer: side = source */
     uint64_t seed;
-    int level, control;
+    int level;
+    int control;                         /* transfer: TICKET or a tk_control */
+    bool controls[TK_CONTROL_COUNT];     /* find: the native controls trained with the level */
     char hash[17];                       /* find run of `side` */
     int dep;                             /* -1: none */
     char dir[1024];                      /* where its results land */
@@ -68,18 +74,25 @@ static int find_job(const study_graph *g, const char *hash, int level) {
     return -1;
 }
 
-/* Level jobs of one side and seed, each after the previous level. */
-static void add_find_chain(study_graph *g, const tk_study_side *side, uint64_t seed) {
+static const char *control_name(int control) { return control == TICKET ? "ticket" : tk_control_names[control]; }
+
+/* Level jobs of one side and seed, each after the previous level. A target's
+ * levels after 0 train the native controls too; a side that is also a
+ * source shares its chain (one hash) and gets them all the same. */
+static void add_find_chain(study_graph *g, const tk_study_side *side, uint64_t seed, bool target) {
     tk_find_config c = find_config(g->s, side, seed, g->s->levels);
     char hash[17];
     tk_find_hash(&c, hash);
     for (int level = 0; level <= g->s->levels; level++) {
-        if (find_job(g, hash, level) >= 0) continue;
-        job *j = add_job(g);
-        j->kind = JOB_FIND, j->side = side, j->seed = seed, j->level = level;
-        memcpy(j->hash, hash, sizeof hash);
-        j->dep = level ? find_job(g, hash, level - 1) : -1;
-        snprintf(j->dir, sizeof j->dir, "%s/runs/%s/level_%02d", g->out, hash, level);
+        int i = find_job(g, hash, level);
+        job *j = i >= 0 ? &g->jobs[i] : add_job(g);
+        if (i < 0) {
+            j->kind = JOB_FIND, j->side = side, j->seed = seed, j->level = level;
+            memcpy(j->hash, hash, sizeof hash);
+            j->dep = level ? find_job(g, hash, level - 1) : -1;
+            snprintf(j->dir, sizeof j->dir, "%s/runs/%s/level_%02d", g->out, hash, level);
+        }
+        for (int k = 0; target && level > 0 && k < TK_CONTROL_COUNT; k++) j->controls[k] |= g->s->controls[k];
     }
 }
 
@@ -93,8 +106,8 @@ static bool transfers_level(const tk_study *s, int level) {
 static void build_graph(study_graph *g) {
     const tk_study *s = g->s;
     for (int k = 0; k < s->n_seeds; k++) {
-        for (int i = 0; i < s->n_sources; i++) add_find_chain(g, &s->sources[i], s->seeds[k]);
-        for (int i = 0; i < s->n_targets; i++) add_find_chain(g, &s->targets[i], s->seeds[k]);
+        for (int i = 0; i < s->n_sources; i++) add_find_chain(g, &s->sources[i], s->seeds[k], false);
+        for (int i = 0; i < s->n_targets; i++) add_find_chain(g, &s->targets[i], s->seeds[k], true);
     }
     for (int k = 0; k < s->n_seeds; k++)
         for (int i = 0; i < s->n_sources; i++) {
@@ -107,7 +120,10 @@ static void build_graph(study_graph *g) {
                 if (!strcmp(src_hash, tgt_hash)) continue; /* the native ticket: already found */
                 for (int level = 0; level <= s->levels; level++) {
                     if (!transfers_level(s, level)) continue;
-                    for (int control = 0; control <= (s->random_ticket && level > 0); control++) {
+                    for (int control = TICKET; control < TK_CONTROL_COUNT; control++) {
+                        /* l1 needs a dense run on the ticket's data: native only. */
+                        if (control != TICKET && (!level || !s->controls[control] || control == TK_CONTROL_L1))
+                            continue;
                         job *j = add_job(g);
                         j->kind = JOB_TRANSFER, j->side = &s->sources[i], j->target = &s->targets[t];
                         j->seed = s->seeds[k], j->level = level, j->control = control;
@@ -115,7 +131,7 @@ static void build_graph(study_graph *g) {
                         j->dep = find_job(g, src_hash, level);
                         snprintf(j->dir, sizeof j->dir, "%s/transfer/%s/%s/s%llu/level_%02d/%s", g->out,
                                  s->sources[i].name, s->targets[t].name, (unsigned long long)j->seed, level,
-                                 control_dirs[control]);
+                                 control_name(control));
                     }
                 }
             }
@@ -130,31 +146,29 @@ typedef struct transfer_ctx {
     char ticket[1200];
 } transfer_ctx;
 
-static void study_rng(uint64_t seed, int level, int which, tk_rng *rng) {
-    tk_rng_seed(rng, seed, TK_STREAM_COUNT + 1000 + 3 * (uint64_t)level + (uint64_t)which);
+static void study_rng(uint64_t seed, uint64_t stream, tk_rng *rng) {
+    tk_rng_seed(rng, seed, TK_STREAM_COUNT + stream);
+}
+
+/* A control's mask (which = 0) and fresh-weight (1) streams; see the top. */
+static void control_rng(uint64_t seed, int level, int control, int which, tk_rng *rng) {
+    if (control == TK_CONTROL_RANDOM_TICKET) study_rng(seed, 1000 + 3 * (uint64_t)level + 1 + (uint64_t)which, rng);
+    else study_rng(seed, 2000 + 2 * ((uint64_t)level * TK_CONTROL_COUNT + (uint64_t)control) + (uint64_t)which, rng);
 }
 
 static int transfer_prepare(tk_model *m, void *ctx, tk_error *err) {
     const transfer_ctx *t = ctx;
-    tk_rng head_rng;
-    study_rng(t->j->seed, t->j->level, 0, &head_rng);
-    if (tk_transfer_apply(m, t->j->target->train.width, t->ticket, t->g->s->head, &head_rng, err)) return -1;
-    if (t->j->control != CONTROL_RANDOM_TICKET) return 0;
-    /* Morcos et al.'s random ticket: the transferred ticket's density in every
-     * tensor, a random mask there, fresh weights; the head as for the ticket. */
-    uint8_t *ticket = tk_malloc(m->n_prunable), *random = tk_malloc(m->n_prunable);
-    memcpy(ticket, m->mask, m->n_prunable);
-    tk_prune_config body = tk_prune_defaults();
-    body.exclude_output = true;
-    tk_rng mask_rng, init_rng;
-    study_rng(t->j->seed, t->j->level, 1, &mask_rng);
-    study_rng(t->j->seed, t->j->level, 2, &init_rng);
-    tk_random_mask(m, &body, ticket, true, &mask_rng, random);
-    tk_model_init(m, &init_rng);
-    memcpy(m->mask, random, m->n_prunable);
-    free(ticket);
-    free(random);
-    return 0;
+    const job *j = t->j;
+    tk_rng head_rng, mask_rng, init_rng;
+    study_rng(j->seed, 1000 + 3 * (uint64_t)j->level, &head_rng);
+    if (tk_transfer_apply(m, j->target->train.width, t->ticket, t->g->s->head, &head_rng, err)) return -1;
+    if (j->control == TICKET) return 0;
+    char rewind[1200];
+    snprintf(rewind, sizeof rewind, "%s/runs/%s/level_00/rewind", t->g->out, j->hash);
+    control_rng(j->seed, j->level, j->control, 0, &mask_rng);
+    control_rng(j->seed, j->level, j->control, 1, &init_rng);
+    return tk_transfer_control(m, j->target->train.width, (tk_control)j->control, &t->g->s->prune, rewind, &mask_rng,
+                               &init_rng, err);
 }
 
 /* `threads` is the scheduler's share; runs use their configuration's thread
@@ -166,6 +180,7 @@ static int run_job(void *ctx, int index, int threads, tk_error *err) {
     const job *j = &g->jobs[index];
     if (j->kind == JOB_FIND) {
         tk_find_config c = find_config(g->s, j->side, j->seed, j->level);
+        memcpy(c.controls, j->controls, sizeof c.controls);
         char root[1100];
         snprintf(root, sizeof root, "%s/runs", g->out);
         return tk_find_run(&c, root, TK_PROGRESS_NONE, NULL, NULL, NULL, 0, err);
@@ -187,25 +202,48 @@ static int dep(void *ctx, int i, int k) {
 }
 
 /* A find level is done once its ticket is written too (after training, for
- * level 0, whose rewind snapshot training makes). */
+ * level 0, whose rewind snapshot training makes) and its native controls
+ * have trained (after the ticket), so that an interrupted study resumes them. */
 static bool done(void *ctx, int i) {
     const job *j = &((study_graph *)ctx)->jobs[i];
     char path[1200];
     snprintf(path, sizeof path, "%s/summary.json", j->dir);
     if (!tk_file_exists(path)) return false;
+    if (j->kind != JOB_FIND) return true;
     snprintf(path, sizeof path, "%s/ticket", j->dir);
-    return j->kind != JOB_FIND || tk_file_exists(path);
+    bool all = tk_file_exists(path);
+    for (int k = 0; all && k < TK_CONTROL_COUNT; k++) {
+        snprintf(path, sizeof path, "%s/%s/summary.json", j->dir, tk_control_names[k]);
+        all = !j->controls[k] || tk_file_exists(path);
+    }
+    return all;
+}
+
+/* Training runs of a job: a find level's ticket, its native controls, and
+ * at level 1 the dense L1-penalised run the l1 control prunes at every level. */
+static int job_runs(const job *j) {
+    int n = 1;
+    for (int k = 0; j->kind == JOB_FIND && k < TK_CONTROL_COUNT; k++) n += j->controls[k];
+    return n + (j->kind == JOB_FIND && j->level == 1 && j->controls[TK_CONTROL_L1]);
 }
 
 static double cost(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].cost; }
 
 static const char *label(void *ctx, int i, char *buf, size_t cap) {
     const job *j = &((study_graph *)ctx)->jobs[i];
-    if (j->kind == JOB_FIND)
+    if (j->kind == JOB_FIND) {
         snprintf(buf, cap, "find %s seed %llu level %d", j->side->name, (unsigned long long)j->seed, j->level);
-    else
+        const char *sep = " + ";
+        for (int k = 0; k < TK_CONTROL_COUNT; k++) {
+            if (!j->controls[k]) continue;
+            size_t len = strlen(buf);
+            snprintf(buf + len, cap - len, "%s%s", sep, tk_control_names[k]);
+            sep = ",";
+        }
+    } else {
         snprintf(buf, cap, "transfer %s -> %s seed %llu level %d %s", j->side->name, j->target->name,
-                 (unsigned long long)j->seed, j->level, control_dirs[j->control]);
+                 (unsigned long long)j->seed, j->level, control_name(j->control));
+    }
     return buf;
 }
 
@@ -275,7 +313,7 @@ static int estimate(study_graph *g, tk_error *err) {
         }
         const tk_train_config *c = &side->train;
         int64_t iterations = tk_duration_iters(c->length, examples[k] / c->batch);
-        j->cost = (double)iterations * c->batch * per_sample[k] * 1.15;
+        j->cost = (double)job_runs(j) * (double)iterations * c->batch * per_sample[k] * 1.15;
     }
     return 0;
 }
@@ -302,19 +340,20 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
     int workers = o->workers ? o->workers : s->workers, threads = o->threads ? o->threads : 2;
     if (rc == 0 && o->plan_only) {
         double total = 0;
-        int finds = 0, transfers = 0, finished = 0;
+        int finds = 0, controls = 0, transfers = 0, finished = 0;
         for (int i = 0; i < g.n; i++) {
             char buf[256];
             total += done(&g, i) ? 0 : g.jobs[i].cost;
             finished += done(&g, i);
             finds += g.jobs[i].kind == JOB_FIND;
+            controls += g.jobs[i].kind == JOB_FIND ? job_runs(&g.jobs[i]) - 1 : 0;
             transfers += g.jobs[i].kind == JOB_TRANSFER;
             printf("%4d  %-70s  after %4d  ~%5.0fs%s\n", i, label(&g, i, buf, sizeof buf), g.jobs[i].dep,
                    g.jobs[i].cost, done(&g, i) ? "  (done)" : "");
         }
         double minutes = total / 60 / workers;
-        printf("%d jobs (%d find levels, %d transfers), %d done; about %.0f minutes", g.n, finds, transfers, finished,
-               minutes);
+        printf("%d jobs (%d find levels with %d native control runs, %d transfers), %d done; about %.0f minutes",
+               g.n, finds, controls, transfers, finished, minutes);
         if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
         printf(" of training left on %d worker%s\n", workers, workers > 1 ? "s" : "");
     } else if (rc == 0) {
@@ -372,20 +411,29 @@ static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study
 int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
     study_graph g = {.s = s, .out = out};
     build_graph(&g);
-    int cap = g.n + s->n_targets * s->n_seeds * (s->levels + 1) + 1;
+    int cap = g.n + s->n_targets * s->n_seeds * (s->levels + 1) * (TK_CONTROL_COUNT + 1) + 1;
     tk_result_row *rows = tk_calloc((size_t)cap, sizeof *rows);
     tk_mask_ref *masks = tk_calloc((size_t)(s->n_sources * s->n_seeds * (s->levels + 1) + 1), sizeof *masks);
     int n_rows = 0, n_masks = 0;
     char dir[1200];
     for (int k = 0; k < s->n_seeds; k++) {
-        for (int t = 0; t < s->n_targets; t++) { /* the native tickets and the dense networks */
+        for (int t = 0; t < s->n_targets; t++) { /* the native tickets, their controls and the dense networks */
             tk_find_config c = find_config(s, &s->targets[t], s->seeds[k], s->levels);
             char hash[17];
             tk_find_hash(&c, hash);
             for (int level = 0; level <= s->levels; level++) {
                 snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, hash, level);
+                /* Every control keeps the ticket's kept count, so its density. */
+                double density = sparsity_density(dir);
                 add_row(rows, &n_rows, dir, s, &s->targets[t], &s->targets[t], level ? "ticket" : "dense", true,
-                        level, sparsity_density(dir), s->seeds[k]);
+                        level, density, s->seeds[k]);
+                for (int control = 0; level > 0 && control < TK_CONTROL_COUNT; control++) {
+                    char control_dir[1300];
+                    snprintf(control_dir, sizeof control_dir, "%s/%s", dir, tk_control_names[control]);
+                    if (s->controls[control])
+                        add_row(rows, &n_rows, control_dir, s, &s->targets[t], &s->targets[t],
+                                tk_control_names[control], true, level, density, s->seeds[k]);
+                }
             }
         }
         for (int i = 0; i < s->n_sources; i++) { /* the source tickets' masks */
@@ -410,7 +458,7 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
         const job *j = &g.jobs[i];
         if (j->kind != JOB_TRANSFER) continue;
         snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, j->hash, j->level);
-        add_row(rows, &n_rows, j->dir, s, j->target, j->side, control_dirs[j->control], false, j->level,
+        add_row(rows, &n_rows, j->dir, s, j->target, j->side, control_name(j->control), false, j->level,
                 sparsity_density(dir), j->seed);
     }
     tk_report_input in = {.title = s->name, .rows = rows, .n_rows = n_rows, .masks = masks, .n_masks = n_masks,

@@ -188,17 +188,25 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
         note(&p, msg);
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "controls"))) {
-        const cJSON *v;
-        cJSON_ArrayForEach(v, it) {
-            /* Transfer studies train the random ticket beside each transferred ticket; the
-             * native ticket and the dense network are always there. */
-            if (cJSON_IsString(v) && !strcmp(v->valuestring, "random_ticket")) {
-                s->random_ticket = true;
-            } else {
-                snprintf(msg, sizeof msg, "%s: controls: '%s' is not a transfer control (valid: random_ticket)", path,
-                         cJSON_IsString(v) ? v->valuestring : "?");
+        /* The native ticket and the dense network are always trained; these
+         * go beside every native ticket and (l1 but) every transferred one. */
+        if (!cJSON_IsArray(it)) {
+            snprintf(msg, sizeof msg, "%s: controls must be an array of control names, e.g. [\"reinit\", "
+                     "\"random_ticket\"]", path);
+            note(&p, msg);
+        }
+        const cJSON *v, *list = cJSON_IsArray(it) ? it : NULL;
+        int i = 0, k = 0;
+        cJSON_ArrayForEach(v, list) {
+            if (!cJSON_IsString(v) ||
+                tk_parse_name("control", v->valuestring, tk_control_names, TK_CONTROL_COUNT, &k, &e)) {
+                snprintf(msg, sizeof msg, "%s: controls[%d]: %s", path, i,
+                         cJSON_IsString(v) ? e.msg : "must be a string, a control's name");
                 note(&p, msg);
+            } else {
+                s->controls[k] = true;
             }
+            i++;
         }
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "head"))) {

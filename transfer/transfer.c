@@ -1,42 +1,63 @@
-/* transfer.c - a source ticket moved onto a target model (semantics in tk_study.h). */
+/* transfer.c - a source ticket moved onto a target model, and its controls (semantics in tk_study.h). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_checkpoint.h"
 #include "tk_prune.h"
 #include "tk_study.h"
 #include "tk_ticket.h"
 
-int tk_transfer_apply(tk_model *target, float width, const char *ticket_path, tk_head_policy head, tk_rng *rng,
-                      tk_error *err) {
+/* The source model in a ticket file or (ticket false) a checkpoint of the
+ * source run, loaded, after checking that it has the target's architecture,
+ * width and input shape. NULL on error. */
+static tk_model *load_source(const char *path, bool ticket, const tk_model *target, float width, tk_error *err) {
     tk_model_config cfg;
     char name[64];
-    if (tk_ticket_model(ticket_path, &cfg, name, err)) return -1;
+    if (ticket ? tk_ticket_model(path, &cfg, name, err) : tk_checkpoint_model(path, &cfg, name, err)) return NULL;
     if (strcmp(name, target->name) || cfg.width != width || cfg.input.C != target->input.C ||
-        cfg.input.H != target->input.H || cfg.input.W != target->input.W)
-        return tk_fail(err, "%s is a ticket of %s (width %g, input %dx%dx%d); the target trains %s (width %g, input "
-                       "%dx%dx%d): give the study one model and one input shape (\"input\": \"CxHxW\")",
-                       ticket_path, name, cfg.width, cfg.input.C, cfg.input.H, cfg.input.W, target->name, width,
-                       target->input.C, target->input.H, target->input.W);
-    tk_model *source = tk_model_create(&cfg, err);
-    if (!source) return -1;
-    int rc = tk_ticket_read(ticket_path, source, width, NULL, err);
-    size_t head_kept = 0, head_total = 0;
-    for (int i = 0; rc == 0 && i < target->n_param_tensors; i++) {
+        cfg.input.H != target->input.H || cfg.input.W != target->input.W) {
+        tk_fail(err, "%s comes from a run of %s (width %g, input %dx%dx%d); the target trains %s (width %g, input "
+                "%dx%dx%d): give the study one model and one input shape (\"input\": \"CxHxW\")",
+                path, name, cfg.width, cfg.input.C, cfg.input.H, cfg.input.W, target->name, width, target->input.C,
+                target->input.H, target->input.W);
+        return NULL;
+    }
+    tk_model *m = tk_model_create(&cfg, err);
+    if (m && (ticket ? tk_ticket_read(path, m, width, NULL, err) : tk_checkpoint_load_weights(path, m, width, err))) {
+        tk_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Copies every tensor of `source` but the output layer into `target` (the
+ * same architecture: only the output layer's size may differ), and the
+ * masks of the prunable ones when `mask` is set. */
+static void copy_body(tk_model *target, const tk_model *source, bool mask) {
+    for (int i = 0; i < target->n_param_tensors; i++) {
         const tk_param *t = &target->params[i];
+        if (t->is_output) continue;
         int j = tk_model_find_param(source, t->name);
         TK_ASSERT(j >= 0); /* same architecture */
         const tk_param *s = &source->params[j];
-        if (t->is_output) {
-            if (t->prunable) tk_mask_count(source, source->mask, j, &head_kept, &head_total);
-            continue;
-        }
         TK_ASSERT(s->count == t->count);
         memcpy(target->param + t->offset, source->param + s->offset, t->count * sizeof(float));
-        if (t->prunable) memcpy(target->mask + t->offset, source->mask + s->offset, t->count);
+        if (mask && t->prunable) memcpy(target->mask + t->offset, source->mask + s->offset, t->count);
     }
+}
+
+int tk_transfer_apply(tk_model *target, float width, const char *ticket_path, tk_head_policy head, tk_rng *rng,
+                      tk_error *err) {
+    tk_model *source = load_source(ticket_path, true, target, width, err);
+    if (!source) return -1;
+    copy_body(target, source, true);
+    size_t head_kept = 0, head_total = 0;
+    for (int j = 0; j < source->n_param_tensors; j++)
+        if (source->params[j].is_output && source->params[j].prunable)
+            tk_mask_count(source, source->mask, j, &head_kept, &head_total);
     /* The rebuilt head: fresh weights (the target's initialization), dense or
      * at the source head's density. */
-    for (int i = 0; rc == 0 && i < target->n_param_tensors; i++) {
+    for (int i = 0; i < target->n_param_tensors; i++) {
         const tk_param *t = &target->params[i];
         if (!t->is_output || !t->prunable) continue;
         memset(target->mask + t->offset, head == TK_HEAD_REINIT_DENSE, t->count);
@@ -50,5 +71,38 @@ int tk_transfer_apply(tk_model *target, float width, const char *ticket_path, tk
     }
     tk_model_apply_mask(target);
     tk_model_free(source);
+    return 0;
+}
+
+/* The source's dense weights at the rewind point on every tensor but the
+ * output layer; the mask is left as it is. */
+static int load_rewind(tk_model *target, float width, const char *rewind_path, tk_error *err) {
+    tk_model *source = load_source(rewind_path, false, target, width, err);
+    if (!source) return -1;
+    copy_body(target, source, false);
+    tk_model_free(source);
+    return 0;
+}
+
+int tk_transfer_control(tk_model *target, float width, tk_control control, const tk_prune_config *prune,
+                        const char *rewind_path, tk_rng *mask_rng, tk_rng *init_rng, tk_error *err) {
+    if (control == TK_CONTROL_L1)
+        return tk_fail(err, "control l1 is trained beside native tickets only: its mask comes from an L1-penalised "
+                       "dense run on the ticket's own data, which a transferred ticket does not have");
+    TK_ASSERT(control >= 0 && control < TK_CONTROL_COUNT);
+    tk_prune_config body = *prune;
+    body.exclude_output = true;
+    uint8_t *ticket = tk_malloc(target->n_prunable), *mask = tk_malloc(target->n_prunable);
+    memcpy(ticket, target->mask, target->n_prunable);
+    memcpy(mask, ticket, target->n_prunable);
+    int rc = 0;
+    if (control != TK_CONTROL_REINIT)
+        tk_random_mask(target, &body, ticket, control != TK_CONTROL_RANDOM_GLOBAL, mask_rng, mask);
+    if (control == TK_CONTROL_RANDOM_MASK) rc = load_rewind(target, width, rewind_path, err);
+    else tk_model_init(target, init_rng);
+    memcpy(target->mask, mask, target->n_prunable);
+    tk_model_apply_mask(target);
+    free(ticket);
+    free(mask);
     return rc;
 }
