@@ -39,7 +39,7 @@ typedef struct bench_result {
 static tk_option options[] = {
     {"model", "M", "one model (default: the torch_ref.py table)", NULL},
     {"batch", "B", "batch size (with --model; default 60)", NULL},
-    {"threads", "T", "BLAS threads (default 2)", NULL},
+    {"threads", "T", "threads, BLAS's and the layers' own (default 2)", NULL},
     {"seconds", "S", "timed seconds per measurement (default 3)", NULL},
     {"compare", "FILE", "torch_ref.py --json output: print our/PyTorch ratios", NULL},
     {"json", "FILE", "write the results as JSON", NULL},

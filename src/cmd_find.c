@@ -24,7 +24,7 @@ static tk_option options[] = {
     {"exclude-output", NULL, "keep the output layer dense", NULL},
     {"controls", "C,C", "controls: reinit, random_mask, random_ticket, random_global, l1", NULL},
     {"seed", "N", "replicate seed (overrides the SPEC's)", NULL},
-    {"threads", "N", "BLAS threads (overrides the SPEC's)", NULL},
+    {"threads", "N", "threads, BLAS's and the layers' own (overrides the SPEC's)", NULL},
     {"root", "DIR", "run store (default runs)", NULL},
     {"quiet", NULL, "print only the final table", NULL},
 };

@@ -30,7 +30,7 @@ static tk_option options[] = {
     {"val", "N", "hold out N training examples for validation", NULL},
     {"width", "X", "width multiplier (default 1)", NULL},
     {"seed", "N", "replicate seed (default 0)", NULL},
-    {"threads", "N", "BLAS threads (default 2)", NULL},
+    {"threads", "N", "threads, BLAS's and the layers' own (default 2)", NULL},
     {"out", "DIR", "run directory (default runs/train-MODEL-DATASET-sSEED)", NULL},
     {"resume", "DIR", "continue the run in DIR with its own config", NULL},
     {"quiet", NULL, "print only the final result", NULL},
