@@ -21,6 +21,13 @@ typedef struct tk_option {
 /* Parses argv[0..argc) (after the command name). `--help` sets *help. */
 int tk_cli_parse(int argc, char **argv, tk_option *opts, int n, bool *help, tk_error *err);
 void tk_cli_usage(FILE *f, const char *usage, const char *about, const tk_option *opts, int n);
+/* How a command starts: takes a leading positional argument when
+ * `positional` is not NULL (*positional gets it, or NULL when argv[0] is an
+ * option), then parses the options. A bad option prints "ticket CMD: why" and
+ * returns 2; --help prints the usage to stdout and sets *help. Returns 0
+ * otherwise, so a command goes on only when the result is 0 and !*help. */
+int tk_cli_begin(const char *cmd, int argc, char **argv, const char **positional, tk_option *opts, int n,
+                 const char *usage, const char *about, bool *help);
 const tk_option *tk_cli_find(const tk_option *opts, int n, const char *name);
 
 /* Each returns 1 when the option was given and converted, 0 when absent, -1 on a bad value. */

@@ -2,7 +2,7 @@
  *
  * The engine has one thread count: the BLAS thread count the caller set
  * (openblas_set_num_threads). Layers that BLAS does not run for them (conv
- * lowering, batch norm, ReLU, add) use it through these functions.
+ * lowering, batch norm, ReLU, add, pooling) use it through these functions.
  *
  * Determinism is the caller's contract: a unit's result must not depend on
  * which thread runs it or in what order units run (each unit writes its own

@@ -161,20 +161,15 @@ static cJSON *load_json(const char *path, tk_error *err) {
 }
 
 int tk_cmd_bench(int argc, char **argv) {
-    tk_error err = {{0}};
     bool help;
-    if (tk_cli_parse(argc, argv, options, N_OPTIONS, &help, &err)) {
-        fprintf(stderr, "ticket bench: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        tk_cli_usage(stdout, "ticket bench [--model M --batch B] [--threads T] [--compare torch.json]",
-                     "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
-                     "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
-                     "resident memory. Without --model, runs the configurations of torch_ref.py.",
-                     options, N_OPTIONS);
-        return 0;
-    }
+    int rc = tk_cli_begin("bench", argc, argv, NULL, options, N_OPTIONS,
+                          "ticket bench [--model M --batch B] [--threads T] [--compare torch.json]",
+                          "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
+                          "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
+                          "resident memory. Without --model, runs the configurations of torch_ref.py.",
+                          &help);
+    if (rc || help) return rc;
+    tk_error err = {{0}};
     int threads = 2, batch = 60;
     float seconds = 3;
     if (tk_cli_int(options, N_OPTIONS, "threads", &threads, &err) < 0 ||

@@ -81,22 +81,17 @@ static void print_level(const tk_level_report *r, void *ctx) {
 }
 
 int tk_cmd_find(int argc, char **argv) {
-    tk_error err = {{0}};
     bool help;
-    /* The positional SPEC file comes first, if any. */
-    const char *spec_path = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
-    if (tk_cli_parse(argc - (spec_path != NULL), argv + (spec_path != NULL), options, N_OPTIONS, &help, &err)) {
-        fprintf(stderr, "ticket find: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        tk_cli_usage(stdout, "ticket find SPEC.json [--seed N] [--root DIR]\n       ticket find --model M --dataset D [options]",
-                     "Finds winning tickets by iterative magnitude pruning with rewinding: train, prune,\n"
-                     "rewind the surviving weights, repeat; trains the requested controls at every level.\n"
-                     "Finished work is skipped and an interrupted run resumes (see README: Tickets).",
-                     options, N_OPTIONS);
-        return 0;
-    }
+    const char *spec_path; /* the positional SPEC file comes first, if any */
+    int rc = tk_cli_begin("find", argc, argv, &spec_path, options, N_OPTIONS,
+                          "ticket find SPEC.json [--seed N] [--root DIR]\n"
+                          "       ticket find --model M --dataset D [options]",
+                          "Finds winning tickets by iterative magnitude pruning with rewinding: train, prune,\n"
+                          "rewind the surviving weights, repeat; trains the requested controls at every level.\n"
+                          "Finished work is skipped and an interrupted run resumes (see README: Tickets).",
+                          &help);
+    if (rc || help) return rc;
+    tk_error err = {{0}};
     char *text = NULL;
     const char *where = spec_path ? spec_path : "(command line)";
     if (spec_path) {
@@ -107,7 +102,7 @@ int tk_cmd_find(int argc, char **argv) {
         spec_from_flags(&text, &err);
     }
     tk_find_config c;
-    int rc = text ? tk_find_config_from_json(text, where, &c, &err) : -1;
+    rc = text ? tk_find_config_from_json(text, where, &c, &err) : -1;
     free(text);
     if (rc == 0 && (tk_cli_u64(options, N_OPTIONS, "seed", &c.train.seed, &err) < 0 ||
                     tk_cli_int(options, N_OPTIONS, "threads", &c.train.threads, &err) < 0))

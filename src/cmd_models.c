@@ -13,19 +13,14 @@ static tk_option options[] = {
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
 
 int tk_cmd_models(int argc, char **argv) {
-    tk_error err = {{0}};
     bool help;
-    if (tk_cli_parse(argc, argv, options, N_OPTIONS, &help, &err)) {
-        fprintf(stderr, "ticket models: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        tk_cli_usage(stdout, "ticket models [--input CxHxW] [--classes N] [--width X]",
-                     "Lists every model with its parameter count, prunable weights and forward FLOPs per\n"
-                     "sample (2 x multiply-adds of conv and linear layers).",
-                     options, N_OPTIONS);
-        return 0;
-    }
+    int rc = tk_cli_begin("models", argc, argv, NULL, options, N_OPTIONS,
+                          "ticket models [--input CxHxW] [--classes N] [--width X]",
+                          "Lists every model with its parameter count, prunable weights and forward FLOPs per\n"
+                          "sample (2 x multiply-adds of conv and linear layers).",
+                          &help);
+    if (rc || help) return rc;
+    tk_error err = {{0}};
     tk_model_config cfg = {.classes = 10, .width = 1};
     const char *input = tk_cli_find(options, N_OPTIONS, "input")->value;
     if (input) {

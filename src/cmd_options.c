@@ -50,6 +50,21 @@ int tk_cli_parse(int argc, char **argv, tk_option *opts, int n, bool *help, tk_e
     return 0;
 }
 
+int tk_cli_begin(const char *cmd, int argc, char **argv, const char **positional, tk_option *opts, int n,
+                 const char *usage, const char *about, bool *help) {
+    if (positional) {
+        *positional = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
+        if (*positional) argc--, argv++;
+    }
+    tk_error err = {{0}};
+    if (tk_cli_parse(argc, argv, opts, n, help, &err)) {
+        fprintf(stderr, "ticket %s: %s\n", cmd, err.msg);
+        return 2;
+    }
+    if (*help) tk_cli_usage(stdout, usage, about, opts, n);
+    return 0;
+}
+
 void tk_cli_usage(FILE *f, const char *usage, const char *about, const tk_option *opts, int n) {
     fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, about);
     for (int i = 0; i < n; i++) {

@@ -33,23 +33,12 @@ static void run_path(const char *run, const char *root, char *out, size_t cap) {
     else snprintf(out, cap, "%s/%s", root, run);
 }
 
-static int parse(int argc, char **argv, tk_option *opts, int n, const char *usage, const char *about,
-                 const char *cmd, bool *help) {
-    tk_error err = {{0}};
-    if (tk_cli_parse(argc, argv, opts, n, help, &err)) {
-        fprintf(stderr, "ticket %s: %s\n", cmd, err.msg);
-        return 2;
-    }
-    if (*help) tk_cli_usage(stdout, usage, about, opts, n);
-    return 0;
-}
-
 int tk_cmd_runs(int argc, char **argv) {
     tk_option opts[] = {{"root", "DIR", "run store (default runs)", NULL}};
     bool help;
-    int rc = parse(argc, argv, opts, 1, "ticket runs [--root DIR]",
-                   "Lists the find runs: hash, model, dataset, seed, levels done and final accuracy per level.",
-                   "runs", &help);
+    int rc = tk_cli_begin("runs", argc, argv, NULL, opts, 1, "ticket runs [--root DIR]",
+                          "Lists the find runs: hash, model, dataset, seed, levels done and final accuracy per level.",
+                          &help);
     if (rc || help) return rc;
     const char *root = opts[0].value ? opts[0].value : "runs";
     DIR *d = opendir(root);
@@ -99,11 +88,11 @@ int tk_cmd_runs(int argc, char **argv) {
 int tk_cmd_show(int argc, char **argv) {
     tk_option opts[] = {{"root", "DIR", "run store (default runs)", NULL}};
     bool help;
-    const char *run = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
-    int rc = parse(argc - (run != NULL), argv + (run != NULL), opts, 1, "ticket show RUN [--root DIR]",
-                   "Prints each level's density and accuracy (final and best), the controls' final\n"
-                   "accuracy, and the density of every prunable tensor. RUN is a hash or a directory.",
-                   "show", &help);
+    const char *run;
+    int rc = tk_cli_begin("show", argc, argv, &run, opts, 1, "ticket show RUN [--root DIR]",
+                          "Prints each level's density and accuracy (final and best), the controls' final\n"
+                          "accuracy, and the density of every prunable tensor. RUN is a hash or a directory.",
+                          &help);
     if (rc || help) return rc;
     if (!run) {
         fprintf(stderr, "ticket show: name a run (a hash from `ticket runs`, or its directory)\n");
@@ -169,11 +158,11 @@ int tk_cmd_export(int argc, char **argv) {
                         {"out", "FILE", "output file (default ticket-HASH-LEVEL.tkt)", NULL},
                         {"root", "DIR", "run store (default runs)", NULL}};
     bool help;
-    const char *run = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
-    int rc = parse(argc - (run != NULL), argv + (run != NULL), opts, 3, "ticket export RUN --level L [--out FILE]",
-                   "Writes the ticket of one level (mask, weights at the rewind point, provenance) as a\n"
-                   "self-describing file; the format is in README (Tickets).",
-                   "export", &help);
+    const char *run;
+    int rc = tk_cli_begin("export", argc, argv, &run, opts, 3, "ticket export RUN --level L [--out FILE]",
+                          "Writes the ticket of one level (mask, weights at the rewind point, provenance) as a\n"
+                          "self-describing file; the format is in README (Tickets).",
+                          &help);
     if (rc || help) return rc;
     tk_error err = {{0}};
     int level = -1;

@@ -114,26 +114,19 @@ static int load_run_config(const char *dir, tk_train_config *cfg, tk_error *err)
 }
 
 int tk_cmd_train(int argc, char **argv) {
-    tk_error err = {{0}};
     bool help;
     const char *usage = "ticket train --model M --dataset D [options]\n       ticket train --resume DIR";
-    if (tk_cli_parse(argc, argv, options, N_OPTIONS, &help, &err)) {
-        fprintf(stderr, "ticket train: %s\n", err.msg);
-        return 2;
-    }
-    if (help) {
-        tk_cli_usage(stdout, usage,
-                     "Trains one network, evaluating on the test split every --eval-every and writing\n"
-                     "config.json, metrics.jsonl, checkpoint and summary.json into the run directory.\n"
-                     "A run directory that already holds the same run resumes where it stopped.",
-                     options, N_OPTIONS);
-        return 0;
-    }
+    int rc = tk_cli_begin("train", argc, argv, NULL, options, N_OPTIONS, usage,
+                          "Trains one network, evaluating on the test split every --eval-every and writing\n"
+                          "config.json, metrics.jsonl, checkpoint and summary.json into the run directory.\n"
+                          "A run directory that already holds the same run resumes where it stopped.",
+                          &help);
+    if (rc || help) return rc;
+    tk_error err = {{0}};
     tk_train_config cfg;
     char dir[1024];
     const char *resume = tk_cli_find(options, N_OPTIONS, "resume")->value;
     const char *out = tk_cli_find(options, N_OPTIONS, "out")->value;
-    int rc;
     if (resume) {
         for (int i = 0; i < N_OPTIONS; i++)
             if (options[i].value && strcmp(options[i].name, "resume") && strcmp(options[i].name, "quiet")) {

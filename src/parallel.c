@@ -30,6 +30,8 @@ static void *lane_run(void *p) {
 }
 
 void tk_parallel_units(int units, int lanes, tk_unit_fn fn, void *ctx) {
+    if (units <= 0) return;
+    if (lanes < 1) lanes = 1;
     if (lanes > TK_PARALLEL_MAX_LANES) lanes = TK_PARALLEL_MAX_LANES;
     if (lanes > units) lanes = units;
     job j = {.fn = fn, .ctx = ctx, .units = units};

@@ -23,8 +23,8 @@ static void count_unit(void *p, int unit, int lane) {
 }
 
 static void test_every_unit_runs_once(void) {
-    for (int lanes = 1; lanes <= TK_PARALLEL_MAX_LANES + 2; lanes++) {
-        tally t = {.lanes = lanes < TK_PARALLEL_MAX_LANES ? lanes : TK_PARALLEL_MAX_LANES};
+    for (int lanes = 0; lanes <= TK_PARALLEL_MAX_LANES + 2; lanes++) { /* 0 runs on the calling thread */
+        tally t = {.lanes = lanes < 1 ? 1 : lanes < TK_PARALLEL_MAX_LANES ? lanes : TK_PARALLEL_MAX_LANES};
         for (int u = 0; u < UNITS; u++) atomic_init(&t.calls[u], 0);
         atomic_init(&t.bad_lane, 0);
         tk_parallel_units(UNITS, lanes, count_unit, &t);
@@ -32,7 +32,9 @@ static void test_every_unit_runs_once(void) {
         CHECK(atomic_load(&t.bad_lane) == 0);
     }
     tally none = {.lanes = 2};
+    atomic_init(&none.calls[0], 0);
     tk_parallel_units(0, 2, count_unit, &none); /* no unit: fn is never called */
+    CHECK(atomic_load(&none.calls[0]) == 0);
 }
 
 typedef struct cover {

@@ -87,12 +87,22 @@ static void evaluate_all(const char *study, const char *registry, tk_regress_out
     tk_regress_registry_free(&reg);
 }
 
-static void test_pass_fail_skip(void) {
-    char *dir = make_study("regress", 0);
+/* The hand-made study with its dense seed 1 moved by dense_shift, checked
+ * against registry_text: the number of outcomes, in registry order. */
+static int evaluate_hand(const char *tag, double dense_shift, tk_regress_outcome out[8]) {
+    char *dir = make_study(tag, dense_shift);
     char *registry = write_registry(dir, "hand.json", registry_text);
-    tk_regress_outcome out[8];
     int n;
     evaluate_all(dir, registry, out, 8, &n);
+    free(registry);
+    rm_rf(dir);
+    free(dir);
+    return n;
+}
+
+static void test_pass_fail_skip(void) {
+    tk_regress_outcome out[8];
+    int n = evaluate_hand("regress", 0, out);
     CHECK(n == 4);
     if (n == 4) {
         CHECK(out[0].status == TK_REGRESS_PASS);
@@ -106,27 +116,18 @@ static void test_pass_fail_skip(void) {
         CHECK_NEAR(out[3].measured, 0.879, 1e-9);
         CHECK_NEAR(out[3].expected, 0.851 + 0.01, 1e-9);
     }
-    free(registry);
-    rm_rf(dir);
-    free(dir);
 }
 
 /* The same dense entry: one seed moved by 0.02 shifts the mean by 0.01, twice the tolerance. */
 static void test_perturbation_fails(void) {
-    char *dir = make_study("regress-perturb", 0.02);
-    char *registry = write_registry(dir, "hand.json", registry_text);
     tk_regress_outcome out[8];
-    int n;
-    evaluate_all(dir, registry, out, 8, &n);
+    int n = evaluate_hand("regress-perturb", 0.02, out);
     CHECK(n == 4);
     if (n == 4) {
         CHECK(out[0].status == TK_REGRESS_FAIL);
         CHECK_NEAR(out[0].measured, 0.877, 1e-9);
         CHECK(out[3].status == TK_REGRESS_PASS); /* the relation does not look at dense rows */
     }
-    free(registry);
-    rm_rf(dir);
-    free(dir);
 }
 
 static void check_bad(const char *dir, const char *entry, const char *const *needles) {

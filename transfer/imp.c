@@ -179,6 +179,14 @@ static int l1_mask(find_ctx *f, int level, uint8_t *out, tk_error *err) {
     return 0;
 }
 
+bool tk_control_mask(const tk_model *m, const tk_prune_config *prune, const uint8_t *ticket, tk_control k,
+                     tk_rng *rng, uint8_t *out) {
+    TK_ASSERT(k >= 0 && k < TK_CONTROL_COUNT && k != TK_CONTROL_L1);
+    if (k == TK_CONTROL_REINIT) memcpy(out, ticket, m->n_prunable);
+    else tk_random_mask(m, prune, ticket, k != TK_CONTROL_RANDOM_GLOBAL, rng, out);
+    return k != TK_CONTROL_RANDOM_MASK;
+}
+
 static int run_control(find_ctx *f, int level, tk_control k, tk_train_result *r, tk_error *err) {
     char dir[1200], rewind[1200];
     level_dir(f, level, tk_control_names[k], dir, sizeof dir);
@@ -189,18 +197,8 @@ static int run_control(find_ctx *f, int level, tk_control k, tk_train_result *r,
     control_rng(f, level, k, 0, &mask_rng);
     control_rng(f, level, k, 1, &p.init_rng);
     int rc = 0;
-    switch (k) {
-    case TK_CONTROL_REINIT: memcpy(mask, f->mask, f->m->n_prunable), p.fresh_init = true; break;
-    case TK_CONTROL_RANDOM_MASK: tk_random_mask(f->m, &f->c->prune, f->mask, true, &mask_rng, mask); break;
-    case TK_CONTROL_RANDOM_TICKET:
-        tk_random_mask(f->m, &f->c->prune, f->mask, true, &mask_rng, mask), p.fresh_init = true;
-        break;
-    case TK_CONTROL_RANDOM_GLOBAL:
-        tk_random_mask(f->m, &f->c->prune, f->mask, false, &mask_rng, mask), p.fresh_init = true;
-        break;
-    case TK_CONTROL_L1: rc = l1_mask(f, level, mask, err); break;
-    case TK_CONTROL_COUNT: TK_ASSERT(0);
-    }
+    if (k == TK_CONTROL_L1) rc = l1_mask(f, level, mask, err);
+    else p.fresh_init = tk_control_mask(f->m, &f->c->prune, f->mask, k, &mask_rng, mask);
     tk_train_start start = {.from = rewind, .prepare = prepare, .ctx = &p};
     if (rc == 0) rc = train(f, &f->c->train, dir, &start, r, err);
     free(mask);

@@ -336,6 +336,7 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
     if (tk_mkdirs(o->out, err)) return -1;
     study_graph g = {.s = s, .out = o->out};
     build_graph(&g);
+    if (!o->plan_only) load_datasets_once(s); /* before estimate, which reads the train splits too */
     int rc = estimate(&g, err);
     int workers = o->workers ? o->workers : s->workers, threads = o->threads ? o->threads : 2;
     if (rc == 0 && o->plan_only) {
@@ -357,7 +358,6 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
         if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
         printf(" of training left on %d worker%s\n", workers, workers > 1 ? "s" : "");
     } else if (rc == 0) {
-        load_datasets_once(s);
         tk_job_graph jg = {.n_jobs = g.n, .ctx = &g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
                            .label = label, .run = run_job};
         rc = tk_scheduler_run(&jg, workers, threads, o->progress_tty, err);

@@ -89,20 +89,14 @@ int tk_transfer_control(tk_model *target, float width, tk_control control, const
     if (control == TK_CONTROL_L1)
         return tk_fail(err, "control l1 is trained beside native tickets only: its mask comes from an L1-penalised "
                        "dense run on the ticket's own data, which a transferred ticket does not have");
-    TK_ASSERT(control >= 0 && control < TK_CONTROL_COUNT);
     tk_prune_config body = *prune;
     body.exclude_output = true;
-    uint8_t *ticket = tk_malloc(target->n_prunable), *mask = tk_malloc(target->n_prunable);
-    memcpy(ticket, target->mask, target->n_prunable);
-    memcpy(mask, ticket, target->n_prunable);
+    uint8_t *mask = tk_malloc(target->n_prunable);
     int rc = 0;
-    if (control != TK_CONTROL_REINIT)
-        tk_random_mask(target, &body, ticket, control != TK_CONTROL_RANDOM_GLOBAL, mask_rng, mask);
-    if (control == TK_CONTROL_RANDOM_MASK) rc = load_rewind(target, width, rewind_path, err);
-    else tk_model_init(target, init_rng);
+    if (tk_control_mask(target, &body, target->mask, control, mask_rng, mask)) tk_model_init(target, init_rng);
+    else rc = load_rewind(target, width, rewind_path, err);
     memcpy(target->mask, mask, target->n_prunable);
     tk_model_apply_mask(target);
-    free(ticket);
     free(mask);
     return rc;
 }
