@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "tk_common.h"
+#include "tk_gemm.h"
 #include "tk_layers.h"
 #include "tk_parallel.h"
 
@@ -88,8 +89,7 @@ static void direct_forward(float *y, const float *x, const float *w, const float
     for (int n = 0; n < s->B; n++) {
         float *yn = y + (size_t)n * s->K * hw;
         if (b) seed_bias(yn, b, s->K, hw);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)hw, s->C, 1.0f, w, s->C,
-                    x + (size_t)n * s->C * hw, (int)hw, b ? 1.0f : 0.0f, yn, (int)hw);
+        tk_sgemm(false, false, s->K, (int)hw, s->C, w, s->C, x + (size_t)n * s->C * hw, (int)hw, b ? 1.0f : 0.0f, yn, (int)hw);
     }
 }
 
@@ -100,11 +100,9 @@ static void direct_backward(float *dx, float *dw, const float *dy, const float *
     for (int n = 0; n < s->B; n++) {
         const float *dyn = dy + (size_t)n * s->K * hw;
         if (dw) /* dw[K,C] += dy_n[K,HW] . x_n[C,HW]^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, s->C, (int)hw, 1.0f, dyn, (int)hw,
-                        x + (size_t)n * s->C * hw, (int)hw, 1.0f, dw, s->C);
+            tk_sgemm(false, true, s->K, s->C, (int)hw, dyn, (int)hw, x + (size_t)n * s->C * hw, (int)hw, 1.0f, dw, s->C);
         if (dx) /* dx_n[C,HW] += w[K,C]^T . dy_n[K,HW] */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->C, (int)hw, s->K, 1.0f, w, s->C, dyn,
-                        (int)hw, 1.0f, dx + (size_t)n * s->C * hw, (int)hw);
+            tk_sgemm(true, false, s->C, (int)hw, s->K, w, s->C, dyn, (int)hw, 1.0f, dx + (size_t)n * s->C * hw, (int)hw);
     }
 }
 
@@ -319,8 +317,7 @@ static void im2col_forward(float *y, const float *x, const float *w, const float
         const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &g);
         float *out = m == 1 ? y + n0 * s->K * pq : parts.side;
         if (b) seed_bias(out, b, s->K, ld);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->K, (int)ld, (int)crs, 1.0f, w, (int)crs, col,
-                    (int)ld, b ? 1.0f : 0.0f, out, (int)ld);
+        tk_sgemm(false, false, s->K, (int)ld, (int)crs, w, (int)crs, col, (int)ld, b ? 1.0f : 0.0f, out, (int)ld);
         if (m > 1) from_side(y + n0 * s->K * pq, parts.side, m, (size_t)s->K, pq, false);
     }
 }
@@ -356,19 +353,16 @@ static void im2col_backward(float *dx, float *dw, const float *dy, const float *
         float *dxn = dx ? dx + n0 * chw : NULL;
         if (dw) { /* dw[K, CRS] += dy_g[K, m PQ] . col[CRS, m PQ]^T */
             const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &gx);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->K, (int)crs, (int)ld, 1.0f, dyg, (int)ld, col,
-                        (int)ld, 1.0f, dw, (int)crs);
+            tk_sgemm(false, true, s->K, (int)crs, (int)ld, dyg, (int)ld, col, (int)ld, 1.0f, dw, (int)crs);
         }
         if (dx && by_conv) { /* dx_g[C, m HW] (+)= wflip[C, KRS] . (dy_g lowered)[KRS, m HW] */
             const float *col = lower_group(parts.slot, dy + n0 * kpq, kpq, m, &gdy);
             float *out = m == 1 ? dxn : parts.side;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C, (int)ldx, (int)krs, 1.0f, parts.wflip,
-                        (int)krs, col, (int)ldx, m == 1 ? 1.0f : 0.0f, out, (int)ldx);
+            tk_sgemm(false, false, s->C, (int)ldx, (int)krs, parts.wflip, (int)krs, col, (int)ldx, m == 1 ? 1.0f : 0.0f, out, (int)ldx);
             if (m > 1) from_side(dxn, parts.side, m, (size_t)s->C, hw, true);
         } else if (dx) { /* col = w[K, CRS]^T . dy_g[K, m PQ], folded back into each sample's dx */
             float *col = parts.slot;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)crs, (int)ld, s->K, 1.0f, w, (int)crs, dyg,
-                        (int)ld, 0.0f, col, (int)ld);
+            tk_sgemm(true, false, (int)crs, (int)ld, s->K, w, (int)crs, dyg, (int)ld, 0.0f, col, (int)ld);
             for (int i = 0; i < m; i++) col2im_add(dxn + i * chw, col + i * pq, ld, &gx);
         }
     }

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "tk_cli.h"
+#include "tk_common.h"
+#include "tk_gemm.h"
 
 typedef struct command {
     const char *name;
@@ -39,6 +41,11 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         printf("ticket %s\n", TK_VERSION);
         return 0;
+    }
+    tk_error err = {{0}};
+    if (tk_gemm_check_env(&err)) {
+        fprintf(stderr, "ticket: %s\n", err.msg);
+        return 2;
     }
     const char *names[TK_ARRAY_LEN(commands)];
     for (int i = 0; i < TK_ARRAY_LEN(commands); i++) {
