@@ -65,6 +65,7 @@ $(B)/gen/tk_build_version.h: FORCE
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 $(B)/src/provenance.o: $(B)/gen/tk_build_version.h
 $(B)/src/provenance.o: CFLAGS += -I$(B)/gen
+.PHONY: FORCE
 FORCE:
 
 $(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
