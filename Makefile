@@ -59,6 +59,19 @@ $(B)/%.o: %.c $(wildcard include/*.h) tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The version every result records (src/provenance.c): `git describe` of the
+# source tree, "" outside git (the code then says TK_VERSION). The header is
+# rewritten only when the description changes, so a new commit (or a tree
+# turning dirty) rebuilds provenance.o and relinks, and nothing else.
+$(B)/gen/tk_build_version.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define TK_GIT_DESCRIBE "%s"\n' "$$(git -C '$(CURDIR)' describe --always --dirty 2>/dev/null)" >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+$(B)/src/provenance.o: $(B)/gen/tk_build_version.h
+$(B)/src/provenance.o: CFLAGS += -I$(B)/gen
+.PHONY: FORCE
+FORCE:
+
 $(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)

@@ -46,6 +46,7 @@
 #define TK_REGRESS_H
 
 #include "tk_common.h"
+#include "tk_provenance.h"
 
 typedef enum tk_regress_metric { TK_REGRESS_FINAL, TK_REGRESS_BEST, TK_REGRESS_METRIC_COUNT } tk_regress_metric;
 extern const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT];
@@ -93,16 +94,37 @@ typedef struct tk_regress_row {
     bool native;
     int level;
     double density, final_accuracy, best_accuracy;
+    tk_provenance prov; /* results.csv's provenance columns; all "" in a table from before them */
 } tk_regress_row;
+
+/* The rows of one study that one provenance produced. */
+typedef struct tk_regress_provenance {
+    char study[64];
+    tk_provenance prov;
+    int rows;
+} tk_regress_provenance;
 
 typedef struct tk_regress_results {
     tk_regress_row *rows;
     int n;
+    /* Filled by tk_regress_read_results: every distinct (study, provenance)
+     * in order of first appearance, the rows without provenance, and one
+     * warning per study whose rows mix BLAS kernels (blas or blas_core differ
+     * between rows, or within a run resumed under another kernel). */
+    tk_regress_provenance *provenances;
+    int n_provenances, rows_without_provenance;
+    char (*warnings)[1024];
+    int n_warnings;
 } tk_regress_results;
 
-/* Reads STUDY_DIR/report/results.csv (as `ticket report` writes it). A table
- * from before the study and model columns is refused with an error that
- * says to rerun `ticket report STUDY_DIR`. */
+/* "N rows of study 'S': <tk_provenance_format>". */
+void tk_regress_provenance_line(const tk_regress_provenance *p, char *out, size_t cap);
+
+/* Reads STUDY_DIR/report/results.csv (as `ticket report` writes it): the
+ * columns before best_iteration in their order, then any others, read by
+ * name (the provenance columns; unknown ones are ignored). A table from
+ * before the study and model columns is refused with an error that says to
+ * rerun `ticket report STUDY_DIR`. */
 int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_error *err);
 void tk_regress_results_free(tk_regress_results *res);
 
@@ -120,10 +142,13 @@ typedef struct tk_regress_outcome {
  * the catalog and the data roots to name the missing ones. */
 void tk_regress_evaluate(const tk_regress_entry *e, const tk_regress_results *res, tk_regress_outcome *out);
 
-/* JUnit XML (one testsuite, one testcase per entry) and a Markdown table. */
+/* JUnit XML (one testsuite, one testcase per entry; the provenance lines and
+ * warnings of res as the suite's <properties>, and each field as a property
+ * of its own when every row has the same provenance) and a Markdown table
+ * followed by the provenance lines and warnings. */
 int tk_regress_write_junit(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
-                           tk_error *err);
+                           const tk_regress_results *res, tk_error *err);
 int tk_regress_write_markdown(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
-                              tk_error *err);
+                              const tk_regress_results *res, tk_error *err);
 
 #endif

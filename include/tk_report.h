@@ -25,7 +25,8 @@ typedef struct tk_result_row {
     double final_accuracy;     /* after the last training step */
     double best_accuracy;      /* the highest over evaluations */
     int64_t best_iteration;
-    char run_dir[512];         /* where the run's files are (metrics.jsonl for training curves) */
+    char run_dir[512];         /* where the run's files are (metrics.jsonl for training curves; summary.json
+                                * for its provenance, tk_provenance_of_run) */
 } tk_result_row;
 
 /* A ticket's mask on disk, for the mask analysis (per-layer density profiles
@@ -50,7 +51,12 @@ typedef struct tk_report_input {
     int n_matrix_densities;
 } tk_report_input;
 
-/* Writes into dir: results.csv and results.json (the rows), summary.csv and
+/* Writes into dir: results.csv and results.json (the rows: study, model,
+ * target, target_optimizer, source, source_optimizer, control, native, level,
+ * density, seed, final_accuracy, best_accuracy, best_iteration, then the
+ * provenance columns tk_provenance_field_names read from each row's run_dir,
+ * empty when it records none; results.json has them as a "provenance"
+ * object), summary.csv and
  * summary.json (mean, std, min, max and n over seeds), report.md, and, when
  * gnuplot is installed, PNG and SVG figures in figures/ from the scripts in
  * plots/. Without gnuplot every table is still written and report.md says

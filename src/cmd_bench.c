@@ -17,6 +17,7 @@
 #include "tk_cli.h"
 #include "tk_file.h"
 #include "tk_model.h"
+#include "tk_provenance.h"
 
 typedef struct bench_config {
     const char *key, *model;
@@ -205,6 +206,13 @@ int tk_cmd_bench(int argc, char **argv) {
         single.input = e->default_input;
         list = &single, n = 1;
     }
+    /* Every configuration runs with these threads (measure sets them in the child). */
+    openblas_set_num_threads(threads);
+    tk_provenance prov;
+    tk_provenance_collect(&prov);
+    char prov_line[2048];
+    tk_provenance_format(&prov, prov_line, sizeof prov_line);
+    printf("provenance: %s\n", prov_line);
     printf("%-14s %-14s %5s %11s %9s %10s %11s %9s %9s%s\n", "config", "model", "batch", "train_sps", "trainGF/s",
            "eval_sps", "evalGF/s", "train_ms", "peak_MiB", torch ? "   vs torch (train, eval)" : "");
     cJSON *out = cJSON_CreateArray();
@@ -235,6 +243,7 @@ int tk_cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(row, "eval_samples_per_s", r.eval_sps);
         cJSON_AddNumberToObject(row, "fwd_flops_per_sample", r.flops);
         cJSON_AddNumberToObject(row, "peak_rss_mib", r.max_rss_kb / 1024.0);
+        cJSON_AddItemToObject(row, "provenance", tk_provenance_to_json(&prov));
         cJSON_AddItemToArray(out, row);
     }
     if (json_out) {

@@ -99,6 +99,17 @@ int tk_cmd_regress(int argc, char **argv) {
         code = fail(&err, 2);
         goto done;
     }
+    /* How the rows were produced, before the verdicts on them. */
+    char line[4096];
+    for (int k = 0; k < res.n_provenances; k++) {
+        tk_regress_provenance_line(&res.provenances[k], line, sizeof line);
+        printf("provenance: %s\n", line);
+    }
+    if (res.rows_without_provenance)
+        printf("provenance: %d rows without provenance (runs from before ticket recorded it)\n",
+               res.rows_without_provenance);
+    for (int k = 0; k < res.n_warnings; k++) fprintf(stderr, "ticket regress: warning: %s\n", res.warnings[k]);
+    fflush(stderr);
     tk_regress_outcome *out = tk_calloc((size_t)reg.n + 1, sizeof *out);
     int count[TK_REGRESS_STATUS_COUNT] = {0};
     int width = (int)strlen("entry");
@@ -125,8 +136,8 @@ int tk_cmd_regress(int argc, char **argv) {
            count[TK_REGRESS_FAIL], count[TK_REGRESS_SKIP],
            count[TK_REGRESS_FAIL] ? "FAIL" : checked ? "PASS" : "nothing checked (no entry applies to this study)");
     code = count[TK_REGRESS_FAIL] || !checked ? 1 : 0;
-    if ((junit && tk_regress_write_junit(junit, &reg, out, &err)) ||
-        (markdown && tk_regress_write_markdown(markdown, &reg, out, &err)))
+    if ((junit && tk_regress_write_junit(junit, &reg, out, &res, &err)) ||
+        (markdown && tk_regress_write_markdown(markdown, &reg, out, &res, &err)))
         code = fail(&err, 2);
     free(out);
     tk_regress_results_free(&res);

@@ -10,6 +10,7 @@
 
 #include "tk_checkpoint.h"
 #include "tk_file.h"
+#include "tk_provenance.h"
 #include "tk_train.h"
 #include "tk_transform.h"
 
@@ -22,6 +23,7 @@ typedef struct trainer {
     const tk_train_start *start;
     const char *dir;
     char path_config[1024], path_ckpt[1024], path_metrics[1024], path_summary[1024], path_rewind[1024];
+    char path_provenance[1024];
     tk_dataset train, test;
     int32_t *train_index, *val_index; /* examples of the train file used for training / validation */
     int n_train, n_val;
@@ -183,16 +185,48 @@ static int truncate_metrics(trainer *t, tk_error *err) {
     return rc;
 }
 
+/* The numbers, then "provenance": the run's segments (provenance.json), one
+ * line each. */
 static int write_summary(const trainer *t, const tk_train_result *r, tk_error *err) {
-    char text[1024];
-    int n = snprintf(text, sizeof text,
-                     "{\n  \"iterations\": %lld,\n  \"final_accuracy\": %.9g,\n  \"final_loss\": %.9g,\n"
-                     "  \"best_accuracy\": %.9g,\n  \"best_iteration\": %lld,\n  \"early_stop_iteration\": %lld,\n"
-                     "  \"seconds\": %.3f,\n  \"samples_per_second\": %.1f\n}\n",
-                     (long long)r->iterations, r->final_accuracy, r->final_loss, r->best_accuracy,
-                     (long long)r->best_iteration, (long long)r->early_stop_iteration, r->seconds,
-                     r->samples_per_second);
-    return tk_file_write_atomic(t->path_summary, text, (size_t)n, err);
+    tk_buf b = {0};
+    tk_buf_printf(&b,
+                  "{\n  \"iterations\": %lld,\n  \"final_accuracy\": %.9g,\n  \"final_loss\": %.9g,\n"
+                  "  \"best_accuracy\": %.9g,\n  \"best_iteration\": %lld,\n  \"early_stop_iteration\": %lld,\n"
+                  "  \"seconds\": %.3f,\n  \"samples_per_second\": %.1f,\n  \"provenance\": [",
+                  (long long)r->iterations, r->final_accuracy, r->final_loss, r->best_accuracy,
+                  (long long)r->best_iteration, (long long)r->early_stop_iteration, r->seconds, r->samples_per_second);
+    cJSON *segments = tk_provenance_read_segments(t->path_provenance), *s;
+    int i = 0;
+    cJSON_ArrayForEach(s, segments) {
+        char *line = cJSON_PrintUnformatted(s);
+        TK_ASSERT(line);
+        tk_buf_printf(&b, "%s\n    %s", i++ ? "," : "", line);
+        free(line);
+    }
+    cJSON_Delete(segments);
+    tk_buf_printf(&b, "%s]\n}\n", i ? "\n  " : "");
+    int rc = tk_file_write_atomic(t->path_summary, b.data, b.len, err);
+    tk_buf_free(&b);
+    return rc;
+}
+
+/* This process's provenance joins the run's segments; a run resumed under
+ * another (another machine, kernel or build) still resumes, but its bits may
+ * differ from an uninterrupted run's, so say so. */
+static int note_provenance(const trainer *t, tk_error *err) {
+    tk_provenance now, before;
+    bool changed;
+    tk_provenance_collect(&now);
+    if (tk_provenance_note_segment(t->path_provenance, t->st.step, &now, &changed, &before, err)) return -1;
+    if (changed) {
+        char was[1200], is[1200];
+        tk_provenance_format(&before, was, sizeof was);
+        tk_provenance_format(&now, is, sizeof is);
+        fprintf(stderr, "ticket: warning: %s resumes at iteration %lld under another provenance (recorded in its "
+                        "provenance.json and summary.json):\n  before: %s\n  now:    %s\n",
+                t->dir, (long long)t->st.step, was, is);
+    }
+    return 0;
 }
 
 int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
@@ -428,6 +462,7 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
         return -1;
     }
     openblas_set_num_threads(t->cfg->threads);
+    if (note_provenance(t, err)) return -1;
     double t0 = tk_now();
     int64_t start_step = t->st.step;
     progress p = {.mode = mode, .t0 = t0, .start_step = start_step};
@@ -475,6 +510,7 @@ int tk_train_run_from(const tk_train_config *cfg, const char *dir, const tk_trai
     snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
     snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);
     snprintf(t.path_summary, sizeof t.path_summary, "%s/summary.json", dir);
+    snprintf(t.path_provenance, sizeof t.path_provenance, "%s/provenance.json", dir);
     int rc = claim_directory(&t, false, err);
     if (rc == 0) rc = run(&t, progress, result, err);
     trainer_free(&t);

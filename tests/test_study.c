@@ -17,9 +17,11 @@
 #include "tk_checkpoint.h"
 #include "tk_file.h"
 #include "tk_find.h"
+#include "tk_provenance.h"
 #include "tk_study.h"
 #include "tk_ticket.h"
 
+#include <cblas.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
@@ -261,7 +263,10 @@ static int fields(const char *row, char *buf, size_t cap, char **f) {
 
 /* results.csv columns */
 enum { R_STUDY, R_MODEL, R_TARGET, R_TARGET_OPT, R_SOURCE, R_SOURCE_OPT, R_CONTROL, R_NATIVE, R_LEVEL, R_DENSITY, R_SEED, R_FINAL,
-       R_BEST, R_BEST_ITER, R_COLUMNS };
+       R_BEST, R_BEST_ITER, R_TICKET_VERSION, R_BLAS, R_BLAS_CORE, R_BLAS_CORETYPE, R_BLAS_THREADS, R_ENGINE_THREADS, R_CPU,
+       R_ISA, R_COLUMNS };
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
 /* summary.csv columns */
 enum { S_TARGET, S_TARGET_OPT, S_SOURCE, S_SOURCE_OPT, S_CONTROL, S_NATIVE, S_LEVEL, S_DENSITY, S_N, S_FINAL_MEAN,
        S_COLUMNS = 17 };
@@ -311,7 +316,8 @@ static void check_results(const char *report, const study_spec *p) {
     free(path);
     if (!t.header) return;
     CHECK(!strcmp(t.header, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,"
-                            "density,seed,final_accuracy,best_accuracy,best_iteration"));
+                            "density,seed,final_accuracy,best_accuracy,best_iteration,ticket_version,blas,blas_core,"
+                            "blas_coretype,blas_threads,engine_threads,cpu,isa"));
     cell want[256];
     int n_want = expected_cells(p, want);
     CHECK(t.n == n_want);
@@ -319,8 +325,9 @@ static void check_results(const char *report, const study_spec *p) {
     char buf[1024], *f[MAX_FIELDS];
     int bad_fields = 0, bad_values = 0;
     for (int i = 0; i < t.n; i++) {
+        /* At least the columns: a CPU name with a comma is quoted, which fields() does not undo. */
         int nf = fields(t.rows[i], buf, sizeof buf, f);
-        if (nf != R_COLUMNS) {
+        if (nf < R_COLUMNS) {
             bad_fields++;
             continue;
         }
@@ -330,7 +337,11 @@ static void check_results(const char *report, const study_spec *p) {
          * transferred ticket keeps its source's density, a control its ticket's. */
         bool ok = !strcmp(f[R_STUDY], p->name) && !strcmp(f[R_MODEL], "lenet_300_100") &&
                   fabs(density - pow(0.5, atoi(f[R_LEVEL]))) < 1e-9 && final >= 0 && final <= 1 &&
-                  best >= final && best <= 1 && best_iter >= 20 && best_iter <= 60;
+                  best >= final && best <= 1 && best_iter >= 20 && best_iter <= 60 &&
+                  /* The workers run this program with this environment: this process's provenance. */
+                  !strcmp(f[R_TICKET_VERSION], tk_provenance_version()) && !strcmp(f[R_BLAS], openblas_get_config()) &&
+                  !strcmp(f[R_BLAS_CORE], openblas_get_corename()) && atoi(f[R_BLAS_THREADS]) >= 1 &&
+                  atoi(f[R_ENGINE_THREADS]) >= 1 && f[R_CPU][0];
         if (!ok) printf("  implausible row: %s\n", t.rows[i]), bad_values++;
     }
     CHECK(bad_fields == 0);
@@ -339,7 +350,7 @@ static void check_results(const char *report, const study_spec *p) {
     for (int c = 0; c < n_want; c++) {
         int found = 0;
         for (int i = 0; i < t.n; i++) {
-            if (fields(t.rows[i], buf, sizeof buf, f) != R_COLUMNS || !row_is(f, &want[c])) continue;
+            if (fields(t.rows[i], buf, sizeof buf, f) < R_COLUMNS || !row_is(f, &want[c])) continue;
             found++;
             bool native = !strcmp(f[R_NATIVE], "true");
             if (strcmp(f[R_TARGET_OPT], want[c].target->optimizer) ||
@@ -380,7 +391,7 @@ static void check_summary(const char *report, const study_spec *p) {
         double sum = 0;
         int members = 0;
         for (int j = 0; j < r.n; j++) {
-            if (fields(r.rows[j], rbuf, sizeof rbuf, g) != R_COLUMNS) continue;
+            if (fields(r.rows[j], rbuf, sizeof rbuf, g) < R_COLUMNS) continue;
             if (strcmp(g[R_TARGET], f[S_TARGET]) || strcmp(g[R_SOURCE], f[S_SOURCE]) ||
                 strcmp(g[R_CONTROL], f[S_CONTROL]) || strcmp(g[R_LEVEL], f[S_LEVEL]))
                 continue;

@@ -289,6 +289,8 @@ static const char *const csv_header[] = {"study", "model", "target", "target_opt
 enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
 enum { C_STUDY, C_MODEL, C_TARGET, C_TOPT, C_SOURCE, C_SOPT, C_CONTROL, C_NATIVE, C_LEVEL, C_DENSITY, C_SEED, C_FINAL,
        C_BEST };
+/* The result columns, then the provenance columns and room for more. */
+enum { CSV_MAX_COLUMNS = CSV_FIELDS + TK_PROV_FIELD_COUNT + 16 };
 /* The header `ticket report` wrote before rows said their study and model. */
 static const char old_header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
                                  "final_accuracy,best_accuracy,best_iteration";
@@ -328,6 +330,94 @@ static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk
     return 0;
 }
 
+/* ---- the provenance columns */
+
+/* Where each provenance field is among the header's columns, -1 when absent. */
+static void provenance_columns(char **header, int n, int *column) {
+    for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) {
+        column[f] = -1;
+        for (int i = CSV_FIELDS; i < n && column[f] < 0; i++)
+            if (!strcmp(header[i], tk_provenance_field_names[f])) column[f] = i;
+    }
+}
+
+static void read_provenance(char **fields, const int *column, tk_provenance *p) {
+    memset(p, 0, sizeof *p);
+    for (int f = 0; f < TK_PROV_FIELD_COUNT; f++)
+        if (column[f] >= 0) snprintf(p->field[f], sizeof p->field[f], "%s", fields[column[f]]);
+}
+
+void tk_regress_provenance_line(const tk_regress_provenance *p, char *out, size_t cap) {
+    char line[2048];
+    tk_provenance_format(&p->prov, line, sizeof line);
+    snprintf(out, cap, "%d row%s of study '%s': %s", p->rows, p->rows == 1 ? "" : "s", p->study, line);
+}
+
+/* A kernel, as the warning names it: "blas_core (blas)". */
+static void kernel_name(const tk_provenance *p, char *out, size_t cap) {
+    snprintf(out, cap, "%s (%s)", p->field[TK_PROV_BLAS_CORE][0] ? p->field[TK_PROV_BLAS_CORE] : "?",
+             p->field[TK_PROV_BLAS][0] ? p->field[TK_PROV_BLAS] : "?");
+}
+
+static void summarize_provenance(tk_regress_results *res) {
+    res->provenances = tk_calloc((size_t)res->n + 1, sizeof *res->provenances);
+    for (int i = 0; i < res->n; i++) {
+        const tk_regress_row *r = &res->rows[i];
+        if (!tk_provenance_known(&r->prov)) {
+            res->rows_without_provenance++;
+            continue;
+        }
+        int k = 0;
+        while (k < res->n_provenances && (strcmp(res->provenances[k].study, r->study) ||
+                                          !tk_provenance_equal(&res->provenances[k].prov, &r->prov)))
+            k++;
+        tk_regress_provenance *p = &res->provenances[k];
+        if (k == res->n_provenances) {
+            res->n_provenances++;
+            snprintf(p->study, sizeof p->study, "%s", r->study);
+            p->prov = r->prov;
+        }
+        p->rows++;
+    }
+    /* One warning per study whose provenances hold more than one kernel. */
+    res->warnings = tk_calloc((size_t)res->n_provenances + 1, sizeof *res->warnings);
+    for (int k = 0; k < res->n_provenances; k++) {
+        const tk_regress_provenance *p = &res->provenances[k];
+        bool seen = false, mixed = false;
+        for (int j = 0; j < k && !seen; j++) seen = !strcmp(res->provenances[j].study, p->study);
+        if (seen) continue;
+        for (int j = k; j < res->n_provenances; j++) {
+            const tk_regress_provenance *q = &res->provenances[j];
+            if (strcmp(q->study, p->study)) continue;
+            mixed |= !tk_provenance_same_kernel(&q->prov, &p->prov) || strstr(q->prov.field[TK_PROV_BLAS_CORE], "; ") ||
+                     strstr(q->prov.field[TK_PROV_BLAS], "; ");
+        }
+        if (!mixed) continue;
+        char *w = res->warnings[res->n_warnings++];
+        size_t cap = sizeof res->warnings[0];
+        int len = snprintf(w, cap, "study '%s' mixes BLAS kernels across its rows:", p->study);
+        for (int j = k; j < res->n_provenances && len < (int)cap; j++) { /* rows per kernel */
+            const tk_regress_provenance *q = &res->provenances[j];
+            bool listed = strcmp(q->study, p->study) != 0;
+            for (int i = k; i < j && !listed; i++)
+                listed = !strcmp(res->provenances[i].study, p->study) &&
+                         tk_provenance_same_kernel(&res->provenances[i].prov, &q->prov);
+            if (listed) continue;
+            int rows = 0;
+            for (int i = j; i < res->n_provenances; i++)
+                if (!strcmp(res->provenances[i].study, p->study) &&
+                    tk_provenance_same_kernel(&res->provenances[i].prov, &q->prov))
+                    rows += res->provenances[i].rows;
+            char kernel[600];
+            kernel_name(&q->prov, kernel, sizeof kernel);
+            len += snprintf(w + len, cap - (size_t)len, " %d row%s %s;", rows, rows == 1 ? "" : "s", kernel);
+        }
+        if (len < (int)cap)
+            snprintf(w + len, cap - (size_t)len, " numbers from different kernels differ in their last bits, so "
+                                                 "compare them only within a tolerance");
+    }
+}
+
 int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/report/results.csv", study_dir);
@@ -337,7 +427,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    int cap = 0, line_no = 0, rc = 0;
+    int cap = 0, line_no = 0, rc = 0, columns = CSV_FIELDS, prov_column[TK_PROV_FIELD_COUNT];
     for (char *line = (char *)data, *next; line && *line && !rc; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -350,18 +440,20 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
                          path, study_dir);
             break;
         }
-        char *f[CSV_FIELDS + 1];
-        int nf = csv_split(line, f, CSV_FIELDS + 1);
+        char *f[CSV_MAX_COLUMNS + 1];
+        int nf = csv_split(line, f, CSV_MAX_COLUMNS + 1);
         if (line_no == 1) {
-            bool ok = nf == CSV_FIELDS;
+            bool ok = nf >= CSV_FIELDS;
             for (int i = 0; ok && i < CSV_FIELDS; i++) ok = !strcmp(f[i], csv_header[i]);
             if (!ok)
                 rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,best_iteration as `ticket report` "
                                   "writes it", path, csv_header[0], csv_header[1], csv_header[2]);
+            columns = nf;
+            provenance_columns(f, nf, prov_column);
             continue;
         }
-        if (nf != CSV_FIELDS) {
-            rc = tk_fail(err, "%s:%d: expected %d fields, found %d", path, line_no, CSV_FIELDS, nf);
+        if (nf != columns) {
+            rc = tk_fail(err, "%s:%d: expected %d fields, found %d", path, line_no, columns, nf);
             break;
         }
         if (res->n == cap) {
@@ -370,18 +462,20 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
             TK_ASSERT(res->rows);
         }
         rc = parse_row(f, &res->rows[res->n], path, line_no, err);
-        if (!rc) res->n++;
+        if (!rc) read_provenance(f, prov_column, &res->rows[res->n++].prov);
     }
     if (!rc && line_no == 0) rc = tk_fail(err, "%s: empty file", path);
     free(data);
     if (rc) tk_regress_results_free(res);
+    else summarize_provenance(res);
     return rc;
 }
 
 void tk_regress_results_free(tk_regress_results *res) {
     free(res->rows);
-    res->rows = NULL;
-    res->n = 0;
+    free(res->provenances);
+    free(res->warnings);
+    memset(res, 0, sizeof *res);
 }
 
 /* ---- evaluating */
@@ -540,14 +634,43 @@ static int write_out(const char *path, tk_buf *b, tk_error *err) {
     return rc;
 }
 
+static void xml_property(tk_buf *b, const char *name, const char *value) {
+    tk_buf_printf(b, "    <property name=\"");
+    xml_text(b, name);
+    tk_buf_printf(b, "\" value=\"");
+    xml_text(b, value);
+    tk_buf_printf(b, "\"/>\n");
+}
+
+/* How the rows were produced, as the suite's properties. */
+static void junit_properties(tk_buf *b, const tk_regress_results *res) {
+    tk_buf_printf(b, "  <properties>\n");
+    if (res->n_provenances == 1)
+        for (int f = 0; f < TK_PROV_FIELD_COUNT; f++)
+            xml_property(b, tk_provenance_field_names[f], res->provenances[0].prov.field[f]);
+    char line[4096];
+    for (int k = 0; k < res->n_provenances; k++) {
+        tk_regress_provenance_line(&res->provenances[k], line, sizeof line);
+        xml_property(b, "provenance", line);
+    }
+    if (res->rows_without_provenance) {
+        snprintf(line, sizeof line, "%d rows without provenance (runs from before ticket recorded it)",
+                 res->rows_without_provenance);
+        xml_property(b, "provenance", line);
+    }
+    for (int k = 0; k < res->n_warnings; k++) xml_property(b, "warning", res->warnings[k]);
+    tk_buf_printf(b, "  </properties>\n");
+}
+
 int tk_regress_write_junit(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
-                           tk_error *err) {
+                           const tk_regress_results *res, tk_error *err) {
     int count[TK_REGRESS_STATUS_COUNT] = {0};
     for (int i = 0; i < reg->n; i++) count[out[i].status]++;
     tk_buf b = {0};
     tk_buf_printf(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                       "<testsuite name=\"ticket regress\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" errors=\"0\">\n",
                   reg->n, count[TK_REGRESS_FAIL], count[TK_REGRESS_SKIP]);
+    junit_properties(&b, res);
     for (int i = 0; i < reg->n; i++) {
         const tk_regress_entry *e = &reg->entries[i];
         tk_buf_printf(&b, "  <testcase classname=\"");
@@ -578,7 +701,7 @@ static void md_cell(tk_buf *b, const char *s) {
 }
 
 int tk_regress_write_markdown(const char *path, const tk_regress_registry *reg, const tk_regress_outcome *out,
-                              tk_error *err) {
+                              const tk_regress_results *res, tk_error *err) {
     tk_buf b = {0};
     tk_buf_printf(&b, "| entry | citation | metric | expected | measured | check | result |\n"
                       "|---|---|---|---|---|---|---|\n");
@@ -600,6 +723,22 @@ int tk_regress_write_markdown(const char *path, const tk_regress_registry *reg, 
             md_cell(&b, out[i].reason);
         }
         tk_buf_printf(&b, " |\n");
+    }
+    tk_buf_printf(&b, "\n**Provenance** of the rows checked:\n\n");
+    char line[4096];
+    for (int k = 0; k < res->n_provenances; k++) {
+        tk_regress_provenance_line(&res->provenances[k], line, sizeof line);
+        tk_buf_printf(&b, "- ");
+        md_cell(&b, line);
+        tk_buf_printf(&b, "\n");
+    }
+    if (res->rows_without_provenance)
+        tk_buf_printf(&b, "- %d rows without provenance (runs from before ticket recorded it)\n",
+                      res->rows_without_provenance);
+    for (int k = 0; k < res->n_warnings; k++) {
+        tk_buf_printf(&b, "\n**Warning:** ");
+        md_cell(&b, res->warnings[k]);
+        tk_buf_printf(&b, "\n");
     }
     return write_out(path, &b, err);
 }

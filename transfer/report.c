@@ -10,6 +10,7 @@
 #define _XOPEN_SOURCE 700
 #include "tk_report.h"
 #include "tk_file.h"
+#include "tk_provenance.h"
 #include "tk_ticket.h"
 
 #include <cJSON.h>
@@ -637,10 +638,14 @@ static void json_u64(cJSON *o, const char *key, uint64_t v) {
     cJSON_AddRawToObject(o, key, text);
 }
 
-static int write_results(const tk_report_input *in, const char *dir, tk_error *err) {
+/* The provenance columns follow the result's own, so readers that go by
+ * position keep working. */
+static int write_results(const tk_report_input *in, const tk_provenance *prov, const char *dir, tk_error *err) {
     tk_buf b = {0};
     tk_buf_printf(&b, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
-                      "final_accuracy,best_accuracy,best_iteration\n");
+                      "final_accuracy,best_accuracy,best_iteration");
+    for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) tk_buf_printf(&b, ",%s", tk_provenance_field_names[f]);
+    tk_buf_printf(&b, "\n");
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < in->n_rows; i++) {
         const tk_result_row *r = &in->rows[i];
@@ -651,8 +656,9 @@ static int write_results(const tk_report_input *in, const char *dir, tk_error *e
         csv_field(&b, r->source, false);
         csv_field(&b, r->source_optimizer, false);
         csv_field(&b, r->control, false);
-        tk_buf_printf(&b, "%s,%d,%.9g,%llu,%.9g,%.9g,%lld\n", r->native ? "true" : "false", r->level, r->density,
+        tk_buf_printf(&b, "%s,%d,%.9g,%llu,%.9g,%.9g,%lld,", r->native ? "true" : "false", r->level, r->density,
                       (unsigned long long)r->seed, r->final_accuracy, r->best_accuracy, (long long)r->best_iteration);
+        for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) csv_field(&b, prov[i].field[f], f == TK_PROV_FIELD_COUNT - 1);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "study", r->study);
         cJSON_AddStringToObject(o, "model", r->model);
@@ -669,6 +675,7 @@ static int write_results(const tk_report_input *in, const char *dir, tk_error *e
         cJSON_AddNumberToObject(o, "best_accuracy", r->best_accuracy);
         cJSON_AddNumberToObject(o, "best_iteration", (double)r->best_iteration);
         cJSON_AddStringToObject(o, "run_dir", r->run_dir);
+        cJSON_AddItemToObject(o, "provenance", tk_provenance_to_json(&prov[i]));
         cJSON_AddItemToArray(arr, o);
     }
     int rc = write_buf(dir, "results.csv", &b, err);
@@ -982,7 +989,56 @@ static void md_curves(const tk_report *r, md_ctx *c) {
     for (int t = 0; t < r->n_targets; t++) md_figure(&c->b, r->targets[t].curves, "training curves");
 }
 
-static int write_markdown(const tk_report *r, const char *dir, const char *figures_error, tk_error *err) {
+/* Every distinct provenance of the rows, with how many rows it produced; a
+ * warning when the rows come from different BLAS kernels. */
+static void md_provenance(const tk_report *r, const tk_provenance *prov, md_ctx *c) {
+    tk_buf *b = &c->b;
+    int n = r->in->n_rows, n_distinct = 0, unknown = 0;
+    int *first = tk_malloc(sizeof(int) * (size_t)(n ? n : 1)), *count = tk_calloc((size_t)(n ? n : 1), sizeof(int));
+    for (int i = 0; i < n; i++) {
+        if (!tk_provenance_known(&prov[i])) {
+            unknown++;
+            continue;
+        }
+        int k = 0;
+        while (k < n_distinct && !tk_provenance_equal(&prov[first[k]], &prov[i])) k++;
+        if (k == n_distinct) first[n_distinct++] = i;
+        count[k]++;
+    }
+    tk_buf_printf(b, "## Provenance\n\nHow the numbers were produced, from each run's summary.json (the same "
+                     "columns are in results.csv; a run resumed under another provenance lists both values, "
+                     "separated by \"; \").\n\n");
+    if (n_distinct) {
+        tk_buf_printf(b, "| rows | ticket | BLAS | core | OPENBLAS_CORETYPE | BLAS threads | engine threads | CPU | ISA |\n"
+                         "| ---: | --- | --- | --- | --- | ---: | ---: | --- | --- |\n");
+        for (int k = 0; k < n_distinct; k++) {
+            tk_buf_printf(b, "| %d |", count[k]);
+            for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) {
+                const char *v = prov[first[k]].field[f];
+                tk_buf_printf(b, " ");
+                md_text(b, v[0] ? v : f == TK_PROV_BLAS_CORETYPE ? "unset" : DASH);
+                tk_buf_printf(b, " |");
+            }
+            tk_buf_printf(b, "\n");
+        }
+        tk_buf_printf(b, "\n");
+    }
+    bool mixed = false;
+    for (int k = 0; k < n_distinct; k++)
+        mixed |= !tk_provenance_same_kernel(&prov[first[k]], &prov[first[0]]) ||
+                 strstr(prov[first[k]].field[TK_PROV_BLAS_CORE], "; ") || strstr(prov[first[k]].field[TK_PROV_BLAS], "; ");
+    if (mixed)
+        tk_buf_printf(b, "**Warning:** these rows were computed with different BLAS kernels; their numbers differ in "
+                         "the last bits for that reason alone, and results are comparable only within a tolerance.\n\n");
+    if (unknown) tk_buf_printf(b, "%d rows have no provenance (their runs predate it).\n\n", unknown);
+    tk_buf_printf(b, "The tables were written by ticket ");
+    md_text(b, tk_provenance_version());
+    tk_buf_printf(b, ".\n\n");
+    free(first), free(count);
+}
+
+static int write_markdown(const tk_report *r, const tk_provenance *prov, const char *dir, const char *figures_error,
+                          tk_error *err) {
     md_ctx c;
     memset(&c, 0, sizeof c);
     tk_buf *b = &c.b;
@@ -998,6 +1054,7 @@ static int write_markdown(const tk_report *r, const char *dir, const char *figur
     md_matrix(r, &c);
     md_masks(r, &c);
     md_curves(r, &c);
+    md_provenance(r, prov, &c);
     tk_buf_printf(b, "## Notes\n\n");
     int missing = c.missing_table + c.missing_matrix + c.missing_delta;
     if (missing)
@@ -1020,16 +1077,19 @@ int tk_report_write(const tk_report_input *in, const char *dir, tk_error *err) {
     if (tk_mkdirs(dir, err)) return -1;
     tk_report r;
     if (tk_report_analyze(in, &r, err)) return -1;
-    int rc = write_results(in, dir, err);
+    tk_provenance *prov = tk_calloc((size_t)(in->n_rows ? in->n_rows : 1), sizeof *prov);
+    for (int i = 0; i < in->n_rows; i++) tk_provenance_of_run(in->rows[i].run_dir, &prov[i], NULL);
+    int rc = write_results(in, prov, dir, err);
     if (rc == 0) rc = write_summary(&r, dir, err);
     if (rc == 0 && r.n_pairs) rc = write_overlap_csv(&r, dir, err);
     if (rc == 0) {
         /* A failed figure still leaves a report with every table, which says what failed. */
         tk_error fig_err = {{0}};
         int fig_rc = tk_report_figures(&r, dir, &fig_err);
-        rc = write_markdown(&r, dir, fig_rc ? fig_err.msg : NULL, err);
+        rc = write_markdown(&r, prov, dir, fig_rc ? fig_err.msg : NULL, err);
         if (rc == 0 && fig_rc) rc = tk_fail(err, "%s", fig_err.msg);
     }
     tk_report_free(&r);
+    free(prov);
     return rc;
 }
