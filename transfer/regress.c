@@ -240,9 +240,17 @@ int tk_regress_load(tk_regress_registry *reg, const char *path, tk_error *err) {
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
     cJSON *root = cJSON_ParseWithLength((const char *)data, n);
+    if (!root) {
+        /* The error pointer points into data: quote it before freeing. */
+        const char *at = cJSON_GetErrorPtr();
+        bool inside = at && at >= (const char *)data && at <= (const char *)data + n;
+        tk_fail(err, "%s: not valid JSON at byte %zu (near \"%.20s\"); fix the file or take it from the source tree "
+                     "again",
+                path, inside ? (size_t)(at - (const char *)data) : n, inside ? at : "");
+        free(data);
+        return -1;
+    }
     free(data);
-    if (!root)
-        return tk_fail(err, "%s: not valid JSON (near \"%.20s\")", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
     int rc = load_entries(reg, root, path, err);
     cJSON_Delete(root);
     return rc;
