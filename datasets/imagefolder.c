@@ -57,6 +57,8 @@
 #define DEFAULT_SIDE 64
 #define MAX_SIDE 4096
 #define MAX_DEPTH 32
+#define MAX_TEXT_BYTES ((size_t)64 << 20)   /* a member holding labels or class names (words.txt: 2 MB) */
+#define MAX_IMAGE_BYTES ((size_t)256 << 20) /* one image file: a 4096 x 4096 RGBA PNG stored raw is 64 MiB */
 #define DETECT_BYTES (64 << 20) /* of an archive's uncompressed stream, read at most by detect() */
 
 /* ---- names */
@@ -205,7 +207,7 @@ static int list_archive(listing *l, tk_error *err) {
         if (m.is_file && text && l->nt < TK_ARRAY_LEN(l->t)) {
             uint8_t *buf = NULL;
             size_t cap = 0, n;
-            if (tk_archive_read(a, &buf, &cap, &n, err)) {
+            if (tk_archive_read(a, MAX_TEXT_BYTES, &buf, &cap, &n, err)) {
                 free(buf);
                 r = -1;
                 break;
@@ -832,7 +834,7 @@ static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, t
         const keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, cmp_keyed_key);
         if (!hit) continue;
         snprintf(name, sizeof name, "%s: member %s", p->source, member);
-        rc = tk_archive_read(a, &buf, &cap, &n, err);
+        rc = tk_archive_read(a, MAX_IMAGE_BYTES, &buf, &cap, &n, err);
         if (rc == 0) rc = tk_image_decode_fit(buf, n, name, 3, H, W, scratch, images + hit->at * image_size, err);
         done[hit->at] = true;
     }
