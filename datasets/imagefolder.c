@@ -348,7 +348,7 @@ static int classes_from_folders(const listing *l, const char *root, class_set *c
         const char *last = cs->n ? cs->ids[cs->n - 1] : NULL;
         if (!last || strlen(last) != len || strncmp(last, rest, len)) class_add(cs, rest, len);
     }
-    qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str);
+    if (cs->n > 1) qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str); /* ids is NULL when there are none */
     int kept = 0;
     for (int i = 0; i < cs->n; i++) {
         if (kept && !strcmp(cs->ids[kept - 1], cs->ids[i])) free(cs->ids[i]);
