@@ -76,25 +76,47 @@ static int reserve(tk_archive *ar, uint8_t **buf, size_t *cap, size_t want, size
     return 0;
 }
 
-int tk_archive_read(tk_archive *ar, uint8_t **buf, size_t *cap, size_t *n, tk_error *err) {
+static int damaged(tk_archive *ar, size_t n, la_ssize_t got, tk_error *err) {
+    char of[64] = "";
+    if (ar->size > 0) snprintf(of, sizeof of, " of %lld", (long long)ar->size);
+    return tk_fail(err, "%s: member %s: truncated or damaged: reading stopped after %zu%s bytes%s%s; %s", ar->path,
+                   ar->member, n, of, got < 0 ? ": " : "", got < 0 ? why(ar->a) : "", ar->fix);
+}
+
+int tk_archive_read(tk_archive *ar, size_t max, uint8_t **buf, size_t *cap, size_t *n, tk_error *err) {
     *n = 0;
-    /* With the size known, one allocation of exactly that (a 30 MB CIFAR
-     * batch is not doubled on the way); otherwise grow until the end. */
     bool sized = ar->size > 0;
-    if (sized && reserve(ar, buf, cap, (size_t)ar->size, 0, err)) return -1;
+    if (sized && (uint64_t)ar->size > max)
+        return tk_fail(err, "%s: member %s: its header says %lld bytes, more than the %zu expected of it; %s", ar->path,
+                       ar->member, (long long)ar->size, max, ar->fix);
+    /* The bytes accepted. A header's size is a claim: the buffer doubles
+     * from 1 MiB as the data arrives, so a 49-byte zip cannot make ticket
+     * allocate the 4 GiB it declares; with the size known, the last step is
+     * exactly that (a 30 MB CIFAR batch is not doubled on the way). */
+    size_t limit = sized ? (size_t)ar->size : max;
     for (;;) {
-        if (sized && *n == (size_t)ar->size) break;
-        if (!sized && *n == *cap && reserve(ar, buf, cap, *cap ? *cap * 2 : 1 << 16, *n, err)) return -1;
-        la_ssize_t got = archive_read_data(ar->a, *buf + *n, (sized ? (size_t)ar->size : *cap) - *n);
-        if (got == 0 && !sized) break;
-        if (got <= 0) {
-            char of[64] = "";
-            if (sized) snprintf(of, sizeof of, " of %lld", (long long)ar->size);
-            return tk_fail(err, "%s: member %s: truncated or damaged: reading stopped after %zu%s bytes%s%s; %s",
-                           ar->path, ar->member, *n, of, got < 0 ? ": " : "", got < 0 ? why(ar->a) : "", ar->fix);
+        size_t room = !*buf ? 0 : *cap < limit ? *cap : limit;
+        if (*n == room && *n == limit) {
+            if (sized) break;
+            char probe; /* one byte more than `max` tells a member that is too large */
+            la_ssize_t more = archive_read_data(ar->a, &probe, 1);
+            if (more == 0) break;
+            if (more < 0) return damaged(ar, *n, more, err);
+            return tk_fail(err, "%s: member %s is larger than the %zu bytes expected of it; %s", ar->path, ar->member,
+                           max, ar->fix);
         }
+        if (*n == room) {
+            size_t grown = *cap && *buf ? *cap * 2 : sized ? (size_t)1 << 20 : (size_t)1 << 16;
+            if (grown > limit) grown = limit;
+            if (reserve(ar, buf, cap, grown, *n, err)) return -1;
+            room = grown;
+        }
+        la_ssize_t got = archive_read_data(ar->a, *buf + *n, room - *n);
+        if (got == 0 && !sized) break;
+        if (got <= 0) return damaged(ar, *n, got, err);
         *n += (size_t)got;
     }
+    if (reserve(ar, buf, cap, *n, *n, err)) return -1; /* an empty member: nothing allocated yet */
     (*buf)[*n] = 0;
     return 0;
 }

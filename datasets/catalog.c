@@ -139,7 +139,7 @@ static int get_int(parse_ctx *c, const cJSON *obj, const char *at, const char *k
     const cJSON *v = member(c, obj, at, key, required, what);
     if (!v) return required ? -1 : 0;
     double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-    if (!cJSON_IsNumber(v) || d != (double)(int64_t)d || d < (double)lo || d > (double)hi) {
+    if (!cJSON_IsNumber(v) || !tk_whole_in(d, lo, hi)) {
         char path[256], expected[96];
         key_path(path, sizeof path, at, key);
         snprintf(expected, sizeof expected, "a whole number from %lld to %lld", (long long)lo, (long long)hi);
@@ -345,7 +345,7 @@ static int parse_entry(parse_ctx *c, const cJSON *root, tk_catalog_entry *e) {
         if (!safe_relative(e->locations[i]))
             return tk_fail(c->err, "%s: key \"locations[%d]\": \"%s\" must be relative to the data root, without ..",
                            c->source, i, e->locations[i]);
-    if (get_int(c, root, "", "classes", true, "the number of classes", 1, 1 << 20, &classes) < 0) return -1;
+    if (get_int(c, root, "", "classes", true, "the number of classes", 1, TK_MAX_CLASSES, &classes) < 0) return -1;
     e->classes = (int)classes;
 
     char *names;
@@ -361,8 +361,7 @@ static int parse_entry(parse_ctx *c, const cJSON *root, tk_catalog_entry *e) {
         int dims[3] = {0}, i = 0;
         bool ok = cJSON_GetArraySize(shape) == 3;
         for (const cJSON *d = shape->child; d && ok; d = d->next, i++) {
-            ok = cJSON_IsNumber(d) && d->valuedouble >= 1 && d->valuedouble <= 65536 &&
-                 d->valuedouble == (double)(int)d->valuedouble;
+            ok = cJSON_IsNumber(d) && tk_whole_in(d->valuedouble, 1, 65536);
             if (ok) dims[i] = (int)d->valuedouble;
         }
         if (!ok || dims[0] > TK_CATALOG_MAX_CHANNELS)

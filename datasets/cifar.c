@@ -37,6 +37,7 @@
 #define PIXELS (3 * SIDE * SIDE)
 #define MAX_BATCHES 16 /* CIFAR-10 has 5 train batches */
 #define MAX_NAMES_BYTES (1 << 20)
+#define MAX_RECORDS 60000 /* in one file: CIFAR-100's train.bin has 50000 */
 
 typedef struct cifar_layout {
     const char *format;             /* "cifar10" */
@@ -144,6 +145,10 @@ static int claim_part(cifar_state *s, member_role role, int index, const char *a
     if (p->name[0])
         return tk_fail(err, "%s: two files named %s: %s and %s; keep one", s->path, base_name(name), p->name, name);
     size_t record = (size_t)L->label_bytes + PIXELS;
+    if (role == ROLE_DATA && size > 0 && (uint64_t)size / record > MAX_RECORDS)
+        return tk_fail(err, "%s is %lld bytes, more than the %d %zu-byte records a %s file holds: it is not %s; "
+                            "download %s again",
+                       source_desc, (long long)size, MAX_RECORDS, record, L->title, L->title, L->archive);
     if (role == ROLE_DATA && (size <= 0 || (uint64_t)size % record))
         return tk_fail(err, "%s is %s%lld bytes, expected a whole number of %zu-byte %s records (%d label byte%s + "
                             "%d pixels): the file is damaged or cut short; download %s again",
@@ -173,8 +178,9 @@ static int read_archive(cifar_state *s, tk_error *err) {
         if (role == ROLE_OTHER) continue;
         part *p;
         size_t cap = 0;
+        size_t max = role == ROLE_DATA ? MAX_RECORDS * ((size_t)s->L->label_bytes + PIXELS) : MAX_NAMES_BYTES;
         if (claim_part(s, role, index, s->path, m.name, m.size, &p, err) ||
-            tk_archive_read(a, &p->bytes, &cap, &p->size, err)) {
+            tk_archive_read(a, max, &p->bytes, &cap, &p->size, err)) {
             r = -1;
             break;
         }

@@ -105,6 +105,36 @@ int tk_dataset_resolve(const char *name, tk_split split, tk_resolved *out, tk_er
                    name, known);
 }
 
+int tk_classes_from_labels(const int32_t *labels, int n, const char *file, const char *fix, int *classes,
+                           tk_error *err) {
+    int max = -1, at = -1;
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= TK_MAX_CLASSES)
+            return tk_fail(err, "%s: label %d at index %d: expected a class index from 0 to %d; %s", file, labels[i], i,
+                           TK_MAX_CLASSES - 1, fix);
+        if (labels[i] > max) max = labels[i], at = i;
+    }
+    bool *seen = tk_calloc((size_t)max + 2, sizeof(bool));
+    for (int i = 0; i < n; i++) seen[labels[i]] = true;
+    char which[128];
+    size_t len = 0;
+    int missing = 0;
+    for (int c = 0; c <= max; c++) {
+        if (seen[c]) continue;
+        if (missing < 8) len += (size_t)snprintf(which + len, sizeof which - len, "%s%d", missing ? ", " : "", c);
+        else if (missing == 8) len += (size_t)snprintf(which + len, sizeof which - len, ", ...");
+        missing++;
+    }
+    free(seen);
+    if (missing)
+        return tk_fail(err, "%s: label %d at index %d makes %d classes, but %s %s %s no example: the files give no class "
+                            "count, so the labels must be 0..N-1 with every class present; %s",
+                       file, max, at, max + 1, missing == 1 ? "class" : "classes", which, missing == 1 ? "has" : "have",
+                       fix);
+    *classes = max + 1;
+    return 0;
+}
+
 /* The catalog knows the class count and names that IDX files, for one, do
  * not record; files that name their classes are trusted over the catalog. */
 static int apply_catalog(const tk_catalog_entry *e, const char *path, tk_dataset *d, tk_error *err) {
@@ -124,11 +154,11 @@ static int apply_catalog(const tk_catalog_entry *e, const char *path, tk_dataset
 
 static int load(const char *name, tk_split split, const tk_load_options *opt, tk_dataset *out, tk_error *err) {
     memset(out, 0, sizeof *out);
-    const tk_load_options defaults = {0};
+    tk_load_options o = opt ? *opt : (tk_load_options){0};
     tk_resolved r;
-    if (tk_dataset_resolve(name, split, &r, err) ||
-        r.format->load(r.path, split, opt ? opt : &defaults, out, err))
-        return -1;
+    if (tk_dataset_resolve(name, split, &r, err)) return -1;
+    if (r.entry) o.classes = r.entry->classes;
+    if (r.format->load(r.path, split, &o, out, err)) return -1;
     if (r.entry && apply_catalog(r.entry, r.path, out, err)) {
         tk_dataset_free(out);
         return -1;

@@ -174,7 +174,6 @@ int tk_idx_load(const char *images_path, const char *labels_path, int classes_hi
     }
     int n = (int)img_dims[0];
     int32_t *labels = tk_malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    int max_label = -1;
     for (int i = 0; i < n; i++) {
         int v = lab[lab_at + (size_t)i];
         if (classes_hint > 0 && v >= classes_hint) {
@@ -183,10 +182,17 @@ int tk_idx_load(const char *images_path, const char *labels_path, int classes_hi
             free(labels);
             goto fail;
         }
-        if (v > max_label) max_label = v;
         labels[i] = v;
     }
     free(lab);
+    int classes = classes_hint;
+    if (classes_hint <= 0 &&
+        tk_classes_from_labels(labels, n, labels_path, "the file is damaged (fetch it again), or its dataset needs a "
+                               "catalog entry that gives \"classes\"", &classes, err)) {
+        free(labels);
+        free(img);
+        return -1;
+    }
     /* The pixels already are [n, 1, rows, cols] u8: slide them over the
      * header instead of copying 47 MB into a second buffer. */
     size_t pixels = img_n - img_at;
@@ -198,7 +204,7 @@ int tk_idx_load(const char *images_path, const char *labels_path, int classes_hi
     out->C = 1;
     out->H = (int)img_dims[1];
     out->W = (int)img_dims[2];
-    out->classes = classes_hint > 0 ? classes_hint : max_label + 1;
+    out->classes = classes;
     const char *base = strrchr(images_path, '/');
     snprintf(out->name, sizeof out->name, "%s", base ? base + 1 : images_path);
     return 0;
@@ -274,7 +280,6 @@ static int find_split_files(const char *dir, tk_split split, char *stem, char *p
 
 static int idx_format_load(const char *path, tk_split split, const tk_load_options *opt, tk_dataset *out,
                            tk_error *err) {
-    (void)opt;
     memset(out, 0, sizeof *out);
     if (!split_stems[split][0])
         return tk_fail(err, "%s: IDX datasets have a train and a test split, no %s split", path,
@@ -296,7 +301,7 @@ static int idx_format_load(const char *path, tk_split split, const tk_load_optio
     if (!find_gz_or_plain(path, base, labels, sizeof labels))
         return tk_fail(err, "%s: has %s but not %s(.gz): the %s split needs both files", path, images, base,
                        tk_split_names[split]);
-    if (tk_idx_load(images, labels, 0, out, err)) return -1;
+    if (tk_idx_load(images, labels, opt ? opt->classes : 0, out, err)) return -1;
     const char *name = strrchr(path, '/');
     snprintf(out->name, sizeof out->name, "%s", name && name[1] ? name + 1 : path);
     return 0;

@@ -57,6 +57,8 @@
 #define DEFAULT_SIDE 64
 #define MAX_SIDE 4096
 #define MAX_DEPTH 32
+#define MAX_TEXT_BYTES ((size_t)64 << 20)   /* a member holding labels or class names (words.txt: 2 MB) */
+#define MAX_IMAGE_BYTES ((size_t)256 << 20) /* one image file: a 4096 x 4096 RGBA PNG stored raw is 64 MiB */
 #define DETECT_BYTES (64 << 20) /* of an archive's uncompressed stream, read at most by detect() */
 
 /* ---- names */
@@ -205,7 +207,7 @@ static int list_archive(listing *l, tk_error *err) {
         if (m.is_file && text && l->nt < TK_ARRAY_LEN(l->t)) {
             uint8_t *buf = NULL;
             size_t cap = 0, n;
-            if (tk_archive_read(a, &buf, &cap, &n, err)) {
+            if (tk_archive_read(a, MAX_TEXT_BYTES, &buf, &cap, &n, err)) {
                 free(buf);
                 r = -1;
                 break;
@@ -346,7 +348,7 @@ static int classes_from_folders(const listing *l, const char *root, class_set *c
         const char *last = cs->n ? cs->ids[cs->n - 1] : NULL;
         if (!last || strlen(last) != len || strncmp(last, rest, len)) class_add(cs, rest, len);
     }
-    qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str);
+    if (cs->n > 1) qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str); /* ids is NULL when there are none */
     int kept = 0;
     for (int i = 0; i < cs->n; i++) {
         if (kept && !strcmp(cs->ids[kept - 1], cs->ids[i])) free(cs->ids[i]);
@@ -717,6 +719,12 @@ static int places_classes(const char *path, plan *p, tk_error *err) {
         count += strspn(line, " \t\r") < len;
         line += len + (line[len] == '\n');
     }
+    if (count > TK_MAX_CLASSES) {
+        free(data);
+        return tk_fail(err, "%s: %d categories, more than the %d classes a dataset may have; fetch "
+                            "filelist_places365-standard.tar again from %s",
+                       file, count, TK_MAX_CLASSES, PLACES_URL);
+    }
     p->names = tk_calloc((size_t)(count ? count : 1), sizeof *p->names);
     bool *seen = tk_calloc((size_t)(count ? count : 1), sizeof(bool));
     char *cursor = (char *)data, *f[3];
@@ -743,7 +751,8 @@ static int places_classes(const char *path, plan *p, tk_error *err) {
     return rc;
 }
 
-static int plan_places(const char *path, tk_split split, plan *p, tk_error *err) {
+/* classes_hint: the catalog's class count, 0 when there is none. */
+static int plan_places(const char *path, tk_split split, int classes_hint, plan *p, tk_error *err) {
     int s = split == TK_SPLIT_TRAIN ? 0 : 1;
     if (places_classes(path, p, err)) return -1;
     char file[4096];
@@ -758,24 +767,28 @@ static int plan_places(const char *path, tk_split split, plan *p, tk_error *err)
     if (tk_file_read_all(file, &data, &n, err)) return -1;
     data[n] = 0;
     char *cursor = (char *)data, *f[3], *end;
-    int rc = 0, max_label = -1;
+    int rc = 0;
+    /* Without a categories file (or an empty one), the catalog's count, else the labels' own. */
+    int limit = p->classes ? p->classes : classes_hint > 0 ? classes_hint : TK_MAX_CLASSES;
     for (int line_no = 1; rc == 0; line_no++) {
         char *line = next_line(&cursor);
         if (!line) break;
         int nf = fields(line, f, 3);
         if (nf == 0) continue;
         long c = nf == 2 ? strtol(f[1], &end, 10) : -1;
-        if (nf != 2 || *end || c < 0 || (p->classes && c >= p->classes) || c > INT32_MAX)
-            rc = tk_fail(err, "%s line %d: expected \"<image path> <label>\" with a label in 0..%d", file, line_no,
-                         p->classes ? p->classes - 1 : INT32_MAX);
-        else {
+        if (nf != 2 || *end || c < 0 || c >= limit)
+            rc = tk_fail(err, "%s line %d: expected \"<image path> <label>\" with a label in 0..%d, found \"%s\"",
+                         file, line_no, limit - 1, nf == 2 ? f[1] : line);
+        else
             plan_add(p, f[0] + (f[0][0] == '/'), (int32_t)c);
-            if (c > max_label) max_label = (int)c;
-        }
     }
     free(data);
     if (rc) return -1;
-    if (!p->classes) p->classes = max_label + 1; /* no categories file: no names either */
+    if (!p->classes && classes_hint > 0) p->classes = classes_hint; /* no names either */
+    if (!p->classes && tk_classes_from_labels(p->labels, (int)p->n, file,
+                                              "give the folder categories_places365.txt from "
+                                              "filelist_places365-standard.tar", &p->classes, err))
+        return -1;
     char tried[1024] = "";
     size_t at = 0;
     for (int i = 0; i < 2; i++) {
@@ -832,7 +845,7 @@ static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, t
         const keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, cmp_keyed_key);
         if (!hit) continue;
         snprintf(name, sizeof name, "%s: member %s", p->source, member);
-        rc = tk_archive_read(a, &buf, &cap, &n, err);
+        rc = tk_archive_read(a, MAX_IMAGE_BYTES, &buf, &cap, &n, err);
         if (rc == 0) rc = tk_image_decode_fit(buf, n, name, 3, H, W, scratch, images + hit->at * image_size, err);
         done[hit->at] = true;
     }
@@ -887,7 +900,7 @@ static int imagefolder_load(const char *path, tk_split split, const tk_load_opti
     int rc;
     char root[2048];
     if (is_dir(path) && places_root(path)) {
-        rc = plan_places(path, split, &p, err);
+        rc = plan_places(path, split, opt ? opt->classes : 0, &p, err);
     } else {
         rc = list_source(path, &l, err);
         snprintf(p.source, sizeof p.source, "%s", path);

@@ -153,7 +153,7 @@ static int load_archive(const char *path, digit_images *digits, tk_error *err) {
         else if (m.size <= 0 || m.size > MAX_MEMBER_BYTES)
             r = tk_fail(err, "%s: member %s is %lld bytes, expected a JSON file of up to %lld bytes; %s", path,
                         m.name, (long long)m.size, (long long)MAX_MEMBER_BYTES, HOW_TO_GET);
-        else if (tk_archive_read(a, &buf, &cap, &n, err) || parse_digit((const char *)buf, n, &digits[digit], err))
+        else if (tk_archive_read(a, MAX_MEMBER_BYTES, &buf, &cap, &n, err) || parse_digit((const char *)buf, n, &digits[digit], err))
             r = -1;
         if (r < 0) break;
     }
@@ -254,7 +254,7 @@ static bool package_json_is_mnist(tk_archive *a, int64_t size) {
     uint8_t *buf = NULL;
     size_t cap = 0, n;
     bool yes = false;
-    if (tk_archive_read(a, &buf, &cap, &n, NULL) == 0) {
+    if (tk_archive_read(a, 65536, &buf, &cap, &n, NULL) == 0) {
         cJSON *root = cJSON_ParseWithLength((const char *)buf, n);
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(root, "name");
         yes = cJSON_IsString(name) && !strcmp(name->valuestring, "mnist");

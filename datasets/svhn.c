@@ -216,14 +216,15 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
         tk_fail(err, "%s: variable X holds no images (shape [%zu,%zu,%zu,0])", file, dims[0], dims[1], dims[2]);
         goto fail;
     }
-    labels = tk_malloc(sizeof(int32_t) * n);
-    if (read_labels(file, y, n, labels, err)) goto fail;
-    /* matio's linear read takes an int count; SVHN's largest (extra, 1.6 GB) fits. */
+    /* matio's linear read takes an int count; SVHN's largest (extra, 1.6 GB)
+     * fits. Checked before anything is sized by X's header. */
     if (n > (size_t)INT_MAX / image_size) {
-        tk_fail(err, "%s: X holds %zu bytes, more than ticket reads from one MAT variable (%d)", file, n * image_size,
-                INT_MAX);
+        tk_fail(err, "%s: X's header says %zu images of %zu bytes, more than ticket reads from one MAT variable (%d "
+                     "bytes)", file, n, image_size, INT_MAX);
         goto fail;
     }
+    labels = tk_malloc(sizeof(int32_t) * n);
+    if (read_labels(file, y, n, labels, err)) goto fail;
     images = tk_malloc(n * image_size);
     matio_said[0] = 0;
     if (Mat_VarReadDataLinear(mat, x, images, 0, 1, (int)(n * image_size))) {

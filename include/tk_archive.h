@@ -37,8 +37,12 @@ tk_archive *tk_archive_open(const char *path, tk_archive_formats formats, const 
 int tk_archive_next(tk_archive *a, tk_archive_member *m, tk_error *err);
 /* The current member whole into *buf (grown as needed; *cap is its size, the
  * allocation one byte more), NUL-terminated so text can be used as a string;
- * *n gets the length. A member cut short is an error naming it. */
-int tk_archive_read(tk_archive *a, uint8_t **buf, size_t *cap, size_t *n, tk_error *err);
+ * *n gets the length. A member cut short is an error naming it, and so is
+ * one larger than `max` bytes (what the caller can expect of it: a CIFAR
+ * batch, a list of class names), whatever its header says. The header's
+ * size is never allocated on trust: the buffer grows with the bytes that
+ * actually come out of the archive. */
+int tk_archive_read(tk_archive *a, size_t max, uint8_t **buf, size_t *cap, size_t *n, tk_error *err);
 /* Bytes of the uncompressed stream consumed so far, to bound a cheap look. */
 int64_t tk_archive_consumed(const tk_archive *a);
 void tk_archive_close(tk_archive *a);

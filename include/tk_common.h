@@ -45,6 +45,16 @@ const char *tk_nearest(const char *word, const char *const *candidates, int n);
  * "unknown <what> 'name' (did you mean 'x'? valid: a, b, c)". */
 int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err);
 
+/* Numbers read from files. Converting a double to an integer type that
+ * cannot hold it is undefined behaviour (and to float, for a finite double
+ * beyond FLT_MAX), so every such number is checked with these before a cast.
+ * tk_whole_in: v is a whole number in [lo, hi] (NaN, infinities and
+ * fractions are not); |lo| and |hi| at most 2^53, where doubles are exact.
+ * tk_fits_float: v is finite and stays finite as a float. */
+bool tk_whole_in(double v, int64_t lo, int64_t hi);
+bool tk_fits_float(double v);
+#define TK_WHOLE_MAX ((int64_t)1 << 53)
+
 /* Wall-clock seconds from a monotonic clock. */
 double tk_now(void);
 

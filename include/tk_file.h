@@ -15,6 +15,9 @@
 int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err);
 int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err);
 bool tk_file_exists(const char *path);
+/* The size of a regular file, to bound counts a header declares by the bytes
+ * that hold them before anything is allocated. */
+int tk_file_size(const char *path, uint64_t *size, tk_error *err);
 /* mkdir -p */
 int tk_mkdirs(const char *path, tk_error *err);
 uint32_t tk_crc32(const void *data, size_t n);

@@ -135,6 +135,8 @@ typedef struct tk_model_entry {
 
 const tk_model_entry *tk_model_registry(int *count);
 const tk_model_entry *tk_model_find(const char *name);
+/* The most classes a model may have (a dataset's limit too: TK_MAX_CLASSES). */
+#define TK_MODEL_MAX_CLASSES (1 << 20)
 /* Builds a registry model; unknown names get a "did you mean" error. */
 tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err);
 void tk_model_free(tk_model *m);

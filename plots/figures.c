@@ -480,7 +480,7 @@ static bool read_curve(const char *run_dir, point **pts, int *n, int *cap) {
         cJSON *o = cJSON_Parse(line);
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, "iteration");
         const cJSON *acc = cJSON_GetObjectItemCaseSensitive(o, "test_accuracy");
-        if (cJSON_IsNumber(it) && cJSON_IsNumber(acc)) {
+        if (cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, TK_WHOLE_MAX) && cJSON_IsNumber(acc)) {
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 64;
                 point *grown = realloc(*pts, sizeof *grown * (size_t)*cap);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tk_common.h"
 
+#include <float.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,14 @@ int tk_parse_name(const char *what, const char *name, const char *const *names, 
     if (near) return tk_fail(err, "unknown %s '%s' (did you mean '%s'? valid: %s)", what, name, near, valid);
     return tk_fail(err, "unknown %s '%s' (valid: %s)", what, name, valid);
 }
+
+bool tk_whole_in(double v, int64_t lo, int64_t hi) {
+    TK_ASSERT(lo <= hi && lo >= -TK_WHOLE_MAX && hi <= TK_WHOLE_MAX);
+    /* The comparisons fail for NaN; inside the range the cast is defined. */
+    return v >= (double)lo && v <= (double)hi && v == (double)(int64_t)v;
+}
+
+bool tk_fits_float(double v) { return v >= -FLT_MAX && v <= FLT_MAX; }
 
 double tk_now(void) {
     struct timespec ts;

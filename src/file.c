@@ -19,6 +19,14 @@
  * as usually run). A big-endian port must add byte swaps here. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tk_buf/tk_reader assume a little-endian host");
 
+int tk_file_size(const char *path, uint64_t *size, tk_error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return tk_fail(err, "cannot open %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return tk_fail(err, "cannot read %s: expected a regular file", path);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
 int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err) {
     *data = NULL;
     *n = 0;

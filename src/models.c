@@ -168,8 +168,9 @@ tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err) {
         tk_parse_name("model", cfg->name, names, TK_ARRAY_LEN(registry), &index, err);
         return NULL;
     }
-    if (cfg->classes < 2) {
-        tk_fail(err, "model %s: %d classes; a classifier needs at least 2", cfg->name, cfg->classes);
+    if (cfg->classes < 2 || cfg->classes > TK_MODEL_MAX_CLASSES) {
+        tk_fail(err, "model %s: %d classes; a classifier needs 2 to %d", cfg->name, cfg->classes,
+                TK_MODEL_MAX_CLASSES);
         return NULL;
     }
     if (!(cfg->width > 0) || cfg->width > 64) {

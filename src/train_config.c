@@ -1,5 +1,6 @@
 /* train_config.c - training hyper-parameters: defaults per model, validation, config.json. */
 #include <cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,9 @@ int tk_train_defaults(const char *model, tk_train_config *cfg, tk_error *err) {
 }
 
 int tk_train_validate(const tk_train_config *c, tk_error *err) {
+    /* The models' limit (tk_model_create), checked here so that a config.json
+     * or find spec is refused when read, not when its run starts. */
+    if (!(c->width > 0 && c->width <= 64)) return tk_fail(err, "--width must be in (0, 64], got %g", c->width);
     if (!(c->optim.lr > 0) || !isfinite(c->optim.lr))
         return tk_fail(err, "--lr must be a positive number, got %g", c->optim.lr);
     if (!(c->optim.momentum >= 0 && c->optim.momentum < 1))
@@ -83,7 +87,10 @@ int tk_train_validate(const tk_train_config *c, tk_error *err) {
         return tk_fail(err, "give at most one of subset_total and subset_per_class, as positive numbers");
     if (c->augment_pad < 0) return tk_fail(err, "augment_pad must be >= 0, got %d", c->augment_pad);
     if (c->val_size < 0) return tk_fail(err, "--val must be >= 0, got %d", c->val_size);
-    if (!(c->gamma > 0)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
+    if (!(c->optim.beta1 >= 0 && c->optim.beta1 < 1) || !(c->optim.beta2 >= 0 && c->optim.beta2 < 1))
+        return tk_fail(err, "beta1 and beta2 must be in [0, 1), got %g and %g", c->optim.beta1, c->optim.beta2);
+    if (!(c->optim.eps > 0) || !isfinite(c->optim.eps)) return tk_fail(err, "eps must be positive, got %g", c->optim.eps);
+    if (!(c->gamma > 0) || !isfinite(c->gamma)) return tk_fail(err, "--gamma must be positive, got %g", c->gamma);
     if (c->eval_every.epochs == 0 && c->eval_every.iterations == 0)
         return tk_fail(err, "--eval-every must be at least 1it");
     if (c->checkpoint_every.epochs == 0 && c->checkpoint_every.iterations == 0)
@@ -170,7 +177,7 @@ static int get_number(json_ctx *x, const cJSON *item, double *v) {
 
 /* Whole numbers only: a fractional batch must not be silently truncated. */
 static int get_whole(json_ctx *x, const cJSON *item, double v, int max, int *out) {
-    if (v != floor(v) || v < -max || v > max)
+    if (!tk_whole_in(v, -max, max))
         return tk_fail(x->err, "%s: key '%s' must be a whole number, got %.17g", x->path, item->string, v);
     *out = (int)v;
     return 0;
@@ -251,6 +258,14 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     if (!strcmp(k, "eval_every")) return get_duration(x, it, &c->eval_every);
     if (!strcmp(k, "checkpoint_every")) return get_duration(x, it, &c->checkpoint_every);
     if (get_number(x, it, &v)) return -1;
+    bool real = !strcmp(k, "width") || !strcmp(k, "lr") || !strcmp(k, "momentum") || !strcmp(k, "weight_decay") ||
+                !strcmp(k, "beta1") || !strcmp(k, "beta2") || !strcmp(k, "eps") || !strcmp(k, "gamma") ||
+                !strcmp(k, "l1");
+    /* Beyond a float's range the value would become infinite, which
+     * config.json cannot store (cJSON writes null). */
+    if (real && !tk_fits_float(v))
+        return tk_fail(x->err, "%s: key '%s' must be a number of at most %g in magnitude, got %.17g", x->path, k,
+                       (double)FLT_MAX, v);
     if (!strcmp(k, "width")) c->width = (float)v;
     else if (!strcmp(k, "lr")) c->optim.lr = (float)v;
     else if (!strcmp(k, "momentum")) c->optim.momentum = (float)v;
@@ -267,7 +282,7 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     else if (!strcmp(k, "augment_pad")) return get_whole(x, it, v, 1 << 10, &c->augment_pad);
     else if (!strcmp(k, "threads")) return get_whole(x, it, v, 1 << 30, &c->threads);
     else if (!strcmp(k, "seed")) {
-        if (v < 0 || v > TK_MAX_SEED || v != floor(v))
+        if (!tk_whole_in(v, 0, (int64_t)TK_MAX_SEED))
             return tk_fail(x->err, "%s: key 'seed' must be a whole number in [0, 999999999999999], got %.17g", x->path, v);
         c->seed = (uint64_t)v;
     } else TK_ASSERT(0);

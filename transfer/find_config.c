@@ -46,13 +46,12 @@ static int parse_pruning(const cJSON *p, const char *path, tk_find_config *c, tk
         q->strategy = (tk_prune_strategy)s;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(p, "rate"))) {
-        if (need(cJSON_IsNumber(it), path, "pruning.rate", "a number in (0, 1)", err)) return -1;
+        if (need(cJSON_IsNumber(it) && tk_fits_float(it->valuedouble), path, "pruning.rate", "a number in (0, 1)", err))
+            return -1;
         q->rate = (float)it->valuedouble;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(p, "levels"))) {
-        if (need(cJSON_IsNumber(it) && it->valuedouble == floor(it->valuedouble) && it->valuedouble >= 0 &&
-                     it->valuedouble <= 100,
-                 path, "pruning.levels", "a whole number in [0, 100]", err))
+        if (need(cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, 100), path, "pruning.levels", "a whole number in [0, 100]", err))
             return -1;
         c->levels = (int)it->valuedouble;
     }
@@ -68,7 +67,9 @@ static int parse_pruning(const cJSON *p, const char *path, tk_find_config *c, tk
         for (int i = 0; i < 3; i++) {
             const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, rate_keys[i]);
             if (!r) continue;
-            if (need(cJSON_IsNumber(r), path, "pruning.rates values", "numbers", err)) return -1;
+            if (need(cJSON_IsNumber(r) && tk_fits_float(r->valuedouble), path, "pruning.rates values",
+                     "numbers in (0, 1)", err))
+                return -1;
             *dst[i] = (float)r->valuedouble;
         }
     }
@@ -90,7 +91,9 @@ static int parse_pruning(const cJSON *p, const char *path, tk_find_config *c, tk
             return -1;
         const cJSON *e;
         cJSON_ArrayForEach(e, it) {
-            if (need(cJSON_IsNumber(e), path, "pruning.densities entries", "numbers", err)) return -1;
+            if (need(cJSON_IsNumber(e) && tk_fits_float(e->valuedouble), path, "pruning.densities entries",
+                     "numbers in (0, 1)", err))
+                return -1;
             q->densities[q->n_densities++] = (float)e->valuedouble;
         }
         c->levels = q->n_densities;
@@ -139,7 +142,7 @@ int tk_find_config_from_json(const char *text, const char *path, tk_find_config 
         }
     }
     if (rc == 0 && (it = cJSON_GetObjectItemCaseSensitive(root, "l1_penalty"))) {
-        rc = need(cJSON_IsNumber(it) && it->valuedouble > 0, path, "l1_penalty", "a positive number", err);
+        rc = need(cJSON_IsNumber(it) && it->valuedouble > 0 && tk_fits_float(it->valuedouble), path, "l1_penalty", "a positive number", err);
         if (rc == 0) c->l1_penalty = (float)it->valuedouble;
     }
     cJSON_Delete(root);

@@ -1,5 +1,6 @@
 /* regress.c - registry of published numbers, checked against a study's results.csv. */
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +88,10 @@ static int parse_select(const cJSON *o, const char *where, tk_regress_select *s,
     const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
     s->level = TK_REGRESS_ANY_LEVEL;
     if (cJSON_IsString(level) && !strcmp(level->valuestring, "sparsest")) s->level = TK_REGRESS_SPARSEST;
-    else if (cJSON_IsNumber(level) && level->valuedouble >= 0 && level->valuedouble == (int)level->valuedouble)
+    else if (cJSON_IsNumber(level) && tk_whole_in(level->valuedouble, 0, INT_MAX))
         s->level = (int)level->valuedouble;
-    else if (level) return tk_fail(err, "%s: \"level\" must be an integer >= 0 or \"sparsest\"", where);
+    else if (level)
+        return tk_fail(err, "%s: \"level\" must be a whole number from 0 to %d or \"sparsest\"", where, INT_MAX);
     if (s->density_min > s->density_max)
         return tk_fail(err, "%s: density_at_least %g is above density_at_most %g", where, s->density_min,
                        s->density_max);
@@ -240,9 +242,17 @@ int tk_regress_load(tk_regress_registry *reg, const char *path, tk_error *err) {
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
     cJSON *root = cJSON_ParseWithLength((const char *)data, n);
+    if (!root) {
+        /* The error pointer points into data: quote it before freeing. */
+        const char *at = cJSON_GetErrorPtr();
+        bool inside = at && at >= (const char *)data && at <= (const char *)data + n;
+        tk_fail(err, "%s: not valid JSON at byte %zu (near \"%.20s\"); fix the file or take it from the source tree "
+                     "again",
+                path, inside ? (size_t)(at - (const char *)data) : n, inside ? at : "");
+        free(data);
+        return -1;
+    }
     free(data);
-    if (!root)
-        return tk_fail(err, "%s: not valid JSON (near \"%.20s\")", path, cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
     int rc = load_entries(reg, root, path, err);
     cJSON_Delete(root);
     return rc;
@@ -326,6 +336,10 @@ static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk
     if (strcmp(f[C_NATIVE], "true") && strcmp(f[C_NATIVE], "false"))
         return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[C_NATIVE]);
     r->native = !strcmp(f[C_NATIVE], "true");
+    if (!tk_whole_in(level, 0, INT_MAX))
+        return tk_fail(err, "%s:%d: level '%s' must be a whole number from 0 to %d; rerun `ticket report` to rewrite "
+                            "the file",
+                       path, line, f[C_LEVEL], INT_MAX);
     r->level = (int)level;
     return 0;
 }

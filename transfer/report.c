@@ -336,7 +336,9 @@ typedef struct mask_info {
     size_t n; /* prunable weights: the sum of the layers' totals */
 } mask_info;
 
-static int read_sparsity(const char *path, mask_info *out, tk_error *err) {
+/* max_weights: what the mask file can hold (its bits), so that the totals,
+ * which size the mask's buffer, cannot ask for more. */
+static int read_sparsity(const char *path, uint64_t max_weights, mask_info *out, tk_error *err) {
     uint8_t *text;
     size_t len;
     if (tk_file_read_all(path, &text, &len, err)) return -1;
@@ -357,8 +359,8 @@ static int read_sparsity(const char *path, mask_info *out, tk_error *err) {
         const cJSON *total = cJSON_GetObjectItemCaseSensitive(l, "total");
         const cJSON *pruned = cJSON_GetObjectItemCaseSensitive(l, "pruned_by_strategy");
         if (!cJSON_IsString(name) || strlen(name->valuestring) >= sizeof out->layers[i].name ||
-            !cJSON_IsNumber(kept) || !cJSON_IsNumber(total) || total->valuedouble < 1 || kept->valuedouble < 0 ||
-            kept->valuedouble > total->valuedouble) {
+            !cJSON_IsNumber(kept) || !cJSON_IsNumber(total) || !tk_whole_in(total->valuedouble, 1, TK_WHOLE_MAX) ||
+            !tk_whole_in(kept->valuedouble, 0, TK_WHOLE_MAX) || kept->valuedouble > total->valuedouble) {
             rc = tk_fail(err, "%s: layers[%d]: expected {\"name\": a string, \"kept\": 0..total, \"total\": a count "
                               "of 1 or more}",
                          path, i);
@@ -366,6 +368,12 @@ static int read_sparsity(const char *path, mask_info *out, tk_error *err) {
         }
         mask_layer *m = &out->layers[i];
         snprintf(m->name, sizeof m->name, "%s", name->valuestring);
+        if (total->valuedouble > (double)(max_weights - out->n)) {
+            rc = tk_fail(err, "%s: layers[%d]: \"total\" %.17g brings the weights to more than the %llu its mask file "
+                              "holds: the two files belong to different tickets or are damaged; run ticket find again",
+                         path, i, total->valuedouble, (unsigned long long)max_weights);
+            break;
+        }
         m->total = (size_t)total->valuedouble;
         m->kept = (size_t)kept->valuedouble;
         m->offset = out->n;
@@ -439,7 +447,12 @@ static int analyze_masks(tk_report *r, tk_error *err) {
     for (int i = 0; i < n && rc == 0; i++) {
         const tk_mask_ref *m = &in->masks[i];
         if (m->level < 0) rc = tk_fail(err, "mask %d (%s): level %d: expected 0 or more", i, m->mask_path, m->level);
-        else rc = read_sparsity(m->sparsity_path, &info[i], err);
+        else {
+            /* A mask file is a 20-byte frame around one bit per weight. */
+            uint64_t bytes = 0;
+            rc = tk_file_size(m->mask_path, &bytes, err);
+            if (rc == 0) rc = read_sparsity(m->sparsity_path, bytes > 20 ? (bytes - 20) * 8 : 0, &info[i], err);
+        }
         if (rc) break;
         add_key(&r->mask_sources, &r->n_mask_sources, m->source, m->source_optimizer);
         add_level(&r->mask_level, &r->n_mask_levels, m->level);

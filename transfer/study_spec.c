@@ -155,13 +155,13 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
             note(&p, msg);
         } else {
             cJSON_ArrayForEach(v, it) {
-                if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) ||
-                    v->valuedouble > (double)TK_MAX_SEED) {
+                bool ok = cJSON_IsNumber(v) && tk_whole_in(v->valuedouble, 0, (int64_t)TK_MAX_SEED);
+                if (!ok) {
                     snprintf(msg, sizeof msg, "%s: seeds[%d] must be a whole number in [0, %llu]", path, s->n_seeds,
                              (unsigned long long)TK_MAX_SEED);
                     note(&p, msg);
                 }
-                s->seeds[s->n_seeds++] = cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
+                s->seeds[s->n_seeds++] = ok ? (uint64_t)v->valuedouble : 0;
             }
         }
     }
@@ -172,8 +172,8 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
             note(&p, msg);
         } else {
             cJSON_ArrayForEach(v, it) {
-                if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > s->levels ||
-                    v->valuedouble != floor(v->valuedouble)) {
+                if (!cJSON_IsNumber(v) || s->levels < 0 ||
+                    !tk_whole_in(v->valuedouble, 0, s->levels)) {
                     snprintf(msg, sizeof msg, "%s: transfer_levels: %g is not a level in [0, %d]", path,
                              cJSON_IsNumber(v) ? v->valuedouble : -1.0, s->levels);
                     note(&p, msg);
@@ -218,7 +218,7 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
         s->head = (tk_head_policy)h;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(root, "workers"))) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 64) {
+        if (!cJSON_IsNumber(it) || !tk_whole_in(it->valuedouble, 1, 64)) {
             snprintf(msg, sizeof msg, "%s: workers must be a whole number in [1, 64]", path);
             note(&p, msg);
         } else {

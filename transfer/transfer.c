@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "tk_checkpoint.h"
+#include "tk_file.h"
 #include "tk_prune.h"
 #include "tk_study.h"
 #include "tk_ticket.h"
@@ -20,6 +21,25 @@ static tk_model *load_source(const char *path, bool ticket, const tk_model *targ
                 "%dx%dx%d): give the study one model and one input shape (\"input\": \"CxHxW\")",
                 path, name, cfg.width, cfg.input.C, cfg.input.H, cfg.input.W, target->name, width, target->input.C,
                 target->input.H, target->input.W);
+        return NULL;
+    }
+    /* Only the class count may differ from the target, and the file holds
+     * every weight of the source model: bound the count by the file's bytes
+     * before a model of that size is built. */
+    size_t head = 0;
+    for (int i = 0; i < target->n_param_tensors; i++)
+        if (target->params[i].is_output) head += target->params[i].count;
+    size_t per_class = head / (size_t)target->classes;
+    uint64_t bytes = 0;
+    if (tk_file_size(path, &bytes, err)) return NULL;
+    uint64_t room = bytes / sizeof(float), body = target->n_params - head;
+    if (cfg.classes < 2 || cfg.classes > TK_MODEL_MAX_CLASSES ||
+        (room < body || (uint64_t)cfg.classes > (room - body) / (per_class ? per_class : 1))) {
+        tk_fail(err, "%s: the header says %d classes, but %s with %d classes does not fit in the file's %llu bytes "
+                     "(at most %llu classes would, and a model has 2 to %d): the file is damaged; %s",
+                path, cfg.classes, name, cfg.classes, (unsigned long long)bytes,
+                (unsigned long long)(room < body ? 0 : (room - body) / (per_class ? per_class : 1)),
+                TK_MODEL_MAX_CLASSES, ticket ? "export the ticket again" : "rerun the source run");
         return NULL;
     }
     tk_model *m = tk_model_create(&cfg, err);
