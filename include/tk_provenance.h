@@ -27,10 +27,11 @@ typedef enum tk_provenance_field {
     TK_PROV_ENGINE_THREADS, /* tk_parallel_lanes(): the engine's own lanes */
     TK_PROV_CPU,            /* /proc/cpuinfo's first "model name", "unknown" without one */
     TK_PROV_ISA,            /* the widest vector ISA the CPU has: "avx512f", "avx2", "x86-64", "unknown" */
+    TK_PROV_GEMM,           /* the engine's matrix product, tk_gemm_kind_names: "blas" or "own" (TICKET_GEMM) */
     TK_PROV_FIELD_COUNT
 } tk_provenance_field;
 /* The JSON keys and results.csv columns: "ticket_version", "blas",
- * "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa". */
+ * "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa", "gemm". */
 extern const char *const tk_provenance_field_names[TK_PROV_FIELD_COUNT];
 
 enum { TK_PROVENANCE_TEXT = 256 };
@@ -46,14 +47,15 @@ const char *tk_provenance_version(void);
 
 bool tk_provenance_known(const tk_provenance *p); /* any field set */
 bool tk_provenance_equal(const tk_provenance *a, const tk_provenance *b);
-/* Same BLAS build and kernels (blas and blas_core): numbers from different
- * kernels differ in their last bits. */
+/* Same matrix product: both the own one (TICKET_GEMM=own, the same bits on
+ * every CPU), or the same BLAS build and kernels (blas and blas_core):
+ * numbers from different kernels differ in their last bits. */
 bool tk_provenance_same_kernel(const tk_provenance *a, const tk_provenance *b);
 /* Adds b's values to a's: a field whose values differ becomes "x; y". */
 void tk_provenance_merge(tk_provenance *a, const tk_provenance *b);
 
 /* One line for people: "ticket V, BLAS (core C, OPENBLAS_CORETYPE=...),
- * N BLAS threads, M engine threads, CPU (ISA)". */
+ * N BLAS threads, M engine threads, CPU (ISA), gemm G". */
 void tk_provenance_format(const tk_provenance *p, char *out, size_t cap);
 
 /* A JSON object with every field (the thread counts as numbers when they are

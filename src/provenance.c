@@ -8,6 +8,7 @@
 
 #include "tk_build_version.h" /* TK_GIT_DESCRIBE, written by the Makefile */
 #include "tk_file.h"
+#include "tk_gemm.h"
 #include "tk_parallel.h"
 #include "tk_provenance.h"
 
@@ -17,8 +18,8 @@ char *openblas_get_config(void);
 char *openblas_get_corename(void);
 
 const char *const tk_provenance_field_names[TK_PROV_FIELD_COUNT] = {
-    "ticket_version", "blas", "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa"};
-_Static_assert(TK_PROV_FIELD_COUNT == 8, "provenance field names");
+    "ticket_version", "blas", "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa", "gemm"};
+_Static_assert(TK_PROV_FIELD_COUNT == 9, "provenance field names");
 
 static const char separator[] = "; "; /* between the values of a merged field */
 
@@ -76,6 +77,7 @@ void tk_provenance_collect(tk_provenance *p) {
     cpu_model(text, sizeof text);
     set(p, TK_PROV_CPU, text);
     set(p, TK_PROV_ISA, vector_isa());
+    set(p, TK_PROV_GEMM, tk_gemm_kind_names[tk_gemm_kind_in_use()]);
 }
 
 bool tk_provenance_known(const tk_provenance *p) {
@@ -91,6 +93,9 @@ bool tk_provenance_equal(const tk_provenance *a, const tk_provenance *b) {
 }
 
 bool tk_provenance_same_kernel(const tk_provenance *a, const tk_provenance *b) {
+    const char *own = tk_gemm_kind_names[TK_GEMM_OWN];
+    if (!strcmp(a->field[TK_PROV_GEMM], own) || !strcmp(b->field[TK_PROV_GEMM], own))
+        return !strcmp(a->field[TK_PROV_GEMM], b->field[TK_PROV_GEMM]);
     return !strcmp(a->field[TK_PROV_BLAS], b->field[TK_PROV_BLAS]) &&
            !strcmp(a->field[TK_PROV_BLAS_CORE], b->field[TK_PROV_BLAS_CORE]);
 }
@@ -124,9 +129,9 @@ void tk_provenance_format(const tk_provenance *p, char *out, size_t cap) {
     if (p->field[TK_PROV_BLAS_CORETYPE][0])
         snprintf(coretype, sizeof coretype, "OPENBLAS_CORETYPE=%s", p->field[TK_PROV_BLAS_CORETYPE]);
     else snprintf(coretype, sizeof coretype, "OPENBLAS_CORETYPE unset");
-    snprintf(out, cap, "ticket %s, %s (core %s, %s), %s BLAS threads, %s engine threads, %s (%s)", V(TK_PROV_VERSION),
-             V(TK_PROV_BLAS), V(TK_PROV_BLAS_CORE), coretype, V(TK_PROV_BLAS_THREADS), V(TK_PROV_ENGINE_THREADS),
-             V(TK_PROV_CPU), V(TK_PROV_ISA));
+    snprintf(out, cap, "ticket %s, %s (core %s, %s), %s BLAS threads, %s engine threads, %s (%s), gemm %s",
+             V(TK_PROV_VERSION), V(TK_PROV_BLAS), V(TK_PROV_BLAS_CORE), coretype, V(TK_PROV_BLAS_THREADS),
+             V(TK_PROV_ENGINE_THREADS), V(TK_PROV_CPU), V(TK_PROV_ISA), V(TK_PROV_GEMM));
 #undef V
 }
 

@@ -234,14 +234,15 @@ static void test_results_and_report(void) {
 
     char *csv = read_text(report, "results.csv");
     CHECK_CONTAINS(csv, "best_iteration,ticket_version,blas,blas_core,blas_coretype,blas_threads,engine_threads,cpu,"
-                        "isa\n");
+                        "isa,gemm\n");
     char want[2048];
-    snprintf(want, sizeof want, ",%s,%s,%s,%s,1,1,%s,%s\n", tk_provenance_version(), openblas_get_config(),
-             openblas_get_corename(), p.field[TK_PROV_BLAS_CORETYPE], p.field[TK_PROV_CPU], p.field[TK_PROV_ISA]);
+    snprintf(want, sizeof want, ",%s,%s,%s,%s,1,1,%s,%s,%s\n", tk_provenance_version(), openblas_get_config(),
+             openblas_get_corename(), p.field[TK_PROV_BLAS_CORETYPE], p.field[TK_PROV_CPU], p.field[TK_PROV_ISA],
+             p.field[TK_PROV_GEMM]);
     CHECK_CONTAINS(csv, want);
     snprintf(want, sizeof want, ",%s; %s,", openblas_get_corename(), other_core());
     CHECK_CONTAINS(csv, want);
-    CHECK_CONTAINS(csv, ",0.5,0.5,0,,,,,,,,\n"); /* the run without a summary */
+    CHECK_CONTAINS(csv, ",0.5,0.5,0,,,,,,,,,\n"); /* the run without a summary */
     free(csv);
 
     char *json = read_text(report, "results.json");
@@ -288,10 +289,10 @@ static void test_results_and_report(void) {
 /* results.csv as a study of two machines leaves it: rows of two cores. */
 #define HEADER                                                                                                      \
     "study,model,target,target_optimizer,source,source_optimizer,control,native,level,density,seed,final_accuracy,"   \
-    "best_accuracy,best_iteration,ticket_version,blas,blas_core,blas_coretype,blas_threads,engine_threads,cpu,isa\n"
+    "best_accuracy,best_iteration,ticket_version,blas,blas_core,blas_coretype,blas_threads,engine_threads,cpu,isa,gemm\n"
 #define ROW(core, seed)                                                                                          \
     "hand,lenet_300_100,fashion-mnist,adam,fashion-mnist,adam,dense,true,0,1," seed ",0.86,0.87,100,v1,"          \
-    "OpenBLAS 0.3.21 DYNAMIC_ARCH " core " MAX_THREADS=64," core ",,2,2,\"Some CPU, 4 cores\",avx2\n"
+    "OpenBLAS 0.3.21 DYNAMIC_ARCH " core " MAX_THREADS=64," core ",,2,2,\"Some CPU, 4 cores\",avx2,blas\n"
 
 static const char *registry =
     "{\"source\": \"hand\", \"entries\": [{\"id\": \"dense\", \"citation\": \"test\", \"model\": \"lenet_300_100\","

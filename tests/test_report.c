@@ -211,11 +211,11 @@ static void test_tables_and_figures(void) {
     char *csv = read_text(out, "results.csv");
     static const char header[] = "study,model,target,target_optimizer,source,source_optimizer,control,native,level,"
                                  "density,seed,final_accuracy,best_accuracy,best_iteration,ticket_version,blas,"
-                                 "blas_core,blas_coretype,blas_threads,engine_threads,cpu,isa\n";
+                                 "blas_core,blas_coretype,blas_threads,engine_threads,cpu,isa,gemm\n";
     CHECK(csv && !strncmp(csv, header, strlen(header)));
     CHECK(count_lines(csv) == 1 + s.n_rows);
     /* No run folder has a summary.json: the provenance columns are empty. */
-    CHECK_CONTAINS(csv, "\nhand,lenet_300_100,mnist,sgd,mnist,sgd,ticket,true,1,0.5,1,0.91,0.915,101,,,,,,,,\n");
+    CHECK_CONTAINS(csv, "\nhand,lenet_300_100,mnist,sgd,mnist,sgd,ticket,true,1,0.5,1,0.91,0.915,101,,,,,,,,,\n");
     free(csv);
 
     char *json = read_text(out, "results.json");
@@ -385,7 +385,7 @@ static void test_csv_quoting_and_bad_rows(void) {
     CHECK(tk_report_write(&in, dir, &err) == 0);
     char *csv = read_text(dir, "results.csv");
     CHECK_CONTAINS(csv, "\n\"study, one\",conv2,\"folder \"\"a\"\",b\",adam,\"folder \"\"a\"\",b\",adam,dense,false,0,1,"
-                        "18446744073709551615,0.5,0.75,40,,,,,,,,\n");
+                        "18446744073709551615,0.5,0.75,40,,,,,,,,,\n");
     free(csv);
     char *json = read_text(dir, "results.json");
     CHECK_CONTAINS(json, "\"seed\":\t18446744073709551615,");

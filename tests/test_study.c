@@ -317,7 +317,7 @@ static void check_results(const char *report, const study_spec *p) {
     if (!t.header) return;
     CHECK(!strcmp(t.header, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,"
                             "density,seed,final_accuracy,best_accuracy,best_iteration,ticket_version,blas,blas_core,"
-                            "blas_coretype,blas_threads,engine_threads,cpu,isa"));
+                            "blas_coretype,blas_threads,engine_threads,cpu,isa,gemm"));
     cell want[256];
     int n_want = expected_cells(p, want);
     CHECK(t.n == n_want);
