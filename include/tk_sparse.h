@@ -1,0 +1,41 @@
+/* tk_sparse.h - a masked linear layer computed from its kept weights only.
+ *
+ * A ticket at 5% density spends 95% of a dense layer's multiplications on
+ * weights that are zero by contract. This layer reads the kept positions of
+ * w[out, in] from index lists built once from the mask (a training run never
+ * changes its mask), and reads their values from w itself, so the optimizer
+ * and the masking contract see the same dense arena as ever:
+ *   y = x . w^T + b,  dx += dy . w,  dw[o, j] += sum_b dy[b, o] x[b, j] only
+ *   where mask[o, j] is 1 (the other gradients stay untouched, as the
+ *   contract wants them zero anyway), db += sum_b dy[b, :].
+ * The same contract as tk_linear_forward/backward (tk_layers.h).
+ *
+ * The batch runs along the vectors: x is transposed to xT[in, B] once per
+ * call, so that each kept weight scales a contiguous row of B values. Every
+ * output element is one sum in a fixed order (kept weights by increasing
+ * index; dw's sum over the batch in 16 fixed partial sums added in a fixed
+ * tree), the same on every instruction set and for every thread count: rows
+ * are split over the engine's threads, each element computed by one thread. */
+#ifndef TK_SPARSE_H
+#define TK_SPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tk_sparse_linear tk_sparse_linear;
+
+/* The kept positions of w[out, in] under mask[out * in] (1 = kept). */
+tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out);
+void tk_sparse_linear_free(tk_sparse_linear *s);
+size_t tk_sparse_linear_kept(const tk_sparse_linear *s);
+
+/* Scratch floats a call with a batch of B needs. */
+size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B);
+
+void tk_sparse_linear_forward(float *y, const float *x, const float *w, const float *b, int B,
+                              const tk_sparse_linear *s, float *work);
+/* dx, dw, db may each be NULL. */
+void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                               int B, const tk_sparse_linear *s, float *work);
+
+#endif
