@@ -63,6 +63,8 @@ typedef struct tk_op {
     int k, stride, pad;   /* conv kernel / pool window */
     float p;              /* dropout probability */
     size_t scratch;       /* per-sample offset into the op's scratch (argmax, keep, bn save) */
+    struct tk_sparse_linear *sparse; /* linear: its kept weights, when it runs sparse (tk_model_use_kernels) */
+    size_t sparse_work;   /* its offset into the model's sparse_work */
 } tk_op;
 
 typedef struct tk_model {
@@ -98,7 +100,18 @@ typedef struct tk_model {
     int32_t *argmax;      /* max-pool indices, all pools */
     uint8_t *keep;        /* dropout draws, all dropouts */
     float *bn_save;       /* batch-norm mean/invstd, all batch norms */
+    float *sparse_work;   /* each sparse layer's scratch, for `batch` samples, kept from forward to backward */
 } tk_model;
+
+/* Which kernels the masked layers run on. `dense` multiplies every weight,
+ * pruned ones (zero) included; `sparse` reads only the kept weights of a
+ * prunable linear layer (tk_sparse.h); `auto` picks sparse for a layer whose
+ * density is at most TK_SPARSE_AUTO_DENSITY, where it is faster here (see
+ * README: ticket bench --density). Both keep the masking contract and agree
+ * within float32 rounding; each gives the same bits run after run. */
+typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
+extern const char *const tk_kernels_names[TK_KERNELS_COUNT];
+#define TK_SPARSE_AUTO_DENSITY 0.1
 
 /* ---- building (used by registry entries) */
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes);
@@ -153,8 +166,15 @@ void tk_model_set_batch(tk_model *m, int B);
 const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng);
 /* The buffer the caller fills with d(loss)/d(logits) before tk_model_backward. */
 float *tk_model_output_grad(tk_model *m);
+/* m->grad = 0 wherever the next backward pass may write (with sparse layers,
+ * not their pruned weights, which stay zero from tk_model_use_kernels on). */
+void tk_model_zero_grad(tk_model *m);
 /* Accumulates parameter gradients into m->grad (the caller zeroes it). */
 void tk_model_backward(tk_model *m, int B);
+/* Chooses each prunable linear layer's kernels from the current mask, which
+ * must not change until the next call (a training run keeps its mask).
+ * Returns how many layers run sparse. */
+int tk_model_use_kernels(tk_model *m, tk_kernels k);
 /* param[i] = 0 where mask[i] == 0. */
 void tk_model_apply_mask(tk_model *m);
 /* grad[i] = 0 where mask[i] == 0. */

@@ -29,12 +29,18 @@ tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out);
 void tk_sparse_linear_free(tk_sparse_linear *s);
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s);
 
+/* dw = 0 at the kept positions: the only ones the backward pass writes. */
+void tk_sparse_linear_zero_kept(const tk_sparse_linear *s, float *dw);
+
 /* Scratch floats a call with a batch of B needs. */
 size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B);
 
+/* Leaves x transposed in `work` for the backward pass of the same batch,
+ * the way a model keeps a layer's input activations for it. */
 void tk_sparse_linear_forward(float *y, const float *x, const float *w, const float *b, int B,
                               const tk_sparse_linear *s, float *work);
-/* dx, dw, db may each be NULL. */
+/* dx, dw, db may each be NULL. `work` must hold what the forward pass of
+ * this x left there. */
 void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                                int B, const tk_sparse_linear *s, float *work);
 

@@ -47,6 +47,7 @@ typedef struct tk_train_config {
     bool augment_flip;   /* random horizontal flip */
     uint64_t seed;
     int threads;
+    tk_kernels kernels; /* the masked layers' kernels (tk_model.h); auto by default */
 } tk_train_config;
 
 /* The documented defaults for a model (Frankle & Carbin's for LeNet and

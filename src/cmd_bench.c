@@ -42,6 +42,8 @@ static tk_option options[] = {
     {"batch", "B", "batch size (with --model; default 60)", NULL},
     {"threads", "T", "threads, BLAS's and the layers' own (default 2)", NULL},
     {"seconds", "S", "timed seconds per measurement (default 3)", NULL},
+    {"density", "D", "random masks keeping this fraction of every prunable tensor (default 1)", NULL},
+    {"kernels", "dense|sparse|both", "masked layers' kernels to measure (default both when D < 1)", NULL},
     {"compare", "FILE", "torch_ref.py --json output: print our/PyTorch ratios", NULL},
     {"json", "FILE", "write the results as JSON", NULL},
 };
@@ -69,7 +71,7 @@ static double time_steps(tk_model *m, tk_optim *o, const float *x, const int32_t
             tk_softmax_xent_forward(probs, NULL, logits, y, B, m->classes);
             memset(dl, 0, (size_t)B * (size_t)m->classes * sizeof(float));
             tk_softmax_xent_backward(dl, probs, y, B, m->classes);
-            memset(m->grad, 0, m->n_params * sizeof(float));
+            tk_model_zero_grad(m);
             tk_model_backward(m, B);
             tk_optim_step(o, m->param, m->grad, m->mask, m->n_prunable, 0.01f);
         }
@@ -79,7 +81,17 @@ static double time_steps(tk_model *m, tk_optim *o, const float *x, const int32_t
     return times[reps / 2];
 }
 
-static int measure(const bench_config *c, int threads, double seconds, bench_result *r, tk_error *err) {
+/* Every prunable tensor keeps each weight with probability `density` (its own
+ * stream, so both kernels see the same mask), pruned weights set to 0. */
+static void random_masks(tk_model *m, double density) {
+    tk_rng rng;
+    tk_rng_seed(&rng, 0, TK_STREAM_CONTROL);
+    for (size_t i = 0; i < m->n_prunable; i++) m->mask[i] = tk_rng_uniform(&rng) < density;
+    tk_model_apply_mask(m);
+}
+
+static int measure(const bench_config *c, int threads, double seconds, double density, tk_kernels kernels,
+                   bench_result *r, tk_error *err) {
     tk_model_config mc = {.name = c->model, .input = c->input, .classes = 10, .width = 1};
     tk_model *m = tk_model_create(&mc, err);
     if (!m) return -1;
@@ -99,6 +111,10 @@ static int measure(const bench_config *c, int threads, double seconds, bench_res
     tk_optim_config oc = tk_optim_defaults(TK_OPTIM_SGD);
     oc.lr = 0.01f, oc.momentum = 0.9f, oc.weight_decay = 1e-4f;
     tk_optim *o = tk_optim_create(&oc, m->n_params);
+    if (density < 1) random_masks(m, density);
+    /* As a training run sets them up (src/train.c). */
+    tk_model_use_kernels(m, kernels);
+    if (kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(o, m->mask, m->n_prunable);
     double train = time_steps(m, o, x, y, probs, B, true, seconds);
     double eval = time_steps(m, o, x, y, probs, B, false, seconds);
     *r = (bench_result){B / train, B / eval, 1e3 * train, 1e3 * eval, tk_model_flops(m), 0};
@@ -111,7 +127,8 @@ static int measure(const bench_config *c, int threads, double seconds, bench_res
 }
 
 /* Runs one configuration in a child process; its peak RSS comes from wait4. */
-static int measure_isolated(const bench_config *c, int threads, double seconds, bench_result *r, tk_error *err) {
+static int measure_isolated(const bench_config *c, int threads, double seconds, double density, tk_kernels kernels,
+                            bench_result *r, tk_error *err) {
     int fd[2];
     if (pipe(fd)) return tk_fail(err, "pipe failed");
     fflush(stdout);
@@ -120,7 +137,7 @@ static int measure_isolated(const bench_config *c, int threads, double seconds, 
         close(fd[0]);
         tk_error child_err = {{0}};
         bench_result cr;
-        int rc = measure(c, threads, seconds, &cr, &child_err);
+        int rc = measure(c, threads, seconds, density, kernels, &cr, &child_err);
         if (rc == 0 && write(fd[1], &cr, sizeof cr) != (ssize_t)sizeof cr) rc = -1;
         if (rc) fprintf(stderr, "ticket bench: %s\n", child_err.msg);
         _exit(rc ? 1 : 0);
@@ -164,7 +181,7 @@ static cJSON *load_json(const char *path, tk_error *err) {
 int tk_cmd_bench(int argc, char **argv) {
     bool help;
     int rc = tk_cli_begin("bench", argc, argv, NULL, options, N_OPTIONS,
-                          "ticket bench [--model M --batch B] [--threads T] [--compare torch.json]",
+                          "ticket bench [--model M --batch B] [--threads T] [--density D] [--compare torch.json]",
                           "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
                           "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
                           "resident memory. Without --model, runs the configurations of torch_ref.py.",
@@ -182,6 +199,23 @@ int tk_cmd_bench(int argc, char **argv) {
     if (threads < 1 || batch < 1 || !(seconds > 0)) {
         fprintf(stderr, "ticket bench: --threads, --batch and --seconds must be positive\n");
         return 2;
+    }
+    float density = 1;
+    if (tk_cli_float(options, N_OPTIONS, "density", &density, &err) < 0 || !(density > 0 && density <= 1)) {
+        fprintf(stderr, "ticket bench: %s\n", err.msg[0] ? err.msg : "--density must be in (0, 1]");
+        return 2;
+    }
+    /* Both kernels side by side below full density, one row each. */
+    tk_kernels kernel_list[2] = {TK_KERNELS_DENSE, TK_KERNELS_SPARSE};
+    int n_kernels = density < 1 ? 2 : 1;
+    const char *kernels_opt = tk_cli_find(options, N_OPTIONS, "kernels")->value;
+    if (kernels_opt && strcmp(kernels_opt, "both")) {
+        int k;
+        if (tk_parse_name("--kernels", kernels_opt, tk_kernels_names, TK_KERNELS_COUNT, &k, &err)) {
+            fprintf(stderr, "ticket bench: %s\n", err.msg);
+            return 2;
+        }
+        kernel_list[0] = (tk_kernels)k, n_kernels = 1;
     }
     const char *model = tk_cli_find(options, N_OPTIONS, "model")->value;
     const char *compare = tk_cli_find(options, N_OPTIONS, "compare")->value;
@@ -213,20 +247,28 @@ int tk_cmd_bench(int argc, char **argv) {
     char prov_line[2048];
     tk_provenance_format(&prov, prov_line, sizeof prov_line);
     printf("provenance: %s\n", prov_line);
-    printf("%-14s %-14s %5s %11s %9s %10s %11s %9s %9s%s\n", "config", "model", "batch", "train_sps", "trainGF/s",
-           "eval_sps", "evalGF/s", "train_ms", "peak_MiB", torch ? "   vs torch (train, eval)" : "");
+    printf("density %g\n", density);
+    printf("%-14s %-14s %5s %-7s %11s %9s %10s %11s %9s %9s%s\n", "config", "model", "batch", "kernels",
+           "train_sps", "trainGF/s", "eval_sps", "evalGF/s", "train_ms", "peak_MiB",
+           torch ? "   vs torch (train, eval)" : n_kernels == 2 ? "   vs dense (train, eval)" : "");
     cJSON *out = cJSON_CreateArray();
     int failed = 0;
-    for (int i = 0; i < n; i++) {
+    for (int row_i = 0; row_i < n * n_kernels; row_i++) {
+        int i = row_i / n_kernels;
+        tk_kernels kernels = kernel_list[row_i % n_kernels];
         bench_result r;
-        if (measure_isolated(&list[i], threads, seconds, &r, &err)) {
+        static bench_result dense_r;
+        if (measure_isolated(&list[i], threads, seconds, density, kernels, &r, &err)) {
             fprintf(stderr, "ticket bench: %s\n", err.msg);
             failed++;
             continue;
         }
-        printf("%-14s %-14s %5d %11.1f %9.1f %10.1f %11.1f %9.2f %9.1f", list[i].key, list[i].model, list[i].batch,
-               r.train_sps, 3 * r.flops * r.train_sps / 1e9, r.eval_sps, r.flops * r.eval_sps / 1e9, r.train_ms,
-               r.max_rss_kb / 1024.0);
+        printf("%-14s %-14s %5d %-7s %11.1f %9.1f %10.1f %11.1f %9.2f %9.1f", list[i].key, list[i].model,
+               list[i].batch, tk_kernels_names[kernels], r.train_sps, 3 * r.flops * r.train_sps / 1e9, r.eval_sps,
+               r.flops * r.eval_sps / 1e9, r.train_ms, r.max_rss_kb / 1024.0);
+        if (n_kernels == 2 && kernels == TK_KERNELS_DENSE) dense_r = r;
+        if (!torch && n_kernels == 2 && kernels == TK_KERNELS_SPARSE && dense_r.train_sps > 0)
+            printf("   %.2fx, %.2fx", r.train_sps / dense_r.train_sps, r.eval_sps / dense_r.eval_sps);
         if (torch) {
             double tt = torch_sps(torch, list[i].key, "train"), te = torch_sps(torch, list[i].key, "eval");
             if (tt > 0 && te > 0) printf("   %.2fx, %.2fx", r.train_sps / tt, r.eval_sps / te);
@@ -239,6 +281,8 @@ int tk_cmd_bench(int argc, char **argv) {
         cJSON_AddStringToObject(row, "model", list[i].model);
         cJSON_AddNumberToObject(row, "batch", list[i].batch);
         cJSON_AddNumberToObject(row, "threads", threads);
+        cJSON_AddNumberToObject(row, "density", density);
+        cJSON_AddStringToObject(row, "kernels", tk_kernels_names[kernels]);
         cJSON_AddNumberToObject(row, "train_samples_per_s", r.train_sps);
         cJSON_AddNumberToObject(row, "eval_samples_per_s", r.eval_sps);
         cJSON_AddNumberToObject(row, "fwd_flops_per_sample", r.flops);

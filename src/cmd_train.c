@@ -31,6 +31,7 @@ static tk_option options[] = {
     {"width", "X", "width multiplier (default 1)", NULL},
     {"seed", "N", "replicate seed (default 0)", NULL},
     {"threads", "N", "threads, BLAS's and the layers' own (default 2)", NULL},
+    {"kernels", "auto|dense|sparse", "masked layers' kernels (default auto: sparse below 10% density)", NULL},
     {"out", "DIR", "run directory (default runs/train-MODEL-DATASET-sSEED)", NULL},
     {"resume", "DIR", "continue the run in DIR with its own config", NULL},
     {"quiet", NULL, "print only the final result", NULL},
@@ -69,6 +70,10 @@ static int build_config(tk_train_config *cfg, tk_error *err) {
     }
     const char *sched = tk_cli_find(options, N_OPTIONS, "schedule")->value;
     if (sched && tk_schedule_parse(sched, &cfg->schedule, err)) return -1;
+    const char *kernels = tk_cli_find(options, N_OPTIONS, "kernels")->value;
+    int kind;
+    if (kernels && tk_parse_name("--kernels", kernels, tk_kernels_names, TK_KERNELS_COUNT, &kind, err)) return -1;
+    if (kernels) cfg->kernels = (tk_kernels)kind;
     const char *ms = tk_cli_find(options, N_OPTIONS, "milestones")->value;
     if (ms && parse_milestones(ms, cfg, err)) return -1;
     cfg->optim.nesterov |= tk_cli_find(options, N_OPTIONS, "nesterov")->value != NULL;

@@ -4,6 +4,7 @@
  * relies on every layer's backward ADDING into its input gradient, so a tensor
  * read by two ops (the input of a residual block) needs nothing special. */
 #include "tk_model.h"
+#include "tk_sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -246,6 +247,55 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
     return 0;
 }
 
+const char *const tk_kernels_names[TK_KERNELS_COUNT] = {"auto", "dense", "sparse"};
+_Static_assert(TK_ARRAY_LEN(tk_kernels_names) == TK_KERNELS_COUNT, "one name per kernel choice");
+
+/* Sizes m->sparse_work for the sparse layers at m->batch samples: a region
+ * of its own for each, since the backward pass reads what the forward left. */
+static void size_sparse_work(tk_model *m) {
+    free(m->sparse_work);
+    m->sparse_work = NULL;
+    size_t need = 0;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].sparse) {
+            m->ops[i].sparse_work = need;
+            need += tk_sparse_linear_workspace(m->ops[i].sparse, m->batch);
+        }
+    if (need) m->sparse_work = tk_alloc_aligned(need * sizeof(float));
+}
+
+int tk_model_use_kernels(tk_model *m, tk_kernels k) {
+    int sparse = 0;
+    for (int i = 0; i < m->n_ops; i++) {
+        tk_op *op = &m->ops[i];
+        tk_sparse_linear_free(op->sparse);
+        op->sparse = NULL;
+        const tk_param *w = op->kind == TK_OP_LINEAR ? &m->params[op->weight] : NULL;
+        if (!w || !w->prunable || k == TK_KERNELS_DENSE) continue;
+        const uint8_t *mask = m->mask + w->offset;
+        size_t kept = 0;
+        for (size_t j = 0; j < w->count; j++) kept += mask[j] != 0;
+        if (k == TK_KERNELS_AUTO && (double)kept > TK_SPARSE_AUTO_DENSITY * (double)w->count) continue;
+        op->sparse = tk_sparse_linear_create(mask, w->shape[1], w->shape[0]);
+        sparse++;
+    }
+    size_sparse_work(m);
+    /* Pruned gradients of sparse layers are never written again: zero now. */
+    memset(m->grad, 0, m->n_params * sizeof(float));
+    return sparse;
+}
+
+void tk_model_zero_grad(tk_model *m) {
+    for (int p = 0; p < m->n_param_tensors; p++) {
+        const tk_sparse_linear *s = NULL;
+        for (int i = 0; i < m->n_ops && !s; i++)
+            if (m->ops[i].sparse && m->ops[i].weight == p) s = m->ops[i].sparse;
+        float *g = m->grad + m->params[p].offset;
+        if (s) tk_sparse_linear_zero_kept(s, g);
+        else memset(g, 0, m->params[p].count * sizeof(float));
+    }
+}
+
 static void free_batch_buffers(tk_model *m) {
     free(m->act);
     free(m->dact);
@@ -265,6 +315,8 @@ static void free_batch_buffers(tk_model *m) {
 void tk_model_free(tk_model *m) {
     if (!m) return;
     free_batch_buffers(m);
+    for (int i = 0; i < m->n_ops; i++) tk_sparse_linear_free(m->ops[i].sparse);
+    free(m->sparse_work);
     free(m->params);
     free(m->ops);
     free(m->tensors);
@@ -324,6 +376,7 @@ void tk_model_set_batch(tk_model *m, int B) {
     m->argmax = tk_alloc_aligned((argmax ? argmax : 1) * sizeof(int32_t));
     m->keep = tk_alloc_aligned(keep ? keep : 1);
     m->bn_save = tk_alloc_aligned((bn ? bn : 1) * sizeof(float));
+    size_sparse_work(m);
 }
 
 const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng) {
@@ -337,8 +390,12 @@ const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk
         size_t n_out = features(m->tensors[op->out]) * (size_t)B;
         switch (op->kind) {
         case TK_OP_LINEAR:
-            tk_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, (int)features(s),
-                              m->tensors[op->out].C);
+            if (op->sparse)
+                tk_sparse_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, op->sparse,
+                                         m->sparse_work + op->sparse_work);
+            else
+                tk_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, (int)features(s),
+                                  m->tensors[op->out].C);
             break;
         case TK_OP_CONV2D: {
             tk_conv2d_shape cs = conv_shape(m, op, B);
@@ -393,8 +450,12 @@ void tk_model_backward(tk_model *m, int B) {
         size_t n_out = features(m->tensors[op->out]) * (size_t)B;
         switch (op->kind) {
         case TK_OP_LINEAR:
-            tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
-                               (int)features(s), m->tensors[op->out].C);
+            if (op->sparse)
+                tk_sparse_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
+                                          op->sparse, m->sparse_work + op->sparse_work);
+            else
+                tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
+                                   (int)features(s), m->tensors[op->out].C);
             break;
         case TK_OP_CONV2D: {
             tk_conv2d_shape cs = conv_shape(m, op, B);

@@ -57,8 +57,22 @@ tk_optim *tk_optim_create(const tk_optim_config *cfg, size_t n_params) {
     return o;
 }
 
+void tk_optim_skip_pruned(tk_optim *o, const uint8_t *mask, size_t n_masked) {
+    TK_ASSERT(n_masked <= o->n && o->n < UINT32_MAX);
+    free(o->kept);
+    o->kept = NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < n_masked; i++) kept += mask[i] != 0;
+    if (kept * 2 > n_masked) return;
+    o->kept = tk_malloc((kept + 1) * sizeof *o->kept);
+    o->n_kept = 0, o->kept_of = n_masked;
+    for (size_t i = 0; i < n_masked; i++)
+        if (mask[i]) o->kept[o->n_kept++] = (uint32_t)i;
+}
+
 void tk_optim_free(tk_optim *o) {
     if (!o) return;
+    free(o->kept);
     free(o->m);
     free(o->v);
     free(o);
@@ -148,7 +162,10 @@ static inline void adam_one(const coeffs *c, float *restrict p, float *restrict 
 static inline void sweep(update_fn f, const coeffs *c, tk_optim *o, float *restrict p, float *restrict g,
                          const uint8_t *restrict mask, size_t n_masked) {
     float *restrict m = o->m, *restrict v = o->v;
-    for (size_t i = 0; i < n_masked; i++) f(c, p, g, m, v, i, mask[i] != 0);
+    if (o->kept && o->kept_of == n_masked)
+        for (size_t q = 0; q < o->n_kept; q++) f(c, p, g, m, v, o->kept[q], true);
+    else
+        for (size_t i = 0; i < n_masked; i++) f(c, p, g, m, v, i, mask[i] != 0);
     for (size_t i = n_masked; i < o->n; i++) f(c, p, g, m, v, i, true);
 }
 

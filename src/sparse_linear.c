@@ -50,6 +50,11 @@ void tk_sparse_linear_free(tk_sparse_linear *s) {
 
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s) { return s->kept; }
 
+void tk_sparse_linear_zero_kept(const tk_sparse_linear *s, float *dw) {
+    for (int o = 0; o < s->out; o++)
+        for (int32_t q = s->row_start[o]; q < s->row_start[o + 1]; q++) dw[(size_t)o * s->in + s->row_col[q]] = 0.0f;
+}
+
 /* The batch is padded with zeros to whole chunks of CHUNK values, four
  * vectors of 16 that stay in registers while a row's kept weights stream by
  * (one AVX-512, two AVX2 or four SSE registers each). */
@@ -63,24 +68,48 @@ size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B) {
     return padded(B) * (2 * (size_t)s->in + s->out);
 }
 
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SPARSE_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define SPARSE_HOT
 #endif
 
-/* dst[c, r] = src[r, c] for r < rows, 0 for r in [rows, ld): src[rows, cols]
- * becomes dst[cols, ld]. */
-TK_HOT static void transpose_pad(float *restrict dst, size_t ld, const float *restrict src, int rows, int cols) {
-    /* In 16 x 16 tiles, so that both sides move whole cache lines. */
-    for (int r0 = 0; r0 < rows; r0 += 16)
-        for (int c0 = 0; c0 < cols; c0 += 16) {
-            int r1 = r0 + 16 < rows ? r0 + 16 : rows, c1 = c0 + 16 < cols ? c0 + 16 : cols;
-            for (int r = r0; r < r1; r++)
-                for (int c = c0; c < c1; c++) dst[(size_t)c * ld + r] = src[(size_t)r * cols + c];
+typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int32_t idx8 __attribute__((vector_size(8 * sizeof(int32_t))));
+
+/* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols. Whole 8 x 8
+ * blocks move through registers (three rounds of shuffles); the edges go one
+ * by one. Only moves: every instruction set gives the same bits. */
+SPARSE_HOT static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
+                                 int rows, int cols) {
+    const idx8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const idx8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const idx8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+    for (int r0 = 0; r0 < r8; r0 += 8)
+        for (int c0 = 0; c0 < c8; c0 += 8) {
+            vec8 r[8], t[8], u[8], o[8];
+            for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)(r0 + i) * ld_src + c0, sizeof(vec8));
+            for (int i = 0; i < 8; i += 2)
+                t[i] = __builtin_shuffle(r[i], r[i + 1], lo), t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+            for (int i = 0; i < 8; i += 4) {
+                u[i] = __builtin_shuffle(t[i], t[i + 2], lo2), u[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi2);
+                u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo2);
+                u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi2);
+            }
+            for (int i = 0; i < 4; i++)
+                o[i] = __builtin_shuffle(u[i], u[i + 4], lo4), o[i + 4] = __builtin_shuffle(u[i], u[i + 4], hi4);
+            for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(c0 + j) * ld_dst + r0, &o[j], sizeof(vec8));
         }
-    for (int c = 0; c < cols; c++)
-        for (size_t r = (size_t)rows; r < ld; r++) dst[(size_t)c * ld + r] = 0.0f;
+    for (int r = 0; r < rows; r++)
+        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * ld_dst + r] = src[(size_t)r * ld_src + c];
+}
+
+/* src[rows, cols] into dst[cols, ld], rows [rows, ld) of each column zero. */
+static void transpose_pad(float *dst, size_t ld, const float *src, int rows, int cols) {
+    transpose(dst, ld, src, (size_t)cols, rows, cols);
+    for (int c = 0; c < cols; c++) memset(dst + (size_t)c * ld + rows, 0, (ld - (size_t)rows) * sizeof(float));
 }
 
 /* Unaligned moves between floats and vectors (macros: a function passing a
@@ -104,12 +133,46 @@ SPARSE_HOT static void combine(float *out, float start, const float *rows, size_
     STORE16(out, a0), STORE16(out + 16, a1), STORE16(out + 32, a2), STORE16(out + 48, a3);
 }
 
+typedef int32_t idx16 __attribute__((vector_size(16 * sizeof(int32_t))));
+
 /* For each listed j: out[j] += sum_b g[b] * rows[j * ld + b] over b < ld,
  * the products of element b gathered in partial b mod 16 in chunk order,
- * the 16 partials then added pairwise in a fixed tree. */
+ * the 16 partials t then added pairwise: t[l] += t[l + w] for w = 8, 4, 2, 1.
+ * Sixteen sums at a time run that tree across registers, each round pairing
+ * halves of two vectors; the rest (fewer than 16) one by one, the same tree. */
 SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_t ld, const int32_t *index,
                             int32_t n) {
-    for (int32_t q = 0; q < n; q++) {
+    const idx16 lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    const idx16 hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
+    const idx16 lo4 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
+    const idx16 hi4 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
+    const idx16 lo2 = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29};
+    const idx16 hi2 = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31};
+    const idx16 lo1 = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+    const idx16 hi1 = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+    int32_t q0 = 0;
+    for (; q0 + 16 <= n; q0 += 16) {
+        vec16 p[16], gb, rb;
+        for (int q = 0; q < 16; q++) {
+            const float *r = rows + (size_t)index[q0 + q] * ld;
+            p[q] = (vec16){0};
+            for (size_t b = 0; b < ld; b += 16) {
+                LOAD16(gb, g + b), LOAD16(rb, r + b);
+                p[q] = p[q] + gb * rb;
+            }
+        }
+        for (int i = 0; i < 8; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo8) +
+                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi8);
+        for (int i = 0; i < 4; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo4) +
+                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi4);
+        for (int i = 0; i < 2; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo2) +
+                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi2);
+        p[0] = __builtin_shuffle(p[0], p[1], lo1) + __builtin_shuffle(p[0], p[1], hi1);
+        float t[16];
+        STORE16(t, p[0]);
+        for (int q = 0; q < 16; q++) out[index[q0 + q]] += t[q];
+    }
+    for (int32_t q = q0; q < n; q++) {
         const float *r = rows + (size_t)index[q] * ld;
         vec16 p = {0}, gb, rb;
         for (size_t b = 0; b < ld; b += 16) {
@@ -157,8 +220,7 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
     pass c = {.s = s, .w = w, .b = b, .xT = work, .yT = work + (size_t)s->in * ld, .B = B, .ld = ld};
     transpose_pad(work, ld, x, B, s->in);
     tk_parallel_units(units_of(s->out), tk_parallel_lanes(), forward_rows, &c);
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < s->out; o++) y[(size_t)i * s->out + o] = c.yT[(size_t)o * ld + i];
+    transpose(y, (size_t)s->out, c.yT, ld, s->out, B);
 }
 
 static void weight_grad_rows(void *p, int u, int lane) {
@@ -192,10 +254,7 @@ void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy,
     float *xT = work, *dyT = work + (size_t)s->in * ld, *dxT = dyT + (size_t)s->out * ld;
     pass c = {.s = s, .w = w, .xT = xT, .dyT = dyT, .dxT = dxT, .dx = dx, .dw = dw, .B = B, .ld = ld};
     if (dx || dw) transpose_pad(dyT, ld, dy, B, s->out);
-    if (dw) {
-        transpose_pad(xT, ld, x, B, s->in);
-        tk_parallel_units(units_of(s->out), tk_parallel_lanes(), weight_grad_rows, &c);
-    }
+    if (dw) tk_parallel_units(units_of(s->out), tk_parallel_lanes(), weight_grad_rows, &c);
     if (dx) tk_parallel_units(units_of(s->in), tk_parallel_lanes(), input_grad_columns, &c);
     /* db is the dense layer's: it never touches the weights. */
     if (db) tk_linear_backward(NULL, NULL, db, dy, x, w, B, s->in, s->out);

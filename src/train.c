@@ -112,7 +112,7 @@ static void train_step(trainer *t) {
     float *dlogits = tk_model_output_grad(m);
     memset(dlogits, 0, (size_t)B * (size_t)m->classes * sizeof(float));
     tk_softmax_xent_backward(dlogits, t->probs, t->labels, B, m->classes);
-    memset(m->grad, 0, m->n_params * sizeof(float));
+    tk_model_zero_grad(m);
     tk_model_backward(m, B);
     if (t->cfg->l1 > 0) {
         float l1 = t->cfg->l1;
@@ -463,6 +463,10 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
     }
     openblas_set_num_threads(t->cfg->threads);
     if (note_provenance(t, err)) return -1;
+    /* The mask is final here and stays so for the whole run. `dense` keeps
+     * every multiplication and every update of pruned weights, as before. */
+    tk_model_use_kernels(t->model, t->cfg->kernels);
+    if (t->cfg->kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(t->optim, t->model->mask, t->model->n_prunable);
     double t0 = tk_now();
     int64_t start_step = t->st.step;
     progress p = {.mode = mode, .t0 = t0, .start_step = start_step};

@@ -148,6 +148,7 @@ char *tk_train_config_to_json(const tk_train_config *c) {
     if (c->augment_flip) cJSON_AddBoolToObject(o, "augment_flip", true);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "threads", c->threads);
+    if (c->kernels != TK_KERNELS_AUTO) cJSON_AddStringToObject(o, "kernels", tk_kernels_names[c->kernels]);
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     return text;
@@ -157,7 +158,7 @@ static const char *const config_keys[] = {
     "model",  "width", "dataset", "optimizer", "lr",         "momentum", "nesterov",         "weight_decay",
     "beta1",  "beta2", "eps",     "schedule",  "milestones", "gamma",    "warmup",           "batch",
     "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads", "l1",
-    "classes", "subset_total", "subset_per_class", "input", "augment_pad", "augment_flip"};
+    "classes", "subset_total", "subset_per_class", "input", "augment_pad", "augment_flip", "kernels"};
 
 typedef struct json_ctx {
     const char *path;
@@ -237,6 +238,14 @@ static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
     if (!strcmp(k, "optimizer")) {
         if (want(x, it, cJSON_IsString(it), "a string")) return -1;
         if (tk_optim_parse(it->valuestring, &c->optim.kind, x->err)) return tk_fail_prefix(x->err, "%s: ", x->path);
+        return 0;
+    }
+    if (!strcmp(k, "kernels")) {
+        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
+        int kind;
+        if (tk_parse_name("kernels", it->valuestring, tk_kernels_names, TK_KERNELS_COUNT, &kind, x->err))
+            return tk_fail_prefix(x->err, "%s: ", x->path);
+        c->kernels = (tk_kernels)kind;
         return 0;
     }
     if (!strcmp(k, "schedule")) {
