@@ -218,7 +218,12 @@ static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, si
     tk_buf v = {0};
     tk_buf_printf(&v, "# written by ticket for %s; the numbers are in %s.dat\n", script, f->name);
     gp_string(&v, "datafile", data);
-    gp_string(&v, "out", target);
+    /* gnuplot writes NAME.tmp.png and NAME.tmp.svg, which are fsynced and
+     * renamed over the figures once it succeeds: a report killed while
+     * drawing leaves the old figures or the new ones, never half of one. */
+    char drawing[4200];
+    snprintf(drawing, sizeof drawing, "%s.tmp", target);
+    gp_string(&v, "out", drawing);
     gp_string(&v, "plots_dir", c->plots);
     gp_string(&v, "figure_title", f->title);
     int cols = f->n_panels < 3 ? f->n_panels : 3;
@@ -235,18 +240,19 @@ static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, si
     if (rc == 0) rc = tk_file_write_atomic(vars, v.data, v.len, err);
     tk_buf_free(&v);
     fig_free(f);
-    char paths[2][4200];
+    char paths[2][4200], drawn[2][4300];
     for (int k = 0; k < 2; k++) {
         snprintf(paths[k], sizeof paths[k], "%s.%s", target, k ? "svg" : "png");
-        unlink(paths[k]); /* so that a figure from an earlier report cannot pass for this one */
+        snprintf(drawn[k], sizeof drawn[k], "%s.%s", drawing, k ? "svg" : "png");
+        unlink(drawn[k]); /* so that a drawing left by an earlier report cannot pass for this one */
     }
     if (rc == 0) rc = run_gnuplot(c, script, vars, err);
     for (int k = 0; k < 2 && rc == 0; k++) {
-        const char *path = paths[k];
-        if (!tk_file_exists(path))
+        if (!tk_file_exists(drawn[k]))
             rc = tk_fail(err, "gnuplot ran %s without error but wrote no %s; check the script's output settings",
-                         script, path);
+                         script, drawn[k]);
     }
+    for (int k = 0; k < 2 && rc == 0; k++) rc = tk_file_publish(drawn[k], paths[k], err);
     if (rc == 0) snprintf(out, cap, "%s", f->name);
     return rc;
 }
