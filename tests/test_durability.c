@@ -11,7 +11,8 @@
  *   uninterrupted run's (summary.json without its wall-clock lines).
  * - a checkpoint, mask or ticket cut in half or with one byte flipped is
  *   refused with the file's name, "checksum mismatch" and the offset of the
- *   stored CRC; a deleted checkpoint is redone to the same bytes.
+ *   stored CRC; a deleted checkpoint is redone to the same bytes; a study's
+ *   summary.json cut short is refused by the report, not left out of it.
  * - a full disk: RLIMIT_FSIZE (SIGXFSZ ignored) makes writes of checkpoints,
  *   tickets and reports fail with EFBIG; as root, a small tmpfs in a mount
  *   namespace of a child process (gone with it, so never left mounted) fills
@@ -425,6 +426,27 @@ static void test_damaged_mask_and_ticket(void) {
     }
 }
 
+/* A study's summary.json cut short: the job counts as done, so the report
+ * must refuse it rather than leave its row out; deleted, it is redone. */
+static void test_damaged_summary(void) {
+    CHECK(make_reference(&study_cmd, &study_ref));
+    if (study_ref.points <= 0) return;
+    char *dir = copy_of(study_ref.dir, "summary"), *out = path_in(dir, "out");
+    const char *rel = "out/transfer/six/four/s0/level_01/ticket/summary.json";
+    char *path = path_in(dir, rel);
+    CHECK(tk_file_exists(path));
+    cut_file(path, 1, 2);
+    CHECK(exits_with(&study_cmd, dir, 1, 0));
+    char *text = output_of(dir);
+    CHECK_CONTAINS(text, rel);
+    CHECK_CONTAINS(text, "delete the file to re-evaluate the run");
+    free(text);
+    unlink(path);
+    CHECK(exits_with(&study_cmd, dir, 0, 0) && same_tree(out, study_ref.tree));
+    free(path), free(out);
+    rm_rf(dir), free(dir);
+}
+
 /* ---- 3. full disks */
 
 /* The output says which file, why (the errno text) and what to do. */
@@ -601,6 +623,7 @@ int main(void) {
     RUN(test_kill_study_anywhere);
     RUN(test_damaged_checkpoint);
     RUN(test_damaged_mask_and_ticket);
+    RUN(test_damaged_summary);
     RUN(test_full_disk_checkpoint);
     RUN(test_full_disk_ticket);
     RUN(test_full_disk_report);
