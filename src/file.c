@@ -124,13 +124,22 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
     return 0;
 }
 
+/* write_all, in two halves with a crash point between them when crash
+ * points are on (a file cut mid-write); in one piece otherwise. */
+static int write_in_two(int fd, const void *data, size_t n) {
+    const uint8_t *p = data;
+    size_t first = crash_passed ? n / 2 : n;
+    if (write_all(fd, p, first) != 0) return -1;
+    if (first == n) return 0;
+    tk_crash_point();
+    return write_all(fd, p + first, n - first);
+}
+
 int tk_file_append_durable(const char *path, const void *data, size_t n, tk_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd < 0) return tk_fail(err, "cannot append to %s: %s", path, strerror(errno));
-    const uint8_t *p = data;
     const char *step = NULL;
-    if (write_all(fd, p, n / 2) != 0) step = "write";
-    else if (tk_crash_point(), write_all(fd, p + n / 2, n - n / 2) != 0) step = "write";
+    if (write_in_two(fd, data, n) != 0) step = "write";
     else if (fsync(fd) != 0) step = "fsync";
     int e = errno;
     if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
@@ -172,17 +181,16 @@ int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return tk_fail(err, "cannot create %s: %s", tmp, strerror(errno));
     /* Crash points: the temporary file half written, all of it (not renamed), the new file in place. */
-    const uint8_t *p = data;
     const char *step = NULL;
-    if (write_all(fd, p, n / 2) != 0) step = "write";
-    else if (tk_crash_point(), write_all(fd, p + n / 2, n - n / 2) != 0) step = "write";
+    if (write_in_two(fd, data, n) != 0) step = "write";
     else if (fsync(fd) != 0) step = "fsync";
     int e = errno;
     if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
     if (step) {
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s is as it was before; %s", path, step, tmp,
-                       strerror(e), path, tk_file_advice(e));
+        return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
+                       tk_file_exists(path) ? "the previous file is as it was" : "nothing was written in its place",
+                       tk_file_advice(e));
     }
     tk_crash_point();
     if (rename(tmp, path) != 0) {

@@ -8,13 +8,15 @@
  *   whole (binary files pass magic, version and CRC-32; JSON parses; CSV,
  *   Markdown, PNG and SVG end as they must); the same command then resumes
  *   and the tree it leaves holds the same files with the same bytes as an
- *   uninterrupted run's (summary.json without its wall-clock lines).
+ *   uninterrupted run's (summary.json without its wall-clock lines). Every
+ *   2nd find resume and every 4th study resume is killed again early in its
+ *   own points before the last resume: recovery itself may be interrupted.
  * - a checkpoint, mask or ticket cut in half or with one byte flipped is
  *   refused with the file's name, "checksum mismatch" and the offset of the
  *   stored CRC; a deleted checkpoint is redone to the same bytes; a study's
  *   summary.json cut short is refused by the report, not left out of it.
  * - a full disk: RLIMIT_FSIZE (SIGXFSZ ignored) makes writes of checkpoints,
- *   tickets and reports fail with EFBIG; as root, a small tmpfs in a mount
+ *   tickets, reports and a study's jobs fail with EFBIG; as root, a small tmpfs in a mount
  *   namespace of a child process (gone with it, so never left mounted) fills
  *   up for real (ENOSPC). Either way the command exits 1 naming the file, the
  *   errno text and what to do, the previous complete file is untouched, and
@@ -297,11 +299,12 @@ static void keep_if_unfinished(const command *c, const char *dir) {
     free_names(names, n);
 }
 
-static void kill_anywhere(command *c, reference *r, int points, uint64_t seed) {
+/* Kills the command at `points` crash points; every again_every-th resume is killed too. */
+static void kill_anywhere(command *c, reference *r, int points, int again_every, uint64_t seed) {
     CHECK(make_reference(c, r));
     if (r->points <= 0) return;
     double t0 = tk_now();
-    int killed = 0, whole = 0, resumed = 0;
+    int killed = 0, whole = 0, resumed = 0, killed_again = 0, partial_again = 0;
     for (int k = 0; k < points; k++) {
         /* One point in each k-th of the run, at a seeded place inside it. */
         double u = (double)(splitmix64(&seed) >> 11) / 9007199254740992.0;
@@ -318,22 +321,35 @@ static void kill_anywhere(command *c, reference *r, int points, uint64_t seed) {
         int partial = partial_files(dir);
         whole += partial == 0;
         keep_if_unfinished(c, dir);
+        if (k % again_every == again_every - 1) {
+            /* Every other resume is killed too, early in its own points (where it
+             * cuts metrics.jsonl back, notes its provenance, rewrites a file the
+             * first kill cut short): resuming must survive being interrupted.
+             * A resume with fewer points than that finishes instead. */
+            snprintf(crash_at, sizeof crash_at, "%d", 1 + (int)(splitmix64(&seed) % 24));
+            int again = run_in(c, dir, crash_at, 0);
+            killed_again += again >= 0 && WIFSIGNALED(again) && WTERMSIG(again) == SIGKILL;
+            int cut = partial_files(dir);
+            if (cut) printf("  %s: the resume killed at its crash point %s left partial files\n", c->name, crash_at);
+            partial_again += cut != 0;
+        }
         bool same = exits_with(c, dir, 0, 0) && same_tree(tree, r->tree);
         if (!same) printf("  %s killed at crash point %ld of %ld did not resume to the reference\n", c->name, at, r->points);
         resumed += same;
         if (was_killed && partial == 0 && same) rm_rf(dir);
         free(dir), free(tree);
     }
-    printf("  %s: %d crash points in a run of %.2f s; killed at %d of them, %d left only whole files, %d resumed to "
-           "the same bytes (%.1f s)\n",
-           c->name, (int)r->points, r->seconds, killed, whole, resumed, tk_now() - t0);
+    printf("  %s: %d crash points in a run of %.2f s; killed at %d of them (and %d of %d resumes killed again), %d "
+           "left only whole files, %d resumed to the same bytes (%.1f s)\n",
+           c->name, (int)r->points, r->seconds, killed, killed_again, points / again_every, whole, resumed, tk_now() - t0);
     CHECK(killed == points);
     CHECK(whole == points);
+    CHECK(partial_again == 0);
     CHECK(resumed == points);
 }
 
-static void test_kill_find_anywhere(void) { kill_anywhere(&find_cmd, &find_ref, 24, 20240914); }
-static void test_kill_study_anywhere(void) { kill_anywhere(&study_cmd, &study_ref, 20, 20240915); }
+static void test_kill_find_anywhere(void) { kill_anywhere(&find_cmd, &find_ref, 24, 2, 20240914); }
+static void test_kill_study_anywhere(void) { kill_anywhere(&study_cmd, &study_ref, 20, 4, 20240915); }
 
 /* ---- 2. damaged files */
 
@@ -474,7 +490,7 @@ static void test_full_disk_checkpoint(void) {
     CHECK(exits_with(&find_cmd, dir, 1, size - 1));
     check_full_message(dir, "checkpoint", strerror(EFBIG));
     char *text = output_of(dir);
-    CHECK_CONTAINS(text, "is as it was before");
+    CHECK_CONTAINS(text, "the previous file is as it was");
     free(text);
     char *after = read_whole_file(ckpt, NULL);
     CHECK(before && after && size_of(ckpt) == size && !memcmp(before, after, (size_t)size));
@@ -542,6 +558,24 @@ static void test_full_disk_report(void) {
     CHECK(figures == 8); /* accuracy, transfer matrix, layer density, training curves */
     CHECK(partial_files(out) == 0);
     CHECK(exits_with(&report, dir, 0, 0) && same_tree(out, study_ref.tree));
+    CHECK(exits_with(&study_cmd, dir, 0, 0) && same_tree(out, study_ref.tree));
+    free(out);
+    rm_rf(dir), free(dir);
+}
+
+/* A study run out of room: the worker's job fails with the message, the
+ * jobs after it are not started, and the rerun with room completes. */
+static void test_full_disk_study(void) {
+    CHECK(make_reference(&study_cmd, &study_ref));
+    if (study_ref.points <= 0) return;
+    char *dir = command_dir(&study_cmd, "full-study"), *out = path_in(dir, "out");
+    CHECK(exits_with(&study_cmd, dir, 1, 20000)); /* a checkpoint is about 30 kB */
+    check_full_message(dir, "out/runs/", strerror(EFBIG));
+    char *text = output_of(dir);
+    CHECK_CONTAINS(text, "ticket study: ");
+    CHECK_CONTAINS(text, " failed");
+    free(text);
+    CHECK(partial_files(out) == 0);
     CHECK(exits_with(&study_cmd, dir, 0, 0) && same_tree(out, study_ref.tree));
     free(out);
     rm_rf(dir), free(dir);
@@ -618,6 +652,13 @@ int main(void) {
         free(plots);
     }
     unsetenv("TICKET_CRASH_AT");
+    /* Some hundred runs, each fsyncing every file it writes: on a tmpfs, where
+     * fsync costs nothing, unless TMPDIR says otherwise. What a SIGKILL leaves
+     * is the page cache, the same on any filesystem; the kills come at exact
+     * points, not after delays, so speed changes nothing that is tested. */
+    struct stat st;
+    if (!getenv("TMPDIR") && stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
     root = test_tmpdir("durability");
     RUN(test_kill_find_anywhere);
     RUN(test_kill_study_anywhere);
@@ -627,6 +668,7 @@ int main(void) {
     RUN(test_full_disk_checkpoint);
     RUN(test_full_disk_ticket);
     RUN(test_full_disk_report);
+    RUN(test_full_disk_study);
     RUN(test_full_disk_tmpfs);
     rm_rf(root);
     free(root);
