@@ -174,12 +174,19 @@ static int fsync_parent_dir(const char *path) {
     return rc;
 }
 
+/* The message of a write that failed before the rename: path is untouched. */
+static int write_failed(const char *path, const char *step, const char *tmp, int e, tk_error *err) {
+    return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
+                   tk_file_exists(path) ? "the previous file is as it was" : "nothing was written in its place",
+                   tk_file_advice(e));
+}
+
 int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return tk_fail(err, "cannot write %s: path longer than %zu bytes", path, sizeof tmp - 5);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return tk_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+    if (fd < 0) return write_failed(path, "create", tmp, errno, err);
     /* Crash points: the temporary file half written, all of it (not renamed), the new file in place. */
     const char *step = NULL;
     if (write_in_two(fd, data, n) != 0) step = "write";
@@ -188,16 +195,13 @@ int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error 
     if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
     if (step) {
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
-                       tk_file_exists(path) ? "the previous file is as it was" : "nothing was written in its place",
-                       tk_file_advice(e));
+        return write_failed(path, step, tmp, e, err);
     }
     tk_crash_point();
     if (rename(tmp, path) != 0) {
         e = errno;
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (rename from %s failed): %s; %s", path, tmp, strerror(e),
-                       tk_file_advice(e));
+        return write_failed(path, "rename", tmp, e, err);
     }
     tk_crash_point();
     if (fsync_parent_dir(path) != 0)
@@ -213,8 +217,7 @@ int tk_file_publish(const char *tmp, const char *path, tk_error *err) {
     if (rc != 0 || rename(tmp, path) != 0) {
         if (rc == 0) e = errno;
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s", path, rc ? "fsync" : "rename", tmp,
-                       strerror(e), tk_file_advice(e));
+        return write_failed(path, rc ? "fsync" : "rename", tmp, e, err);
     }
     tk_crash_point();
     if (fsync_parent_dir(path) != 0)

@@ -515,7 +515,8 @@ static void test_full_disk_ticket(void) {
     CHECK(!tk_file_exists(ticket) && !tk_file_exists(tmp));
     CHECK(exits_with(&find_cmd, dir, 0, 0) && same_tree(tree, find_ref.tree));
 
-    char *run, *exported = path_in(dir, "exported.tkt"), *level1 = path_in(dir, level_file(run_hash(), 1, "ticket"));
+    char *run, *exported = path_in(dir, "exported.tkt"), *rel1 = level_file(run_hash(), 1, "ticket");
+    char *level1 = path_in(dir, rel1);
     if (asprintf(&run, "store/%s", run_hash()) < 0) abort();
     command export1 = {"export", "spec.json", find_spec, "store",
                        {"ticket", "export", run, "--level", "1", "--out", "exported.tkt", NULL}};
@@ -525,7 +526,7 @@ static void test_full_disk_ticket(void) {
     CHECK(exits_with(&export2, dir, 1, size - 1));
     check_full_message(dir, "exported.tkt", strerror(EFBIG));
     CHECK(same_bytes(exported, level1));
-    free(run), free(exported), free(level1), free(tmp), free(ticket), free(tree), free(rel);
+    free(run), free(exported), free(level1), free(rel1), free(tmp), free(ticket), free(tree), free(rel);
     rm_rf(dir), free(dir);
 }
 
