@@ -14,6 +14,15 @@
  * file can be used as a C string. */
 int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err);
 int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err);
+/* Makes a file another program wrote (gnuplot's figures) durable and puts it
+ * in place as the atomic writer does: fsync tmp, rename it to path, fsync
+ * the directory. */
+int tk_file_publish(const char *tmp, const char *path, tk_error *err);
+/* Appends data to a log file and fsyncs it (metrics.jsonl: its reader drops
+ * a last line without its newline, and lines past the checkpoint). */
+int tk_file_append_durable(const char *path, const void *data, size_t n, tk_error *err);
+/* What to do after a write failed with errno e ("free some space ..."). */
+const char *tk_file_advice(int e);
 bool tk_file_exists(const char *path);
 /* The size of a regular file, to bound counts a header declares by the bytes
  * that hold them before anything is allocated. */
@@ -21,6 +30,17 @@ int tk_file_size(const char *path, uint64_t *size, tk_error *err);
 /* mkdir -p */
 int tk_mkdirs(const char *path, tk_error *err);
 uint32_t tk_crc32(const void *data, size_t n);
+
+/* Test-only crash points (tests/test_kill.c), off unless TICKET_CRASH_AT is
+ * set when main() calls tk_crash_init. With TICKET_CRASH_AT=N, the Nth crash
+ * point passed by the process and the workers it forks (counted together)
+ * sends SIGKILL to the process group, as `kill -9` at that moment would.
+ * The points: inside every atomic write (half of NAME.tmp written; all of it,
+ * not yet renamed; NAME in place) and every appended log line (half; all).
+ * TICKET_CRASH_AT=0 kills nothing and prints, at exit, how many points the
+ * run passed. Unset, a crash point is one test of a NULL pointer. */
+int tk_crash_init(tk_error *err);
+void tk_crash_point(void);
 
 /* A folder of ticket's own files (the dataset catalog, the gnuplot scripts,
  * the registry), found at run time from the first of: $env_var; then, in the

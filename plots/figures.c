@@ -202,6 +202,18 @@ static void fig_free(figure *f) {
     tk_buf_free(&f->blocks);
 }
 
+/* gnuplot does not always report a failed write (a full disk): a PNG must
+ * end with its IEND chunk, an SVG hold its closing tag. */
+static bool drawn_whole(const char *path, bool png) {
+    uint8_t *data;
+    size_t n;
+    if (tk_file_read_all(path, &data, &n, NULL)) return false;
+    static const uint8_t iend[8] = {'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    bool whole = png ? n >= 8 && !memcmp(data + n - 8, iend, 8) : strstr((const char *)data, "</svg>") != NULL;
+    free(data);
+    return whole;
+}
+
 /* Writes the figure's files and runs its script; `out` gets the figure's
  * name. A figure with nothing to plot is not drawn (out stays ""). */
 static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, size_t cap, tk_error *err) {
@@ -218,7 +230,12 @@ static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, si
     tk_buf v = {0};
     tk_buf_printf(&v, "# written by ticket for %s; the numbers are in %s.dat\n", script, f->name);
     gp_string(&v, "datafile", data);
-    gp_string(&v, "out", target);
+    /* gnuplot writes NAME.tmp.png and NAME.tmp.svg, which are fsynced and
+     * renamed over the figures once it succeeds: a report killed while
+     * drawing leaves the old figures or the new ones, never half of one. */
+    char drawing[4200];
+    snprintf(drawing, sizeof drawing, "%s.tmp", target);
+    gp_string(&v, "out", drawing);
     gp_string(&v, "plots_dir", c->plots);
     gp_string(&v, "figure_title", f->title);
     int cols = f->n_panels < 3 ? f->n_panels : 3;
@@ -235,18 +252,24 @@ static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, si
     if (rc == 0) rc = tk_file_write_atomic(vars, v.data, v.len, err);
     tk_buf_free(&v);
     fig_free(f);
-    char paths[2][4200];
+    char paths[2][4200], drawn[2][4300];
     for (int k = 0; k < 2; k++) {
         snprintf(paths[k], sizeof paths[k], "%s.%s", target, k ? "svg" : "png");
-        unlink(paths[k]); /* so that a figure from an earlier report cannot pass for this one */
+        snprintf(drawn[k], sizeof drawn[k], "%s.%s", drawing, k ? "svg" : "png");
+        unlink(drawn[k]); /* so that a drawing left by an earlier report cannot pass for this one */
     }
     if (rc == 0) rc = run_gnuplot(c, script, vars, err);
     for (int k = 0; k < 2 && rc == 0; k++) {
-        const char *path = paths[k];
-        if (!tk_file_exists(path))
+        if (!tk_file_exists(drawn[k]))
             rc = tk_fail(err, "gnuplot ran %s without error but wrote no %s; check the script's output settings",
-                         script, path);
+                         script, drawn[k]);
+        else if (!drawn_whole(drawn[k], k == 0))
+            rc = tk_fail(err, "gnuplot ran %s without error but %s ends before its last %s: the disk may be full; "
+                         "free some space and run the same command again (the previous figure is kept)",
+                         script, drawn[k], k == 0 ? "chunk (IEND)" : "tag (</svg>)");
     }
+    for (int k = 0; k < 2 && rc == 0; k++) rc = tk_file_publish(drawn[k], paths[k], err);
+    for (int k = 0; k < 2 && rc != 0; k++) unlink(drawn[k]);
     if (rc == 0) snprintf(out, cap, "%s", f->name);
     return rc;
 }

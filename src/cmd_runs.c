@@ -9,6 +9,7 @@
 #include "tk_cli.h"
 #include "tk_file.h"
 #include "tk_find.h"
+#include "tk_ticket.h"
 
 static cJSON *read_json(const char *path, tk_error *err) {
     uint8_t *data;
@@ -189,7 +190,11 @@ int tk_cmd_export(int argc, char **argv) {
     else snprintf(out, sizeof out, "ticket-%s-%d.tkt", hash, level);
     uint8_t *data;
     size_t n;
-    if (tk_file_read_all(path, &data, &n, &err) || tk_file_write_atomic(out, data, n, &err)) {
+    tk_model_config mc;
+    char model[64];
+    /* Checked (magic, version, CRC-32) before it is copied: a damaged ticket is not exported as good. */
+    if (tk_ticket_model(path, &mc, model, &err) || tk_file_read_all(path, &data, &n, &err) ||
+        tk_file_write_atomic(out, data, n, &err)) {
         fprintf(stderr, "ticket export: %s\n", err.msg);
         return 1;
     }

@@ -1,15 +1,19 @@
 /* file.c - whole-file reads, crash-safe writes, CRC-32, and the binary
  * buffer/reader pair behind every file format ticket writes itself. */
 #define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
+#define _DEFAULT_SOURCE   /* MAP_ANONYMOUS */
 #include "tk_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -65,15 +69,92 @@ int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err)
     return 0;
 }
 
+/* ---- test-only crash points (see tk_file.h) */
+
+static _Atomic long *crash_passed; /* shared with forked workers; NULL: crash points off */
+static long crash_at;
+static pid_t crash_main;
+
+static void crash_report(void) {
+    if (getpid() == crash_main)
+        fprintf(stderr, "ticket: TICKET_CRASH_AT: %ld crash points passed\n", atomic_load(crash_passed));
+}
+
+int tk_crash_init(tk_error *err) {
+    const char *v = getenv("TICKET_CRASH_AT");
+    if (!v || !*v) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*end || n < 0 || errno)
+        return tk_fail(err, "TICKET_CRASH_AT=%s: expected a count (0: count the crash points; N: SIGKILL at the "
+                            "Nth); it is for tests, unset it", v);
+    void *shared = mmap(NULL, sizeof *crash_passed, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) return tk_fail(err, "TICKET_CRASH_AT: mmap: %s", strerror(errno));
+    crash_passed = shared;
+    atomic_init(crash_passed, 0);
+    crash_at = n;
+    crash_main = getpid();
+    if (n == 0) atexit(crash_report);
+    return 0;
+}
+
+void tk_crash_point(void) {
+    if (!crash_passed) return;
+    if (atomic_fetch_add(crash_passed, 1) + 1 == crash_at) {
+        kill(0, SIGKILL); /* the process group: a study's scheduler and its workers, as `kill -9 -PGID` */
+        raise(SIGKILL);
+    }
+}
+
+/* Every byte, or -1 with errno set: a short write is continued, and a write
+ * that makes no progress is a full disk. */
 static int write_all(int fd, const uint8_t *p, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) return -1;
+        if (w == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
         p += w;
         n -= (size_t)w;
     }
     return 0;
+}
+
+/* write_all, in two halves with a crash point between them when crash
+ * points are on (a file cut mid-write); in one piece otherwise. */
+static int write_in_two(int fd, const void *data, size_t n) {
+    const uint8_t *p = data;
+    size_t first = crash_passed ? n / 2 : n;
+    if (write_all(fd, p, first) != 0) return -1;
+    if (first == n) return 0;
+    tk_crash_point();
+    return write_all(fd, p + first, n - first);
+}
+
+int tk_file_append_durable(const char *path, const void *data, size_t n, tk_error *err) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0) return tk_fail(err, "cannot append to %s: %s", path, strerror(errno));
+    const char *step = NULL;
+    if (write_in_two(fd, data, n) != 0) step = "write";
+    else if (fsync(fd) != 0) step = "fsync";
+    int e = errno;
+    if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
+    if (step)
+        return tk_fail(err, "cannot append to %s (%s failed): %s; %s", path, step, strerror(e), tk_file_advice(e));
+    tk_crash_point();
+    return 0;
+}
+
+const char *tk_file_advice(int e) {
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+        return "free some space there (or choose another output folder) and run the same command again: "
+               "finished work is kept and the run resumes";
+    if (e == EACCES || e == EPERM || e == EROFS) return "check the folder's permissions and run the same command again";
+    return "check the disk and run the same command again";
 }
 
 /* fsync on the directory makes the rename itself durable; without it a crash
@@ -93,26 +174,52 @@ static int fsync_parent_dir(const char *path) {
     return rc;
 }
 
+/* The message of a write that failed before the rename: path is untouched. */
+static int write_failed(const char *path, const char *step, const char *tmp, int e, tk_error *err) {
+    return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
+                   tk_file_exists(path) ? "the previous file is as it was" : "nothing was written in its place",
+                   tk_file_advice(e));
+}
+
 int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error *err) {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return tk_fail(err, "cannot write %s: path longer than %zu bytes", path, sizeof tmp - 5);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return tk_fail(err, "cannot create %s: %s", tmp, strerror(errno));
+    if (fd < 0) return write_failed(path, "create", tmp, errno, err);
+    /* Crash points: the temporary file half written, all of it (not renamed), the new file in place. */
     const char *step = NULL;
-    if (write_all(fd, data, n) != 0) step = "write";
+    if (write_in_two(fd, data, n) != 0) step = "write";
     else if (fsync(fd) != 0) step = "fsync";
     int e = errno;
-    if (close(fd) != 0 && !step) step = "close", e = errno;
+    if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
     if (step) {
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (%s of %s failed): %s", path, step, tmp, strerror(e));
+        return write_failed(path, step, tmp, e, err);
     }
+    tk_crash_point();
     if (rename(tmp, path) != 0) {
         e = errno;
         unlink(tmp);
-        return tk_fail(err, "cannot write %s (rename from %s failed): %s", path, tmp, strerror(e));
+        return write_failed(path, "rename", tmp, e, err);
     }
+    tk_crash_point();
+    if (fsync_parent_dir(path) != 0)
+        return tk_fail(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
+    return 0;
+}
+
+int tk_file_publish(const char *tmp, const char *path, tk_error *err) {
+    int fd = open(tmp, O_RDONLY);
+    if (fd < 0) return tk_fail(err, "cannot open %s: %s", tmp, strerror(errno));
+    int rc = fsync(fd), e = errno;
+    close(fd);
+    if (rc != 0 || rename(tmp, path) != 0) {
+        if (rc == 0) e = errno;
+        unlink(tmp);
+        return write_failed(path, rc ? "fsync" : "rename", tmp, e, err);
+    }
+    tk_crash_point();
     if (fsync_parent_dir(path) != 0)
         return tk_fail(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
     return 0;
@@ -305,8 +412,9 @@ int tk_reader_begin(tk_reader *r, const uint8_t *data, size_t n, const char *pat
     if (stored != computed)
         return tk_fail(err,
                        "%s: checksum mismatch: the file is corrupted (or truncated); delete it and run the "
-                       "step that wrote it again (stored CRC-32 0x%08x, computed 0x%08x over %zu bytes)",
-                       path, stored, computed, body);
+                       "step that wrote it again (the CRC-32 stored at offset %zu is 0x%08x, the one computed "
+                       "over bytes 0 to %zu is 0x%08x)",
+                       path, body, stored, body, computed);
     r->len = body;
     r->pos = 8;
     return 0;

@@ -4,6 +4,7 @@
 
 #include "tk_cli.h"
 #include "tk_common.h"
+#include "tk_file.h"
 #include "tk_gemm.h"
 
 typedef struct command {
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     tk_error err = {{0}};
-    if (tk_gemm_check_env(&err)) {
+    if (tk_gemm_check_env(&err) || tk_crash_init(&err)) {
         fprintf(stderr, "ticket: %s\n", err.msg);
         return 2;
     }

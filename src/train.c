@@ -157,11 +157,11 @@ static const char *record_evaluation(trainer *t, tk_error *err, int *rc) {
         t->st.best_accuracy = test.accuracy, t->st.best_iteration = t->st.step;
     t->st.loss_sum = 0;
     t->st.correct = t->st.seen = 0;
-    FILE *f = fopen(t->path_metrics, "a");
-    if (!f || fprintf(f, "%s\n", line) < 0 || fflush(f) || fsync(fileno(f)) || fclose(f)) {
-        if (f) fclose(f);
-        *rc = tk_fail(err, "cannot append to %s; check the disk and permissions", t->path_metrics);
-    }
+    size_t len = strlen(line);
+    TK_ASSERT(len + 1 < sizeof line);
+    line[len] = '\n'; /* appended with its newline, then the string ends there again */
+    *rc = tk_file_append_durable(t->path_metrics, line, len + 1, err);
+    line[len] = 0;
     return line;
 }
 

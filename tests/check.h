@@ -181,6 +181,19 @@ void check_ticket(const char *dir, const char *env, const char *args, int status
 /* Starts ticket_bin() with argv args ("ticket", ..., NULL), stdout and stderr
  * going to `log`; returns its pid (-1 when it cannot start). */
 pid_t spawn_ticket(char *const args[], const char *log);
+/* How spawn_ticket_how starts it: always as the leader of a process group of
+ * its own (so that a crash point's SIGKILL to its group, or a kill of the
+ * group, reaches its workers and not the test); in folder cwd (NULL: here);
+ * with TICKET_CRASH_AT=crash_at (NULL: as inherited; see tk_file.h); with
+ * RLIMIT_FSIZE at max_file_bytes and SIGXFSZ ignored, so that writing past it
+ * fails as on a full disk (0: no limit). */
+typedef struct ticket_child {
+    const char *cwd, *crash_at;
+    long long max_file_bytes;
+} ticket_child;
+pid_t spawn_ticket_how(const ticket_child *how, char *const args[], const char *log);
+/* Runs it to the end: the wait status (-1 when it could not start). */
+int run_ticket_how(const ticket_child *how, char *const args[], const char *log);
 /* Runs it to the end: its exit status (-1 when it did not exit), showing the log when not 0. */
 int run_ticket(char *const args[], const char *log);
 

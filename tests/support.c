@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -410,7 +412,9 @@ void check_ticket(const char *dir, const char *env, const char *args, int status
     free(out);
 }
 
-pid_t spawn_ticket(char *const args[], const char *log) {
+pid_t spawn_ticket(char *const args[], const char *log) { return spawn_ticket_how(NULL, args, log); }
+
+pid_t spawn_ticket_how(const ticket_child *how, char *const args[], const char *log) {
     const char *bin = ticket_bin();
     if (!bin) return -1;
     fflush(stdout);
@@ -418,10 +422,29 @@ pid_t spawn_ticket(char *const args[], const char *log) {
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        if (how) {
+            setpgid(0, 0);
+            if (how->cwd && chdir(how->cwd) != 0) _exit(126);
+            if (how->crash_at) setenv("TICKET_CRASH_AT", how->crash_at, 1);
+            if (how->max_file_bytes > 0) {
+                /* A write past the limit fails with EFBIG instead of raising SIGXFSZ. */
+                signal(SIGXFSZ, SIG_IGN);
+                struct rlimit lim = {(rlim_t)how->max_file_bytes, (rlim_t)how->max_file_bytes};
+                if (setrlimit(RLIMIT_FSIZE, &lim) != 0) _exit(125);
+            }
+        }
         execv(bin, args);
         _exit(127);
     }
+    if (pid > 0 && how) setpgid(pid, pid); /* also here, so that a kill of the group cannot come first */
     return pid;
+}
+
+int run_ticket_how(const ticket_child *how, char *const args[], const char *log) {
+    int status = 0;
+    pid_t pid = spawn_ticket_how(how, args, log);
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+    return status;
 }
 
 int run_ticket(char *const args[], const char *log) {

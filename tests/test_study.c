@@ -746,24 +746,6 @@ static int snapshot(char **jobs, int n, kept_file *files, int cap) {
     return count;
 }
 
-/* Starts `ticket ARGS` as the leader of its own process group, so that one
- * kill reaches its workers too. */
-static pid_t spawn_group(char *const args[], const char *log) {
-    const char *bin = ticket_bin();
-    if (!bin) return -1;
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        FILE *f = freopen(log, "w", stdout);
-        if (f) dup2(fileno(stdout), 2);
-        execv(bin, args);
-        _exit(127);
-    }
-    if (pid > 0) setpgid(pid, pid);
-    return pid;
-}
-
 static void test_kill_and_rerun(void) {
     const char *reference = tiny_study();
     CHECK(reference != NULL);
@@ -773,7 +755,7 @@ static void test_kill_and_rerun(void) {
     char *args[] = {"ticket", "study", "run", spec, "--out", out, "-j", "2", NULL};
     /* Workers orphaned by the kill become our children, so we can wait for them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    pid_t pid = spawn_group(args, log);
+    pid_t pid = spawn_ticket_how(&(ticket_child){0}, args, log); /* its own process group: one kill reaches its workers */
     CHECK(pid > 0);
     int status = 0;
     bool exited = false;

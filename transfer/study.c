@@ -387,11 +387,17 @@ static double sparsity_density(const char *level_dir) {
 /* A finished run's row; false when the run has not finished. */
 static bool add_row(tk_result_row *rows, int *n, const char *dir, const tk_study *s, const tk_study_side *target,
                     const tk_study_side *source, const char *control, bool native, int level, double density,
-                    uint64_t seed) {
+                    uint64_t seed, int *rc, tk_error *err) {
     char path[1200];
     snprintf(path, sizeof path, "%s/summary.json", dir);
     tk_train_result r;
-    if (!tk_file_exists(path) || tk_train_read_summary(path, &r, NULL)) return false;
+    if (!tk_file_exists(path)) return false;
+    /* A summary that is there but cannot be read is damaged, not unfinished:
+     * the job counts as done, so a silent skip would lose its row for good. */
+    if (tk_train_read_summary(path, &r, *rc ? NULL : err)) {
+        *rc = -1;
+        return false;
+    }
     tk_result_row *row = &rows[(*n)++];
     memset(row, 0, sizeof *row);
     snprintf(row->study, sizeof row->study, "%s", s->name);
@@ -414,7 +420,7 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
     int cap = g.n + s->n_targets * s->n_seeds * (s->levels + 1) * (TK_CONTROL_COUNT + 1) + 1;
     tk_result_row *rows = tk_calloc((size_t)cap, sizeof *rows);
     tk_mask_ref *masks = tk_calloc((size_t)(s->n_sources * s->n_seeds * (s->levels + 1) + 1), sizeof *masks);
-    int n_rows = 0, n_masks = 0;
+    int n_rows = 0, n_masks = 0, rc = 0;
     char dir[1200];
     for (int k = 0; k < s->n_seeds; k++) {
         for (int t = 0; t < s->n_targets; t++) { /* the native tickets, their controls and the dense networks */
@@ -426,13 +432,13 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
                 /* Every control keeps the ticket's kept count, so its density. */
                 double density = sparsity_density(dir);
                 add_row(rows, &n_rows, dir, s, &s->targets[t], &s->targets[t], level ? "ticket" : "dense", true,
-                        level, density, s->seeds[k]);
+                        level, density, s->seeds[k], &rc, err);
                 for (int control = 0; level > 0 && control < TK_CONTROL_COUNT; control++) {
                     char control_dir[1300];
                     snprintf(control_dir, sizeof control_dir, "%s/%s", dir, tk_control_names[control]);
                     if (s->controls[control])
                         add_row(rows, &n_rows, control_dir, s, &s->targets[t], &s->targets[t],
-                                tk_control_names[control], true, level, density, s->seeds[k]);
+                                tk_control_names[control], true, level, density, s->seeds[k], &rc, err);
                 }
             }
         }
@@ -459,12 +465,12 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
         if (j->kind != JOB_TRANSFER) continue;
         snprintf(dir, sizeof dir, "%s/runs/%s/level_%02d", out, j->hash, j->level);
         add_row(rows, &n_rows, j->dir, s, j->target, j->side, control_name(j->control), false, j->level,
-                sparsity_density(dir), j->seed);
+                sparsity_density(dir), j->seed, &rc, err);
     }
     tk_report_input in = {.title = s->name, .rows = rows, .n_rows = n_rows, .masks = masks, .n_masks = n_masks,
                           .matrix_densities = s->matrix_densities, .n_matrix_densities = s->n_matrix_densities};
     snprintf(dir, sizeof dir, "%s/report", out);
-    int rc = tk_report_write(&in, dir, err);
+    if (rc == 0) rc = tk_report_write(&in, dir, err);
     free(rows);
     free(masks);
     free(g.jobs);

@@ -51,6 +51,8 @@ int tk_mask_read(const char *path, uint8_t *mask, size_t n, tk_error *err) {
         rc = tk_fail(err, "%s holds a mask of %llu weights, the model has %zu prunable weights", path,
                      (unsigned long long)stored, n);
     if (rc == 0) rc = get_bits(&r, mask, n, err);
+    if (rc == 0 && r.pos != r.len)
+        rc = tk_fail(err, "%s: %zu unexpected bytes at offset %zu after the mask", path, r.len - r.pos, r.pos);
     free(data);
     return rc;
 }
