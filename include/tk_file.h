@@ -31,7 +31,7 @@ int tk_file_size(const char *path, uint64_t *size, tk_error *err);
 int tk_mkdirs(const char *path, tk_error *err);
 uint32_t tk_crc32(const void *data, size_t n);
 
-/* Test-only crash points (tests/test_kill.c), off unless TICKET_CRASH_AT is
+/* Test-only crash points (tests/test_durability.c), off unless TICKET_CRASH_AT is
  * set when main() calls tk_crash_init. With TICKET_CRASH_AT=N, the Nth crash
  * point passed by the process and the workers it forks (counted together)
  * sends SIGKILL to the process group, as `kill -9` at that moment would.
