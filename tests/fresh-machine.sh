@@ -126,7 +126,14 @@ fi
 # ---- this run: a fresh copy, the repository's HEAD in /root/ticket
 remove_tree "$root"
 cp -a "$base" "$root" || die "cannot copy $base to $root"
+# The network as this machine sees it: its DNS, and the local certificate
+# authorities it trusts (a TLS-intercepting proxy's, say), which ca-certificates
+# adds to the bundle when `make data` installs it, as on a newcomer's machine here.
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+  mkdir -p "$root/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+fi
 say "cloning $repo at $commit into /root/ticket"
 git clone --quiet --no-checkout "$repo" "$root/root/ticket" &&
   git -C "$root/root/ticket" checkout --quiet --detach "$commit" ||
