@@ -2,9 +2,12 @@
 #   make            build bin/ticket (runs `make deps` first)
 #   make test       build and run every test; ends with "N passed, N failed"
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-kernels  the tests once per OpenBLAS core type this CPU can run
+#                   (KERNELS="Haswell SkylakeX" to choose; ASAN=1 for test-asan)
 #   make data       install / fetch the real datasets this machine can get
 #   make study      deps, build, data, then the default transfer study
 #   make regress    the quick study, checked against the registry of published numbers
+#   make regress-kernels  the quick study under two OpenBLAS core types, each checked
 #   make install    bin/ticket into PREFIX/bin, its catalog, plots, registry and studies
 #                   into PREFIX/share/ticket (PREFIX=/usr/local, DESTDIR honoured)
 #   make NATIVE=1   tune for this CPU (-march=native)
@@ -33,7 +36,8 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study regress test run-tests test-asan bench clean golden install uninstall
+.PHONY: all deps data study regress regress-kernels test run-tests test-asan test-kernels bench clean golden \
+        install uninstall
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
 all: deps
@@ -87,6 +91,10 @@ test-asan: deps
 	  OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  run-tests
 
+# Results must not depend on the kernel OpenBLAS picks for this CPU (tests/kernels.sh).
+test-kernels: deps
+	@bash tests/kernels.sh $(MAKE) --no-print-directory $(if $(ASAN),test-asan,run-tests)
+
 # Every Debian package that building and running ticket needs.
 DEPS_PKGS := build-essential pkg-config libopenblas-dev libarchive-dev libcjson-dev zlib1g-dev \
              libmatio-dev libpng-dev libjpeg62-turbo-dev libssl-dev gnuplot-nox
@@ -118,6 +126,9 @@ study: data
 regress: data
 	./bin/ticket study run transfer/studies/quick.json --out runs/study-quick
 	./bin/ticket regress runs/study-quick --junit runs/study-quick/regress.xml --markdown runs/study-quick/regress.md
+
+regress-kernels: data
+	@bash tests/regress-kernels.sh
 
 bench: all
 	./bin/ticket bench

@@ -18,7 +18,8 @@
  * falls in the matrix, and on its thread count.) Smaller planes group samples
  * by index, never by thread. dw is summed in fixed groups of samples (see
  * DW_GROUPS), so it depends on the inputs and the batch size, not on the
- * thread count. */
+ * thread count. Every pass cuts the batch into the same GEMM groups, so a
+ * gradient does not depend on which other gradients were asked for either. */
 #include <cblas.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -390,18 +391,22 @@ static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
 /* The workspace holds scratch for this many threads whatever the thread
  * count, so that changing the BLAS thread count after sizing it stays safe. */
 #define MAX_LANES TK_PARALLEL_MAX_LANES
-/* The backward pass sums dw over this many groups of samples (fewer for a
- * smaller batch), each into its own partial sum; the partials are then added
- * in group order. Which thread computes which group does not matter, so dw
+/* The backward pass sums dw over this many runs of GEMM groups (fewer when
+ * there are fewer GEMMs), each into its own partial sum; the partials are
+ * then added in run order. Which thread computes which group does not matter, so dw
  * does not depend on the thread count. */
 #define DW_GROUPS 8
 
-/* One pass over the batch, cut into `units` runs of samples (one dw group
- * each when dw is wanted, one sample each otherwise). */
+/* One pass over the batch. The batch is cut into GEMM groups of `group`
+ * samples from sample 0 (the last one shorter), whatever the pass computes:
+ * where a sample falls in its GEMM changes how OpenBLAS rounds it, so dx
+ * computed alone must see the same groups as dx computed beside dw. The
+ * pass's `units` are runs of whole groups: one group each, or with dw one of
+ * the dw partial sums each. */
 typedef struct pass {
     const conv2d_backend *be;
     const tk_conv2d_shape *s;
-    int units;
+    int group, gemms, units;
     float *y, *dx, *partials;    /* partials: units x weight_len, NULL without dw */
     const float *x, *w, *b, *dy; /* dy == NULL: forward */
     float *work;                 /* MAX_LANES slots of backend scratch */
@@ -411,7 +416,8 @@ static void pass_unit(void *p, int u, int lane) {
     pass *ps = p;
     const tk_conv2d_shape *s = ps->s;
     size_t chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * plane_out(s);
-    int n0 = (int)((long)s->B * u / ps->units), n1 = (int)((long)s->B * (u + 1) / ps->units);
+    long g0 = (long)ps->gemms * u / ps->units, g1 = (long)ps->gemms * (u + 1) / ps->units;
+    int n0 = (int)(g0 * ps->group), n1 = g1 * ps->group < s->B ? (int)(g1 * ps->group) : s->B;
     tk_conv2d_shape sub = *s;
     sub.B = n1 - n0;
     float *work = ps->work + lane * ps->be->workspace(s);
@@ -432,7 +438,6 @@ TK_HOT static void add_into(float *restrict d, const float *restrict s, size_t n
     for (; i < n; i++) d[i] += s[i];
 }
 
-static int dw_groups(const tk_conv2d_shape *s) { return s->B < DW_GROUPS ? s->B : DW_GROUPS; }
 
 /* Workspace: [backend scratch for MAX_LANES threads] [DW_GROUPS partials of dw]. */
 static size_t scratch_floats(const tk_conv2d_shape *s) { return MAX_LANES * backend_for(s)->workspace(s); }
@@ -443,8 +448,9 @@ static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, c
                      const float *b, const float *dy, float *work) {
     const conv2d_backend *be = backend_for(s);
     int group = be->group(s), gemms = (s->B + group - 1) / group;
-    pass ps = {.be = be, .s = s, .units = dw ? dw_groups(s) : gemms, .y = y, .dx = dx, .x = x, .w = w, .b = b,
-               .dy = dy, .work = work};
+    int units = dw && gemms > DW_GROUPS ? DW_GROUPS : gemms;
+    pass ps = {.be = be, .s = s, .group = group, .gemms = gemms, .units = units, .y = y, .dx = dx, .x = x,
+               .w = w, .b = b, .dy = dy, .work = work};
     size_t nw = weight_len(s);
     if (dw) {
         ps.partials = work + scratch_floats(s);

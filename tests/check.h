@@ -75,6 +75,19 @@ void golden_close(golden *g);
 /* Largest |a-b| / max(|b|, floor) over n values: the "max relative error". */
 double max_rel_error(const float *a, const float *b, size_t n, double floor);
 
+/* A float32 result against a reference computed in float64 and stored as
+ * float32, for values that are sums of products (GEMM, convolution). Value i
+ * sums terms[i] products whose magnitudes add up to mag[i] (sum |a_j b_j|,
+ * bias included). Whatever the summation order, blocking or FMA use (so
+ * whatever BLAS kernel runs), float32 keeps it within gamma_{terms+1} * mag
+ * of the exact sum (Higham, Accuracy and Stability of Numerical Algorithms,
+ * 3.1), gamma_n = n u / (1 - n u) with u = 2^-24 (the +1 covers adding the
+ * sum into an output buffer, as a GEMM with beta = 1 does); storing the
+ * reference rounds it by up to u |ref| more. Returns the worst ratio of |got - ref| to that bound:
+ * at most 1 for a correct result, NaN counting as infinitely far. A wrong
+ * index or a missing term is off by about mag / terms, far above the bound. */
+double float32_bound_ratio(const float *got, const float *ref, const double *mag, const int *terms, size_t n);
+
 /* Finite-difference gradient check. `loss` recomputes a scalar loss from the
  * current contents of x (it must not change anything else). For up to
  * `max_points` indices of x (all when n is small, an evenly spread sample

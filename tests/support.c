@@ -87,6 +87,21 @@ double max_rel_error(const float *a, const float *b, size_t n, double floor) {
     return worst;
 }
 
+double float32_bound_ratio(const float *got, const float *ref, const double *mag, const int *terms, size_t n) {
+    const double u = 0x1p-24;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double k = (double)terms[i] + 1, gamma = k * u / (1 - k * u);
+        double bound = gamma * mag[i] + u * fabs((double)ref[i]);
+        double d = fabs((double)got[i] - (double)ref[i]);
+        if (d != d) return INFINITY;
+        /* An exact zero (no terms) must come out as exactly zero. */
+        double r = bound > 0 ? d / bound : (d > 0 ? INFINITY : 0);
+        if (r > worst) worst = r;
+    }
+    return worst;
+}
+
 char *test_tmpdir(const char *tag) {
     const char *base = getenv("TMPDIR");
     char *path;
