@@ -5,12 +5,13 @@
 # (a C toolchain: build-essential, git, pkg-config), copies a clean clone of this
 # repository's committed HEAD into it and runs, as root inside, the README's two
 # commands, timing each:  make study  then  make test.
-# Not part of `make test`: it needs root, the network and about 15 minutes.
+# Not part of `make test`: it needs root, the network and time (53 minutes on 2
+# busy cores, most of it the study; see README.md, Set-up).
 #
 #   sudo tests/fresh-machine.sh [--dir DIR] [--reuse] [--mirror URL]
 #
 #   --dir DIR     where the chroots and the log go (default /var/tmp/ticket-fresh;
-#                 about 1.5 GB: the bootstrap, a copy of it, the datasets and the runs)
+#                 about 3.5 GB: the bootstrap, a copy of it, the packages, data and runs)
 #   --reuse       keep DIR/base from an earlier run when it finished bootstrapping
 #                 (saves a few minutes of debootstrap and apt-get). Every run still
 #                 starts from a fresh copy of it, so nothing an earlier run installed
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --dir) dir=${2:?--dir needs a folder}; shift 2 ;;
     --reuse) reuse=true; shift ;;
     --mirror) mirror=${2:?--mirror needs a URL}; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "fresh-machine.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
