@@ -117,8 +117,7 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" != 0 ]; then \
-	    echo "ticket needs these Debian packages:$$missing"; \
-	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	    echo "make deps: missing Debian packages; run: sudo apt-get install -y$$missing (or sudo make deps)"; exit 1; \
 	  fi; \
 	  echo "installing:$$missing"; \
 	  if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || \
