@@ -267,6 +267,28 @@ static void test_archive_member_claims_4gib(void) {
     free(fuzzed), free(zip), free(dir);
 }
 
+/* tests/fuzz/corpus/archive/oom-zip-member-size-4GiB.bin through fuzz_archive:
+ * read as any format, libarchive's streaming zip reader names that member ""
+ * (the seekable one, above, "t"). A member without a name is skipped, as
+ * tk_archive.h promises, so nothing downstream sees an empty name; here the
+ * walk then meets the truncated data. */
+static void test_archive_member_empty_name(void) {
+    char *dir = test_tmpdir("hostile");
+    char *fuzzed = write_in(dir, "fuzzed.zip", zip_4gib, sizeof zip_4gib);
+    tk_error err = {{0}};
+    tk_archive *a = tk_archive_open(fuzzed, TK_ARCHIVE_ANY, "an archive", "get it again", &err);
+    CHECK(a != NULL);
+    tk_archive_member m;
+    int r = a ? tk_archive_next(a, &m, &err) : 0;
+    CHECK(r == -1);
+    CHECK_CONTAINS(err.msg, "fuzzed.zip: the archive is truncated or damaged at its start: ");
+    CHECK_CONTAINS(err.msg, "; get it again");
+    if (r == 1) CHECK(m.name[0] != 0);
+    tk_archive_close(a);
+    rm_rf(dir);
+    free(fuzzed), free(dir);
+}
+
 /* An unsized member (a tar's data, or a streamed zip) larger than the bound. */
 static void test_archive_member_above_bound(void) {
     char *dir = test_tmpdir("hostile");
@@ -481,6 +503,45 @@ static void test_sparsity_total(void) {
     free(dir);
 }
 
+/* ---- run files (src/train.c) */
+
+/* Found by fuzz_runfiles: summary.json's counts were cast to int64_t
+ * whatever their value (1e300: undefined behaviour). */
+static void test_summary_out_of_range(void) {
+    char *dir = test_tmpdir("hostile");
+    const char *fields[] = {"\"iterations\": 1e300", "\"best_iteration\": 2.5", "\"early_stop_iteration\": -2",
+                            "\"final_accuracy\": 1e39"};
+    const char *wants[] = {"summary.json: 'iterations' is 1.0000000000000001e+300, expected a whole number from 0 to "
+                           "2^53; delete the file to re-evaluate the run",
+                           "summary.json: 'best_iteration' is 2.5, expected a whole number from 0 to 2^53",
+                           "summary.json: 'early_stop_iteration' is -2, expected a whole number from -1 to 2^53",
+                           "summary.json: 'final_accuracy' is 9.9999999999999994e+38, expected a finite number"};
+    const char *good[] = {"\"iterations\": 100", "\"best_iteration\": 80", "\"early_stop_iteration\": -1",
+                          "\"final_accuracy\": 0.9"};
+    for (int i = 0; i < TK_ARRAY_LEN(fields); i++) {
+        char json[1024];
+        snprintf(json, sizeof json, "{%s, %s, %s, %s, \"final_loss\": 0.3, \"best_accuracy\": 0.91, \"seconds\": 1.5, "
+                 "\"samples_per_second\": 1000}", i == 0 ? fields[0] : good[0], i == 1 ? fields[1] : good[1],
+                 i == 2 ? fields[2] : good[2], i == 3 ? fields[3] : good[3]);
+        char *path = write_text(dir, "summary.json", json);
+        tk_train_result r;
+        tk_error err = {{0}};
+        CHECK(tk_train_read_summary(path, &r, &err) == -1);
+        CHECK_CONTAINS(err.msg, wants[i]);
+        free(path);
+    }
+    char json[1024];
+    snprintf(json, sizeof json, "{%s, %s, %s, %s, \"final_loss\": 0.3, \"best_accuracy\": 0.91, \"seconds\": 1.5, "
+             "\"samples_per_second\": 1000}", good[0], good[1], good[2], good[3]);
+    char *path = write_text(dir, "summary.json", json);
+    tk_train_result r;
+    tk_error err = {{0}};
+    CHECK(tk_train_read_summary(path, &r, &err) == 0 && r.iterations == 100 && r.early_stop_iteration == -1);
+    free(path);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     RUN(test_whole_in);
     RUN(test_registry_not_json);
@@ -492,11 +553,13 @@ int main(void) {
     RUN(test_find_spec_width);
     RUN(test_archive_member_claims_4gib);
     RUN(test_archive_member_above_bound);
+    RUN(test_archive_member_empty_name);
     RUN(test_wnids_claims_4gib);
     RUN(test_no_class_folder);
     RUN(test_places_labels);
     RUN(test_idx_stray_label);
     RUN(test_ticket_classes);
     RUN(test_sparsity_total);
+    RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }
