@@ -7,6 +7,7 @@
 #include "check.h"
 #include "tk_archive.h"
 #include "tk_catalog.h"
+#include "tk_checkpoint.h"
 #include "tk_data.h"
 #include "tk_file.h"
 #include "tk_find.h"
@@ -449,11 +450,16 @@ static void test_ticket_classes(void) {
         tk_rng rng;
         tk_rng_seed(&rng, 1, 2);
         CHECK(tk_transfer_apply(m, 0.1f, path, TK_HEAD_REINIT_DENSE, &rng, &err) == -1);
-        char want[128];
-        snprintf(want, sizeof want, "x.tkt: the header says %d classes, but lenet_300_100 with %d classes does not "
-                 "fit in the file's %zu bytes", (int)counts[i], (int)counts[i], n);
+        char want[256];
+        /* Above TK_MAX_CLASSES the model identity itself is refused (tk_read_model_id). */
+        if (counts[i] > TK_MAX_CLASSES)
+            snprintf(want, sizeof want, "x.tkt: the model's input is 1 x 8 x 8 with %u classes: expected each of C, "
+                     "H, W in 1..65536 and 1..1048576 classes; the file is damaged", counts[i]);
+        else
+            snprintf(want, sizeof want, "x.tkt: the header says %d classes, but lenet_300_100 with %d classes does "
+                     "not fit in the file's %zu bytes", (int)counts[i], (int)counts[i], n);
         CHECK_CONTAINS(err.msg, want);
-        CHECK_CONTAINS(err.msg, "the file is damaged; export the ticket again");
+        if (counts[i] <= TK_MAX_CLASSES) CHECK_CONTAINS(err.msg, "the file is damaged; export the ticket again");
     }
     /* The real count still loads. */
     memcpy(bytes + at, &old, 4);
@@ -467,6 +473,60 @@ static void test_ticket_classes(void) {
     free(bytes);
     rm_rf(dir);
     free(path), free(dir);
+}
+
+/* Found by fuzz_ticket and fuzz_checkpoint: the model identity's u32 sides
+ * were cast to int unchecked (0xfffffff8 became a side of -8), and a
+ * checkpoint's step could lie past its total. */
+static void test_model_id_and_step(void) {
+    char *dir = test_tmpdir("hostile");
+    char *tkt = path_in(dir, "x.tkt"), *ckpt = path_in(dir, "x.ckpt");
+    tk_error err = {{0}};
+    tk_model_config cfg = {.name = "lenet_300_100", .input = {1, 8, 8}, .classes = 10, .width = 0.1f};
+    tk_model *m = tk_model_create(&cfg, &err);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(tk_ticket_write(tkt, m, 0.1f, m->param, "{}", &err) == 0);
+    tk_optim_config oc = tk_optim_defaults(TK_OPTIM_SGD);
+    tk_optim *o = tk_optim_create(&oc, m->n_params);
+    int32_t perm[4] = {0, 1, 2, 3};
+    tk_train_state st = {.step = 3, .total = 10, .perm = perm, .n = 4};
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    /* The side W: after the provenance (ticket only), the name and the width. */
+    const char *paths[] = {tkt, ckpt};
+    size_t w_at[] = {8 + 4 + 2 + 4 + 13 + 4 + 8, 8 + 4 + 13 + 4 + 8};
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        uint8_t *bytes = (uint8_t *)read_whole_file(paths[k], &n);
+        uint32_t w;
+        memcpy(&w, bytes + w_at[k], 4);
+        CHECK(w == 8);
+        w = 0xfffffff8u;
+        memcpy(bytes + w_at[k], &w, 4);
+        uint32_t crc = tk_crc32(bytes, n - 4);
+        memcpy(bytes + n - 4, &crc, 4);
+        write_file(paths[k], bytes, n);
+        tk_model_config got;
+        char name[64];
+        CHECK((k ? tk_checkpoint_model(paths[k], &got, name, &err) : tk_ticket_model(paths[k], &got, name, &err)) == -1);
+        CHECK_CONTAINS(err.msg, k ? "x.ckpt: " : "x.tkt: ");
+        CHECK_CONTAINS(err.msg, "the model's input is 1 x 8 x 4294967288 with 10 classes: expected each of C, H, W in "
+                                "1..65536 and 1..1048576 classes; the file is damaged");
+        free(bytes);
+    }
+    /* A step past the total, with a valid CRC. */
+    st.step = 11;
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == -1);
+    CHECK_CONTAINS(err.msg, "x.ckpt: step 11 of 10 iterations: expected a step at most the total, and a total of at "
+                            "most 2^53; the file is damaged");
+    st.step = 10;
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == 0);
+    tk_optim_free(o);
+    tk_model_free(m);
+    rm_rf(dir);
+    free(tkt), free(ckpt), free(dir);
 }
 
 /* ---- the report's mask analysis (transfer/report.c) */
@@ -559,6 +619,7 @@ int main(void) {
     RUN(test_places_labels);
     RUN(test_idx_stray_label);
     RUN(test_ticket_classes);
+    RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
