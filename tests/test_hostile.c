@@ -19,6 +19,7 @@
 #include "tk_train.h"
 
 #include <limits.h>
+#include <matio.h>
 #include <sys/stat.h>
 
 static char *write_in(const char *dir, const char *name, const void *data, size_t n) {
@@ -563,6 +564,48 @@ static void test_sparsity_total(void) {
     free(dir);
 }
 
+/* ---- SVHN (datasets/svhn.c) */
+
+/* Found by fuzz_svhn: X's header sized the image array (up to 2 GB) before
+ * any data was read. A MAT 5 file whose X claims 10,000,000 images of 4 x 4
+ * x 3 in a few hundred bytes is refused first. */
+static void test_svhn_images_beyond_file(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    CHECK(mat != NULL);
+    if (!mat) return;
+    size_t xd[4] = {4, 4, 3, 2}, yd[2] = {2, 1};
+    uint8_t x[96] = {0};
+    double y[2] = {1, 2};
+    matvar_t *X = Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x, 0);
+    matvar_t *Y = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, yd, y, 0);
+    Mat_VarWrite(mat, X, MAT_COMPRESSION_NONE);
+    Mat_VarWrite(mat, Y, MAT_COMPRESSION_NONE);
+    Mat_VarFree(X), Mat_VarFree(Y);
+    Mat_Close(mat);
+    size_t n;
+    uint8_t *bytes = (uint8_t *)read_whole_file(path, &n);
+    const int32_t dims[4] = {4, 4, 3, 2}; /* X's dimensions subelement, little endian */
+    uint8_t *at = memmem(bytes, n, dims, sizeof dims);
+    CHECK(at != NULL);
+    if (at) {
+        int32_t many = 10000000;
+        memcpy(at + 12, &many, 4);
+        write_file(path, bytes, n);
+        const tk_format *f = tk_format_find("svhn");
+        tk_dataset d;
+        tk_error err = {{0}};
+        CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+        char want[256];
+        snprintf(want, sizeof want, "train_32x32.mat: X's header says 10000000 images of 48 bytes, more than its %zu "
+                 "bytes can hold even compressed (the file is damaged", n);
+        CHECK_CONTAINS(err.msg, want);
+    }
+    free(bytes);
+    rm_rf(dir);
+    free(path), free(dir);
+}
+
 /* ---- run files (src/train.c) */
 
 /* Found by fuzz_runfiles: summary.json's counts were cast to int64_t
@@ -621,6 +664,7 @@ int main(void) {
     RUN(test_ticket_classes);
     RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
+    RUN(test_svhn_images_beyond_file);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }

@@ -6,6 +6,7 @@
 #   BUILD/corpus/TARGET/   the growing corpus (seeded from tests/fuzz/corpus/TARGET/)
 #   BUILD/crashes/TARGET/  crash-*, leak-*, timeout-*, oom-* inputs
 #   BUILD/logs/TARGET.log  libFuzzer's output
+# tests/fuzz/fuzz_TARGET.options, when present, holds more libFuzzer flags.
 set -u
 build=$1 seconds=$2 jobs=$3
 shift 3
@@ -21,7 +22,7 @@ one() {
     TMPDIR=$tmp LSAN_OPTIONS=suppressions=$here/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
         "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
+        -artifact_prefix="$crashes/" $(cat "$here/fuzz_$t.options" 2>/dev/null) "$corpus" >"$log" 2>&1
     local rc=$? end=$(date +%s)
     rm -rf "$tmp"
     local execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
