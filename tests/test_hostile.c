@@ -205,6 +205,29 @@ static void test_find_spec_width(void) {
     free(file), free(dir);
 }
 
+/* Found by fuzz_train_config (make fuzz FUZZ_SECONDS=20): a key given twice.
+ * The defaults came from the first "model", the name from the second, so
+ * {"model": "lenet_300_100", "model": "le"} was accepted and its config.json
+ * refused ("unknown model 'le'"). */
+static void test_duplicate_key(void) {
+    tk_train_config c;
+    tk_error err = {{0}};
+    CHECK(tk_train_config_from_json("{\"model\": \"lenet_300_100\", \"model\": \"le\", \"lr\": 0.0012}",
+                                    "config.json", &c, &err) == -1);
+    CHECK_CONTAINS(err.msg, "config.json: key 'model' is given more than once");
+    CHECK(tk_train_config_from_json("{\"model\": \"conv2\", \"lr\": 0.1, \"lr\": 0.2}", "config.json", &c, &err) ==
+          -1);
+    CHECK_CONTAINS(err.msg, "config.json: key 'lr' is given more than once");
+    char *dir = test_tmpdir("hostile");
+    char *file = write_text(dir, "spec.json", "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", "
+                                              "\"model\": \"conv4\"}}");
+    char args[4200];
+    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
+    CHECK_TICKET(dir, "", args, 2, "spec.json: train: key 'model' is given more than once");
+    rm_rf(dir);
+    free(file), free(dir);
+}
+
 /* ---- archives (datasets/archive.c) */
 
 /* fuzz-findings/archive/oom-zip-member-size-4GiB.bin (without the harness's
@@ -654,6 +677,7 @@ int main(void) {
     RUN(test_study_seed);
     RUN(test_train_config_width);
     RUN(test_find_spec_width);
+    RUN(test_duplicate_key);
     RUN(test_archive_member_claims_4gib);
     RUN(test_archive_member_above_bound);
     RUN(test_archive_member_empty_name);
