@@ -182,6 +182,17 @@ static void test_train_config_width(void) {
     free(text);
 }
 
+/* `ticket find SPEC` on this specification exits 2 with `want` in its output. */
+static void check_find_refuses(const char *spec, const char *want) {
+    char *dir = test_tmpdir("hostile");
+    char *file = write_text(dir, "spec.json", spec);
+    char args[4200];
+    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
+    CHECK_TICKET(dir, "", args, 2, want);
+    rm_rf(dir);
+    free(file), free(dir);
+}
+
 /* fuzz-findings/find_config/roundtrip-width-1e100.json: the same through a find spec. */
 static void test_find_spec_width(void) {
     tk_find_config c;
@@ -195,14 +206,8 @@ static void test_find_spec_width(void) {
     spec = "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\"}, \"l1_penalty\": 1e100}";
     CHECK(tk_find_config_from_json(spec, "spec.json", &c, &err) == -1);
     CHECK_CONTAINS(err.msg, "spec.json: l1_penalty must be a positive number");
-    char *dir = test_tmpdir("hostile");
-    char *file = write_text(dir, "spec.json", "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", "
-                                              "\"width\": 1e100}}");
-    char args[4200];
-    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
-    CHECK_TICKET(dir, "", args, 2, "spec.json: train: key 'width' must be a number of at most");
-    rm_rf(dir);
-    free(file), free(dir);
+    check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"width\": 1e100}}",
+                       "spec.json: train: key 'width' must be a number of at most");
 }
 
 /* Found by fuzz_train_config (make fuzz FUZZ_SECONDS=20): a key given twice.
@@ -218,14 +223,8 @@ static void test_duplicate_key(void) {
     CHECK(tk_train_config_from_json("{\"model\": \"conv2\", \"lr\": 0.1, \"lr\": 0.2}", "config.json", &c, &err) ==
           -1);
     CHECK_CONTAINS(err.msg, "config.json: key 'lr' is given more than once");
-    char *dir = test_tmpdir("hostile");
-    char *file = write_text(dir, "spec.json", "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", "
-                                              "\"model\": \"conv4\"}}");
-    char args[4200];
-    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
-    CHECK_TICKET(dir, "", args, 2, "spec.json: train: key 'model' is given more than once");
-    rm_rf(dir);
-    free(file), free(dir);
+    check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"model\": \"conv4\"}}",
+                       "spec.json: train: key 'model' is given more than once");
 }
 
 /* ---- archives (datasets/archive.c) */
