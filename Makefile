@@ -10,6 +10,9 @@
 #   make regress-kernels  the quick study under two OpenBLAS core types, each checked
 #   make install    bin/ticket into PREFIX/bin, its catalog, plots, registry and studies
 #                   into PREFIX/share/ticket (PREFIX=/usr/local, DESTDIR honoured)
+#   make fuzz       build the libFuzzer harnesses of tests/fuzz/ into build-fuzz/ (clang);
+#                   FUZZ_SECONDS=N runs each N seconds, FUZZ_JOBS=2 two at a time,
+#                   FUZZ_TARGETS="idx ticket" only those
 #   make NATIVE=1   tune for this CPU (-march=native)
 
 CC      ?= cc
@@ -37,7 +40,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
 .PHONY: all deps data study regress regress-kernels test run-tests test-asan test-kernels bench clean golden \
-        install uninstall
+        install uninstall fuzz fuzz-build fuzz-seeds
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
 all: deps
@@ -150,5 +153,43 @@ bench: all
 golden:
 	bash tests/golden/make_golden.sh
 
+# ---- fuzzing (tests/fuzz/, README: Fuzzing). The library is compiled once more
+# by clang into build-fuzz/ with coverage for libFuzzer and ASan + UBSan; each
+# harness links it with libFuzzer's main. The seed corpora are checked in under
+# tests/fuzz/corpus/<target>/; runs grow a copy in build-fuzz/corpus/<target>/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 0
+FUZZ_JOBS    ?= 1
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(filter-out tests/fuzz/fuzz_support.c,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=undefined -Wno-unknown-warning-option -DTK_NO_TARGET_CLONES
+
+fuzz: deps
+	@if ! command -v $(FUZZ_CC) >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; return (int)n * 0; }' | \
+	  $(FUZZ_CC) -fsanitize=fuzzer -x c - -o /dev/null 2>/dev/null; then \
+	  echo "make fuzz needs clang with libFuzzer: apt-get install clang libclang-rt-14-dev"; exit 1; fi
+	@$(MAKE) --no-print-directory B=build-fuzz CC=$(FUZZ_CC) OPT="$(FUZZ_OPT)" fuzz-build
+	@if [ "$(FUZZ_SECONDS)" != 0 ]; then \
+	  bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS); fi
+
+fuzz-build: $(FUZZ_ALL:%=$(B)/fuzz/fuzz_%) $(B)/fuzz/make_seeds
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/fuzz_support.o $(B)/libticket.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(B)/fuzz/fuzz_support.o $(B)/libticket.a $(LDLIBS)
+
+$(B)/fuzz/fuzz_support.o: tests/fuzz/fuzz_support.c tests/fuzz/fuzz_support.h $(wildcard include/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/fuzz -c -o $@ $<
+
+# Writes the binary seeds (checkpoint, ticket, archives, images, ...) with the
+# library's own writers: `make fuzz-seeds` after a format changes.
+$(B)/fuzz/make_seeds: tests/fuzz/make_seeds.c $(B)/fuzz/fuzz_support.o $(B)/tests/support.o $(B)/libticket.a
+	$(CC) $(CFLAGS) -Itests -Itests/fuzz -o $@ $< $(B)/fuzz/fuzz_support.o $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
+
+fuzz-seeds: fuzz
+	build-fuzz/fuzz/make_seeds tests/fuzz/corpus
+
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin

@@ -55,7 +55,7 @@ int tk_archive_next(tk_archive *ar, tk_archive_member *m, tk_error *err) {
                            ar->member[0] ? "after member " : "at its start", ar->member, why(ar->a), ar->fix);
         const char *name = archive_entry_pathname(e);
         if (!name) name = archive_entry_pathname_utf8(e);
-        if (!name) continue; /* nothing a loader could look for */
+        if (!name || !*name) continue; /* nothing a loader could look for */
         snprintf(ar->member, sizeof ar->member, "%s", name);
         ar->size = archive_entry_size(e);
         m->name = name;

@@ -223,6 +223,15 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
                      "bytes)", file, n, image_size, INT_MAX);
         goto fail;
     }
+    /* Nor is anything sized by it beyond what the file's bytes can hold:
+     * deflate, the compression of MAT 5 and 7.3 files, packs at most 1032
+     * bytes into one. */
+    if ((double)n * (double)image_size > 1032.0 * (double)st.st_size + 4096.0) {
+        tk_fail(err, "%s: X's header says %zu images of %zu bytes, more than its %lld bytes can hold even compressed "
+                     "(the file is damaged: fetch it again from %s)",
+                file, n, image_size, (long long)st.st_size, SVHN_URL);
+        goto fail;
+    }
     labels = tk_malloc(sizeof(int32_t) * n);
     if (read_labels(file, y, n, labels, err)) goto fail;
     images = tk_malloc(n * image_size);

@@ -45,7 +45,9 @@ int tk_checkpoint_load(const char *path, tk_model *m, float width, tk_optim *o, 
                        tk_error *err);
 
 /* The model identity every file of ticket's carries (checkpoints, tickets):
- * str name, f32 width, u32 C, H, W, classes. */
+ * str name, f32 width, u32 C, H, W, classes. Reading refuses a side outside
+ * 1..TK_MAX_MODEL_SIDE and a class count outside 1..TK_MAX_CLASSES. */
+#define TK_MAX_MODEL_SIDE 65536
 void tk_put_model_id(tk_buf *b, const tk_model *m, float width);
 int tk_read_model_id(tk_reader *r, tk_model_config *cfg, char name[64], tk_error *err);
 bool tk_model_matches(const tk_model *m, float width, const tk_model_config *cfg);

@@ -64,8 +64,10 @@ double tk_now(void);
  * builds it twice, for AVX2 and for any x86-64, and the loader picks one when
  * the program starts, so the default build stays portable yet uses 256-bit
  * vectors where the CPU has them. Both give the same bits: the Makefile turns
- * off FMA contraction and neither version reorders a sum. */
-#if defined(__x86_64__) && defined(__GNUC__)
+ * off FMA contraction and neither version reorders a sum. TK_NO_TARGET_CLONES
+ * (the fuzz build) turns it off: clang 14 makes the resolver of a static
+ * clone a global symbol, so two files' clones of one name clash at link. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TK_NO_TARGET_CLONES)
 #define TK_HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define TK_HOT

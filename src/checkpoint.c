@@ -1,5 +1,6 @@
 /* checkpoint.c - saving and restoring the whole training state (format in tk_checkpoint.h). */
 #include "tk_checkpoint.h"
+#include "tk_data.h" /* TK_MAX_CLASSES */
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,13 @@ int tk_read_model_id(tk_reader *r, tk_model_config *cfg, char name[64], tk_error
     int rc = tk_read_str(r, name, 64, "model name", err);
     if (rc == 0) rc = tk_read_f32(r, &cfg->width, "width", err);
     for (int i = 0; rc == 0 && i < 4; i++) rc = tk_read_u32(r, &u[i], "input shape and classes", err);
+    /* Checked before the casts to int: a damaged file's 0xfffffff8 would
+     * become a side of -8 for whoever builds a model from it. */
+    if (rc == 0 && (u[0] < 1 || u[0] > TK_MAX_MODEL_SIDE || u[1] < 1 || u[1] > TK_MAX_MODEL_SIDE || u[2] < 1 ||
+                    u[2] > TK_MAX_MODEL_SIDE || u[3] < 1 || u[3] > TK_MAX_CLASSES))
+        rc = tk_fail(err, "%s: the model's input is %u x %u x %u with %u classes: expected each of C, H, W in 1..%d "
+                          "and 1..%d classes; the file is damaged",
+                     r->path, u[0], u[1], u[2], u[3], TK_MAX_MODEL_SIDE, TK_MAX_CLASSES);
     cfg->name = name;
     cfg->input = (tk_shape){(int)u[0], (int)u[1], (int)u[2]};
     cfg->classes = (int)u[3];
@@ -119,6 +127,10 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
         return -1;
     uint64_t step, total;
     if (tk_read_u64(r, &step, "step", err) || tk_read_u64(r, &total, "total", err)) return -1;
+    if (step > total || total > (uint64_t)TK_WHOLE_MAX) /* what tk_checkpoint_save cannot have written */
+        return tk_fail(err, "%s: step %llu of %llu iterations: expected a step at most the total, and a total of at "
+                            "most 2^53; the file is damaged",
+                       r->path, (unsigned long long)step, (unsigned long long)total);
     s->step = (int64_t)step;
     s->total = (int64_t)total;
     for (int i = 0; i < TK_STREAM_COUNT; i++)

@@ -247,6 +247,16 @@ int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
                            keys[i]);
         }
         v[i] = it->valuedouble;
+        /* Counts (0: iterations, 4: best, 5: early stop, -1 for none) are
+         * whole; the rest are floats, seconds and rates finite: checked
+         * before the casts below, which are undefined out of range. */
+        bool count = i == 0 || i == 4 || i == 5;
+        if (count ? !tk_whole_in(v[i], i == 5 ? -1 : 0, TK_WHOLE_MAX) : !tk_fits_float(v[i])) {
+            cJSON_Delete(o);
+            return tk_fail(err, "%s: '%s' is %.17g, expected %s; delete the file to re-evaluate the run", path, keys[i],
+                           v[i], count ? (i == 5 ? "a whole number from -1 to 2^53" : "a whole number from 0 to 2^53")
+                                       : "a finite number");
+        }
     }
     cJSON_Delete(o);
     *r = (tk_train_result){(int64_t)v[0], (float)v[1], (float)v[2], (float)v[3], (int64_t)v[4], (int64_t)v[5], v[6], v[7]};

@@ -322,7 +322,14 @@ int tk_train_config_from_json(const char *text, const char *path, tk_train_confi
         bool known = false;
         for (int i = 0; i < TK_ARRAY_LEN(config_keys); i++) known |= !strcmp(it->string, config_keys[i]);
         int bad = 0;
-        if (!known) {
+        /* A key given twice is ambiguous (cJSON finds the first, this loop
+         * applies both): "model" would take its defaults from one value and
+         * its name from the other. */
+        const cJSON *first = root->child;
+        while (strcmp(first->string, it->string)) first = first->next;
+        if (first != it) {
+            bad = tk_fail(&one, "%s: key '%s' is given more than once", path, it->string);
+        } else if (!known) {
             const char *near = tk_nearest(it->string, config_keys, TK_ARRAY_LEN(config_keys));
             bad = tk_fail(&one, "%s: unknown key '%s'%s%s%s", path, it->string, near ? " (did you mean '" : "",
                           near ? near : "", near ? "'?)" : "");

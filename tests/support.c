@@ -38,7 +38,7 @@ golden *golden_open(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) die("cannot open; regenerate with tests/golden/make_golden.sh", path);
     char magic[4];
-    uint32_t count;
+    uint32_t count = 0; /* die() exits, but clang does not know it */
     if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "TKGD", 4) || fread(&count, 4, 1, f) != 1)
         die("bad header", path);
     golden *g = calloc(1, sizeof *g);

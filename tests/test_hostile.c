@@ -7,6 +7,7 @@
 #include "check.h"
 #include "tk_archive.h"
 #include "tk_catalog.h"
+#include "tk_checkpoint.h"
 #include "tk_data.h"
 #include "tk_file.h"
 #include "tk_find.h"
@@ -18,6 +19,7 @@
 #include "tk_train.h"
 
 #include <limits.h>
+#include <matio.h>
 #include <sys/stat.h>
 
 static char *write_in(const char *dir, const char *name, const void *data, size_t n) {
@@ -180,6 +182,17 @@ static void test_train_config_width(void) {
     free(text);
 }
 
+/* `ticket find SPEC` on this specification exits 2 with `want` in its output. */
+static void check_find_refuses(const char *spec, const char *want) {
+    char *dir = test_tmpdir("hostile");
+    char *file = write_text(dir, "spec.json", spec);
+    char args[4200];
+    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
+    CHECK_TICKET(dir, "", args, 2, want);
+    rm_rf(dir);
+    free(file), free(dir);
+}
+
 /* fuzz-findings/find_config/roundtrip-width-1e100.json: the same through a find spec. */
 static void test_find_spec_width(void) {
     tk_find_config c;
@@ -193,14 +206,25 @@ static void test_find_spec_width(void) {
     spec = "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\"}, \"l1_penalty\": 1e100}";
     CHECK(tk_find_config_from_json(spec, "spec.json", &c, &err) == -1);
     CHECK_CONTAINS(err.msg, "spec.json: l1_penalty must be a positive number");
-    char *dir = test_tmpdir("hostile");
-    char *file = write_text(dir, "spec.json", "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", "
-                                              "\"width\": 1e100}}");
-    char args[4200];
-    snprintf(args, sizeof args, "find '%s' --root '%s/runs'", file, dir);
-    CHECK_TICKET(dir, "", args, 2, "spec.json: train: key 'width' must be a number of at most");
-    rm_rf(dir);
-    free(file), free(dir);
+    check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"width\": 1e100}}",
+                       "spec.json: train: key 'width' must be a number of at most");
+}
+
+/* Found by fuzz_train_config (make fuzz FUZZ_SECONDS=20): a key given twice.
+ * The defaults came from the first "model", the name from the second, so
+ * {"model": "lenet_300_100", "model": "le"} was accepted and its config.json
+ * refused ("unknown model 'le'"). */
+static void test_duplicate_key(void) {
+    tk_train_config c;
+    tk_error err = {{0}};
+    CHECK(tk_train_config_from_json("{\"model\": \"lenet_300_100\", \"model\": \"le\", \"lr\": 0.0012}",
+                                    "config.json", &c, &err) == -1);
+    CHECK_CONTAINS(err.msg, "config.json: key 'model' is given more than once");
+    CHECK(tk_train_config_from_json("{\"model\": \"conv2\", \"lr\": 0.1, \"lr\": 0.2}", "config.json", &c, &err) ==
+          -1);
+    CHECK_CONTAINS(err.msg, "config.json: key 'lr' is given more than once");
+    check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"model\": \"conv4\"}}",
+                       "spec.json: train: key 'model' is given more than once");
 }
 
 /* ---- archives (datasets/archive.c) */
@@ -265,6 +289,28 @@ static void test_archive_member_claims_4gib(void) {
     }
     rm_rf(dir);
     free(fuzzed), free(zip), free(dir);
+}
+
+/* tests/fuzz/corpus/archive/oom-zip-member-size-4GiB.bin through fuzz_archive:
+ * read as any format, libarchive's streaming zip reader names that member ""
+ * (the seekable one, above, "t"). A member without a name is skipped, as
+ * tk_archive.h promises, so nothing downstream sees an empty name; here the
+ * walk then meets the truncated data. */
+static void test_archive_member_empty_name(void) {
+    char *dir = test_tmpdir("hostile");
+    char *fuzzed = write_in(dir, "fuzzed.zip", zip_4gib, sizeof zip_4gib);
+    tk_error err = {{0}};
+    tk_archive *a = tk_archive_open(fuzzed, TK_ARCHIVE_ANY, "an archive", "get it again", &err);
+    CHECK(a != NULL);
+    tk_archive_member m;
+    int r = a ? tk_archive_next(a, &m, &err) : 0;
+    CHECK(r == -1);
+    CHECK_CONTAINS(err.msg, "fuzzed.zip: the archive is truncated or damaged at its start: ");
+    CHECK_CONTAINS(err.msg, "; get it again");
+    if (r == 1) CHECK(m.name[0] != 0);
+    tk_archive_close(a);
+    rm_rf(dir);
+    free(fuzzed), free(dir);
 }
 
 /* An unsized member (a tar's data, or a streamed zip) larger than the bound. */
@@ -427,11 +473,16 @@ static void test_ticket_classes(void) {
         tk_rng rng;
         tk_rng_seed(&rng, 1, 2);
         CHECK(tk_transfer_apply(m, 0.1f, path, TK_HEAD_REINIT_DENSE, &rng, &err) == -1);
-        char want[128];
-        snprintf(want, sizeof want, "x.tkt: the header says %d classes, but lenet_300_100 with %d classes does not "
-                 "fit in the file's %zu bytes", (int)counts[i], (int)counts[i], n);
+        char want[256];
+        /* Above TK_MAX_CLASSES the model identity itself is refused (tk_read_model_id). */
+        if (counts[i] > TK_MAX_CLASSES)
+            snprintf(want, sizeof want, "x.tkt: the model's input is 1 x 8 x 8 with %u classes: expected each of C, "
+                     "H, W in 1..65536 and 1..1048576 classes; the file is damaged", counts[i]);
+        else
+            snprintf(want, sizeof want, "x.tkt: the header says %d classes, but lenet_300_100 with %d classes does "
+                     "not fit in the file's %zu bytes", (int)counts[i], (int)counts[i], n);
         CHECK_CONTAINS(err.msg, want);
-        CHECK_CONTAINS(err.msg, "the file is damaged; export the ticket again");
+        if (counts[i] <= TK_MAX_CLASSES) CHECK_CONTAINS(err.msg, "the file is damaged; export the ticket again");
     }
     /* The real count still loads. */
     memcpy(bytes + at, &old, 4);
@@ -445,6 +496,60 @@ static void test_ticket_classes(void) {
     free(bytes);
     rm_rf(dir);
     free(path), free(dir);
+}
+
+/* Found by fuzz_ticket and fuzz_checkpoint: the model identity's u32 sides
+ * were cast to int unchecked (0xfffffff8 became a side of -8), and a
+ * checkpoint's step could lie past its total. */
+static void test_model_id_and_step(void) {
+    char *dir = test_tmpdir("hostile");
+    char *tkt = path_in(dir, "x.tkt"), *ckpt = path_in(dir, "x.ckpt");
+    tk_error err = {{0}};
+    tk_model_config cfg = {.name = "lenet_300_100", .input = {1, 8, 8}, .classes = 10, .width = 0.1f};
+    tk_model *m = tk_model_create(&cfg, &err);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK(tk_ticket_write(tkt, m, 0.1f, m->param, "{}", &err) == 0);
+    tk_optim_config oc = tk_optim_defaults(TK_OPTIM_SGD);
+    tk_optim *o = tk_optim_create(&oc, m->n_params);
+    int32_t perm[4] = {0, 1, 2, 3};
+    tk_train_state st = {.step = 3, .total = 10, .perm = perm, .n = 4};
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    /* The side W: after the provenance (ticket only), the name and the width. */
+    const char *paths[] = {tkt, ckpt};
+    size_t w_at[] = {8 + 4 + 2 + 4 + 13 + 4 + 8, 8 + 4 + 13 + 4 + 8};
+    for (int k = 0; k < 2; k++) {
+        size_t n;
+        uint8_t *bytes = (uint8_t *)read_whole_file(paths[k], &n);
+        uint32_t w;
+        memcpy(&w, bytes + w_at[k], 4);
+        CHECK(w == 8);
+        w = 0xfffffff8u;
+        memcpy(bytes + w_at[k], &w, 4);
+        uint32_t crc = tk_crc32(bytes, n - 4);
+        memcpy(bytes + n - 4, &crc, 4);
+        write_file(paths[k], bytes, n);
+        tk_model_config got;
+        char name[64];
+        CHECK((k ? tk_checkpoint_model(paths[k], &got, name, &err) : tk_ticket_model(paths[k], &got, name, &err)) == -1);
+        CHECK_CONTAINS(err.msg, k ? "x.ckpt: " : "x.tkt: ");
+        CHECK_CONTAINS(err.msg, "the model's input is 1 x 8 x 4294967288 with 10 classes: expected each of C, H, W in "
+                                "1..65536 and 1..1048576 classes; the file is damaged");
+        free(bytes);
+    }
+    /* A step past the total, with a valid CRC. */
+    st.step = 11;
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == -1);
+    CHECK_CONTAINS(err.msg, "x.ckpt: step 11 of 10 iterations: expected a step at most the total, and a total of at "
+                            "most 2^53; the file is damaged");
+    st.step = 10;
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == 0);
+    tk_optim_free(o);
+    tk_model_free(m);
+    rm_rf(dir);
+    free(tkt), free(ckpt), free(dir);
 }
 
 /* ---- the report's mask analysis (transfer/report.c) */
@@ -481,6 +586,87 @@ static void test_sparsity_total(void) {
     free(dir);
 }
 
+/* ---- SVHN (datasets/svhn.c) */
+
+/* Found by fuzz_svhn: X's header sized the image array (up to 2 GB) before
+ * any data was read. A MAT 5 file whose X claims 10,000,000 images of 4 x 4
+ * x 3 in a few hundred bytes is refused first. */
+static void test_svhn_images_beyond_file(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    CHECK(mat != NULL);
+    if (!mat) return;
+    size_t xd[4] = {4, 4, 3, 2}, yd[2] = {2, 1};
+    uint8_t x[96] = {0};
+    double y[2] = {1, 2};
+    matvar_t *X = Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x, 0);
+    matvar_t *Y = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, yd, y, 0);
+    Mat_VarWrite(mat, X, MAT_COMPRESSION_NONE);
+    Mat_VarWrite(mat, Y, MAT_COMPRESSION_NONE);
+    Mat_VarFree(X), Mat_VarFree(Y);
+    Mat_Close(mat);
+    size_t n;
+    uint8_t *bytes = (uint8_t *)read_whole_file(path, &n);
+    const int32_t dims[4] = {4, 4, 3, 2}; /* X's dimensions subelement, little endian */
+    uint8_t *at = memmem(bytes, n, dims, sizeof dims);
+    CHECK(at != NULL);
+    if (at) {
+        int32_t many = 10000000;
+        memcpy(at + 12, &many, 4);
+        write_file(path, bytes, n);
+        const tk_format *f = tk_format_find("svhn");
+        tk_dataset d;
+        tk_error err = {{0}};
+        CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+        char want[256];
+        snprintf(want, sizeof want, "train_32x32.mat: X's header says 10000000 images of 48 bytes, more than its %zu "
+                 "bytes can hold even compressed (the file is damaged", n);
+        CHECK_CONTAINS(err.msg, want);
+    }
+    free(bytes);
+    rm_rf(dir);
+    free(path), free(dir);
+}
+
+/* ---- run files (src/train.c) */
+
+/* Found by fuzz_runfiles: summary.json's counts were cast to int64_t
+ * whatever their value (1e300: undefined behaviour). */
+static void test_summary_out_of_range(void) {
+    char *dir = test_tmpdir("hostile");
+    const char *fields[] = {"\"iterations\": 1e300", "\"best_iteration\": 2.5", "\"early_stop_iteration\": -2",
+                            "\"final_accuracy\": 1e39"};
+    const char *wants[] = {"summary.json: 'iterations' is 1.0000000000000001e+300, expected a whole number from 0 to "
+                           "2^53; delete the file to re-evaluate the run",
+                           "summary.json: 'best_iteration' is 2.5, expected a whole number from 0 to 2^53",
+                           "summary.json: 'early_stop_iteration' is -2, expected a whole number from -1 to 2^53",
+                           "summary.json: 'final_accuracy' is 9.9999999999999994e+38, expected a finite number"};
+    const char *good[] = {"\"iterations\": 100", "\"best_iteration\": 80", "\"early_stop_iteration\": -1",
+                          "\"final_accuracy\": 0.9"};
+    for (int i = 0; i < TK_ARRAY_LEN(fields); i++) {
+        char json[1024];
+        snprintf(json, sizeof json, "{%s, %s, %s, %s, \"final_loss\": 0.3, \"best_accuracy\": 0.91, \"seconds\": 1.5, "
+                 "\"samples_per_second\": 1000}", i == 0 ? fields[0] : good[0], i == 1 ? fields[1] : good[1],
+                 i == 2 ? fields[2] : good[2], i == 3 ? fields[3] : good[3]);
+        char *path = write_text(dir, "summary.json", json);
+        tk_train_result r;
+        tk_error err = {{0}};
+        CHECK(tk_train_read_summary(path, &r, &err) == -1);
+        CHECK_CONTAINS(err.msg, wants[i]);
+        free(path);
+    }
+    char json[1024];
+    snprintf(json, sizeof json, "{%s, %s, %s, %s, \"final_loss\": 0.3, \"best_accuracy\": 0.91, \"seconds\": 1.5, "
+             "\"samples_per_second\": 1000}", good[0], good[1], good[2], good[3]);
+    char *path = write_text(dir, "summary.json", json);
+    tk_train_result r;
+    tk_error err = {{0}};
+    CHECK(tk_train_read_summary(path, &r, &err) == 0 && r.iterations == 100 && r.early_stop_iteration == -1);
+    free(path);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     RUN(test_whole_in);
     RUN(test_registry_not_json);
@@ -490,13 +676,18 @@ int main(void) {
     RUN(test_study_seed);
     RUN(test_train_config_width);
     RUN(test_find_spec_width);
+    RUN(test_duplicate_key);
     RUN(test_archive_member_claims_4gib);
     RUN(test_archive_member_above_bound);
+    RUN(test_archive_member_empty_name);
     RUN(test_wnids_claims_4gib);
     RUN(test_no_class_folder);
     RUN(test_places_labels);
     RUN(test_idx_stray_label);
     RUN(test_ticket_classes);
+    RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
+    RUN(test_svhn_images_beyond_file);
+    RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }
