@@ -76,30 +76,44 @@ size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B) {
 #endif
 
 typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
-typedef int32_t idx8 __attribute__((vector_size(8 * sizeof(int32_t))));
+
+/* Shuffle index lists for __builtin_shufflevector (GCC 12 and clang alike):
+ * 8-wide transpose rounds, then the 16-wide halving rounds of dots. */
+#define T_LO 0, 8, 1, 9, 4, 12, 5, 13
+#define T_HI 2, 10, 3, 11, 6, 14, 7, 15
+#define T_LO2 0, 1, 8, 9, 4, 5, 12, 13
+#define T_HI2 2, 3, 10, 11, 6, 7, 14, 15
+#define T_LO4 0, 1, 2, 3, 8, 9, 10, 11
+#define T_HI4 4, 5, 6, 7, 12, 13, 14, 15
+#define H_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define H_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+#define H_LO4 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27
+#define H_HI4 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31
+#define H_LO2 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29
+#define H_HI2 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31
+#define H_LO1 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define H_HI1 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
 
 /* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols. Whole 8 x 8
  * blocks move through registers (three rounds of shuffles); the edges go one
  * by one. Only moves: every instruction set gives the same bits. */
 SPARSE_HOT static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
                                  int rows, int cols) {
-    const idx8 lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
-    const idx8 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const idx8 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
     int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
     for (int r0 = 0; r0 < r8; r0 += 8)
         for (int c0 = 0; c0 < c8; c0 += 8) {
             vec8 r[8], t[8], u[8], o[8];
             for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)(r0 + i) * ld_src + c0, sizeof(vec8));
             for (int i = 0; i < 8; i += 2)
-                t[i] = __builtin_shuffle(r[i], r[i + 1], lo), t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi);
+                t[i] = SHUF(r[i], r[i + 1], T_LO), t[i + 1] = SHUF(r[i], r[i + 1], T_HI);
             for (int i = 0; i < 8; i += 4) {
-                u[i] = __builtin_shuffle(t[i], t[i + 2], lo2), u[i + 1] = __builtin_shuffle(t[i], t[i + 2], hi2);
-                u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], lo2);
-                u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], hi2);
+                u[i] = SHUF(t[i], t[i + 2], T_LO2), u[i + 1] = SHUF(t[i], t[i + 2], T_HI2);
+                u[i + 2] = SHUF(t[i + 1], t[i + 3], T_LO2);
+                u[i + 3] = SHUF(t[i + 1], t[i + 3], T_HI2);
             }
             for (int i = 0; i < 4; i++)
-                o[i] = __builtin_shuffle(u[i], u[i + 4], lo4), o[i + 4] = __builtin_shuffle(u[i], u[i + 4], hi4);
+                o[i] = SHUF(u[i], u[i + 4], T_LO4), o[i + 4] = SHUF(u[i], u[i + 4], T_HI4);
             for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(c0 + j) * ld_dst + r0, &o[j], sizeof(vec8));
         }
     for (int r = 0; r < rows; r++)
@@ -133,8 +147,6 @@ SPARSE_HOT static void combine(float *out, float start, const float *rows, size_
     STORE16(out, a0), STORE16(out + 16, a1), STORE16(out + 32, a2), STORE16(out + 48, a3);
 }
 
-typedef int32_t idx16 __attribute__((vector_size(16 * sizeof(int32_t))));
-
 /* For each listed j: out[j] += sum_b g[b] * rows[j * ld + b] over b < ld,
  * the products of element b gathered in partial b mod 16 in chunk order,
  * the 16 partials t then added pairwise: t[l] += t[l + w] for w = 8, 4, 2, 1.
@@ -142,14 +154,6 @@ typedef int32_t idx16 __attribute__((vector_size(16 * sizeof(int32_t))));
  * halves of two vectors; the rest (fewer than 16) one by one, the same tree. */
 SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_t ld, const int32_t *index,
                             int32_t n) {
-    const idx16 lo8 = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    const idx16 hi8 = {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31};
-    const idx16 lo4 = {0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27};
-    const idx16 hi4 = {4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31};
-    const idx16 lo2 = {0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29};
-    const idx16 hi2 = {2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31};
-    const idx16 lo1 = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-    const idx16 hi1 = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
     int32_t q0 = 0;
     for (; q0 + 16 <= n; q0 += 16) {
         vec16 p[16], gb, rb;
@@ -161,13 +165,13 @@ SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_
                 p[q] = p[q] + gb * rb;
             }
         }
-        for (int i = 0; i < 8; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo8) +
-                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi8);
-        for (int i = 0; i < 4; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo4) +
-                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi4);
-        for (int i = 0; i < 2; i++) p[i] = __builtin_shuffle(p[2 * i], p[2 * i + 1], lo2) +
-                                           __builtin_shuffle(p[2 * i], p[2 * i + 1], hi2);
-        p[0] = __builtin_shuffle(p[0], p[1], lo1) + __builtin_shuffle(p[0], p[1], hi1);
+        for (int i = 0; i < 8; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO8) +
+                                           SHUF(p[2 * i], p[2 * i + 1], H_HI8);
+        for (int i = 0; i < 4; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO4) +
+                                           SHUF(p[2 * i], p[2 * i + 1], H_HI4);
+        for (int i = 0; i < 2; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO2) +
+                                           SHUF(p[2 * i], p[2 * i + 1], H_HI2);
+        p[0] = SHUF(p[0], p[1], H_LO1) + SHUF(p[0], p[1], H_HI1);
         float t[16];
         STORE16(t, p[0]);
         for (int q = 0; q < 16; q++) out[index[q0 + q]] += t[q];
