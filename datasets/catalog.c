@@ -760,7 +760,7 @@ void tk_catalog_verify_file(const tk_catalog_file *f, const char *root, tk_file_
         return;
     }
     digests d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (hash_file(out->path, false, &d, &err)) {
         out->status = TK_VERIFY_FAIL;
         snprintf(out->detail, sizeof out->detail, "%s", err.msg);

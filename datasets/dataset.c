@@ -68,7 +68,7 @@ static int resolve_entry(const tk_catalog_entry *e, tk_split split, tk_resolved 
 int tk_dataset_resolve(const char *name, tk_split split, tk_resolved *out, tk_error *err) {
     TK_ASSERT(split >= 0 && split < TK_SPLIT_COUNT);
     memset(out, 0, sizeof *out);
-    tk_error catalog_err = {{0}};
+    tk_error catalog_err = {0};
     const tk_catalog *c = tk_catalog_default(&catalog_err);
     /* A name with a '/' is always a path, so "./mnist" reaches a folder that
      * shares a catalog name. */

@@ -29,6 +29,9 @@ void tk_cli_usage(FILE *f, const char *usage, const char *about, const tk_option
 int tk_cli_begin(const char *cmd, int argc, char **argv, const char **positional, tk_option *opts, int n,
                  const char *usage, const char *about, bool *help);
 const tk_option *tk_cli_find(const tk_option *opts, int n, const char *name);
+/* How a command ends on a failure: prints "ticket CMD: message" on stderr and
+ * returns the exit code of the error's kind (tk_exit_code). */
+int tk_cli_fail(const char *cmd, const tk_error *err);
 
 /* Each returns 1 when the option was given and converted, 0 when absent, -1 on a bad value. */
 int tk_cli_float(const tk_option *opts, int n, const char *name, float *out, tk_error *err);

@@ -13,15 +13,26 @@
 
 #define TK_VERSION "0.1.0"
 
+/* Who has to act: TK_ERR_INPUT, the user, by changing what ticket was given
+ * (an argument, a config, any file it reads: exit 2); TK_ERR_SYSTEM, the
+ * machine refused (a write, a full disk, fork: exit 1), and the same
+ * command is to be run again once that is fixed. */
+typedef enum tk_error_kind { TK_ERR_INPUT, TK_ERR_SYSTEM } tk_error_kind;
+
 typedef struct tk_error {
     char msg[4096]; /* room for a list of problems, one per line */
+    tk_error_kind kind;
 } tk_error;
 
-/* Formats into err (if non-NULL) and returns -1, so callers can write
- * `return tk_fail(err, "...")`. */
+/* Formats into err (if non-NULL), marks it TK_ERR_INPUT and returns -1, so
+ * callers can write `return tk_fail(err, "...")`. */
 int tk_fail(tk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for an error of the machine (TK_ERR_SYSTEM). */
+int tk_fail_system(tk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The process exit code for a failure with err: 2 for input, 1 for system. */
+int tk_exit_code(const tk_error *err);
 
-/* Prepends context ("reading foo.ckpt: ") to an error already set. */
+/* Prepends context ("reading foo.ckpt: ") to an error already set; keeps its kind. */
 int tk_fail_prefix(tk_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void tk_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));

@@ -62,12 +62,12 @@ static bool find_gnuplot(char *path, size_t cap) {
 static int run_gnuplot(const fig_ctx *c, const char *script, const char *vars, tk_error *err) {
     char *const argv[] = {(char *)"gnuplot", (char *)vars, (char *)script, NULL};
     int fds[2];
-    if (pipe(fds) != 0) return tk_fail(err, "cannot run gnuplot for %s: pipe: %s", script, strerror(errno));
+    if (pipe(fds) != 0) return tk_fail_system(err, "cannot run gnuplot for %s: pipe: %s", script, strerror(errno));
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
         close(fds[0]), close(fds[1]);
-        return tk_fail(err, "cannot run gnuplot for %s: fork: %s", script, strerror(e));
+        return tk_fail_system(err, "cannot run gnuplot for %s: fork: %s", script, strerror(e));
     }
     if (pid == 0) {
         int null = open("/dev/null", O_RDONLY);
@@ -98,9 +98,9 @@ static int run_gnuplot(const fig_ctx *c, const char *script, const char *vars, t
     while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) msg[--len] = 0;
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
     if (WIFEXITED(status))
-        return tk_fail(err, "gnuplot failed on %s (with %s), exit status %d: %s", script, vars, WEXITSTATUS(status),
+        return tk_fail_system(err, "gnuplot failed on %s (with %s), exit status %d: %s", script, vars, WEXITSTATUS(status),
                        len ? msg : "(no message)");
-    return tk_fail(err, "gnuplot was killed by signal %d on %s (with %s)", WTERMSIG(status), script, vars);
+    return tk_fail_system(err, "gnuplot was killed by signal %d on %s (with %s)", WTERMSIG(status), script, vars);
 }
 
 /* ---- one figure */
@@ -261,10 +261,10 @@ static int fig_draw(const fig_ctx *c, figure *f, const char *kind, char *out, si
     if (rc == 0) rc = run_gnuplot(c, script, vars, err);
     for (int k = 0; k < 2 && rc == 0; k++) {
         if (!tk_file_exists(drawn[k]))
-            rc = tk_fail(err, "gnuplot ran %s without error but wrote no %s; check the script's output settings",
+            rc = tk_fail_system(err, "gnuplot ran %s without error but wrote no %s; check the script's output settings",
                          script, drawn[k]);
         else if (!drawn_whole(drawn[k], k == 0))
-            rc = tk_fail(err, "gnuplot ran %s without error but %s ends before its last %s: the disk may be full; "
+            rc = tk_fail_system(err, "gnuplot ran %s without error but %s ends before its last %s: the disk may be full; "
                          "free some space and run the same command again (the previous figure is kept)",
                          script, drawn[k], k == 0 ? "chunk (IEND)" : "tag (</svg>)");
     }

@@ -135,7 +135,7 @@ static int measure_isolated(const bench_config *c, int threads, double seconds, 
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
-        tk_error child_err = {{0}};
+        tk_error child_err = {0};
         bench_result cr;
         int rc = measure(c, threads, seconds, density, kernels, &cr, &child_err);
         if (rc == 0 && write(fd[1], &cr, sizeof cr) != (ssize_t)sizeof cr) rc = -1;
@@ -187,7 +187,7 @@ int tk_cmd_bench(int argc, char **argv) {
                           "resident memory. Without --model, runs the configurations of torch_ref.py.",
                           &help);
     if (rc || help) return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int threads = 2, batch = 60;
     float seconds = 3;
     if (tk_cli_int(options, N_OPTIONS, "threads", &threads, &err) < 0 ||

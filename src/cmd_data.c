@@ -45,7 +45,7 @@ static int take_name(int *argc, char **argv, const tk_option *opts, int n, const
  * code in *exit_code. */
 static bool parse(const char *sub, int argc, char **argv, tk_option *opts, int n, bool wants_name, const char *usage,
                   const char *about, const char **name, int *exit_code) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     bool help = false;
     const char *positional = NULL;
     *exit_code = 2;
@@ -74,7 +74,7 @@ static int parse_split(const char *sub, const tk_option *opts, int n, tk_split *
     const char *v = tk_cli_find(opts, n, "split")->value;
     if (!v) return 0;
     int index;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_parse_name("split", v, tk_split_names, TK_SPLIT_COUNT, &index, &err)) {
         fprintf(stderr, "ticket data %s: %s\n", sub, err.msg);
         return -1;
@@ -84,7 +84,7 @@ static int parse_split(const char *sub, const tk_option *opts, int n, tk_split *
 }
 
 static const tk_catalog *catalog_or_complain(const char *sub) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     const tk_catalog *c = tk_catalog_default(&err);
     if (!c) fprintf(stderr, "ticket data %s: %s\n", sub, err.msg);
     return c;
@@ -111,7 +111,7 @@ static int data_list(int argc, char **argv) {
               NULL, &rc))
         return rc;
     const tk_catalog *c = catalog_or_complain("list");
-    if (!c) return 1;
+    if (!c) return 2;
     char roots[1024];
     roots_text(roots, sizeof roots);
     printf("catalog %s; data roots: %s\n\n", c->dir, roots);
@@ -191,7 +191,7 @@ static int data_info(int argc, char **argv) {
               "`ticket data list`); PATH is a file, folder or archive in a known format.",
               &name, &rc))
         return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_resolved where[TK_SPLIT_COUNT];
     split_summary sp[TK_SPLIT_COUNT];
     memset(sp, 0, sizeof sp);
@@ -241,7 +241,7 @@ static int data_info(int argc, char **argv) {
                 fprintf(stderr, "ticket data info: %s\n", sp[s].error);
                 break;
             }
-        return 1;
+        return 2;
     }
     printf("%s%s%s\n", e ? e->name : name, e ? ": " : "", e ? e->title : "");
     printf("  format    %s: %s\n", format->name, format->description);
@@ -308,14 +308,14 @@ static int data_verify(int argc, char **argv) {
               &name, &rc))
         return rc;
     const tk_catalog *c = catalog_or_complain("verify");
-    if (!c) return 1;
+    if (!c) return 2;
     const tk_catalog_entry *e = tk_catalog_lookup(c, name);
     if (!e) {
         const char *near = tk_nearest(name, c->names, c->n);
         fprintf(stderr, "ticket data verify: \"%s\" is not in the catalog%s%s%s; only catalog datasets have pinned "
                         "checksums (see `ticket data list`)\n",
                 name, near ? " (did you mean \"" : "", near ? near : "", near ? "\"?)" : "");
-        return 1;
+        return 2;
     }
     if (!e->n_files) {
         printf("%s: the catalog pins no files for it (%s)\n", e->name, e->source);
@@ -350,7 +350,7 @@ static int data_verify(int argc, char **argv) {
         }
     }
     if (!locations_present) {
-        tk_error err = {{0}};
+        tk_error err = {0};
         tk_resolved r;
         for (int s = 0; s < TK_SPLIT_COUNT; s++)
             if (tk_catalog_has_split(e, (tk_split)s)) {
@@ -459,7 +459,7 @@ static int data_preview(int argc, char **argv) {
               "images of each class in the split's order, so a person can see the data is right.",
               &name, &rc))
         return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     const char *out = tk_cli_find(preview_options, N_PREVIEW, "out")->value;
     int per_class = 8, show = 0;
     tk_split split = TK_SPLIT_TRAIN;
@@ -477,16 +477,13 @@ static int data_preview(int argc, char **argv) {
     }
     if (parse_split("preview", preview_options, N_PREVIEW, &split)) return 2;
     tk_dataset d;
-    if (tk_dataset_open(name, split, &d, &err)) {
-        fprintf(stderr, "ticket data preview: %s\n", err.msg);
-        return 1;
-    }
+    if (tk_dataset_open(name, split, &d, &err)) return tk_cli_fail("data preview", &err);
     int classes = show && show < d.classes ? show : d.classes;
     if (d.C != 1 && d.C != 3) {
         fprintf(stderr, "ticket data preview: %s has %d channels; a preview shows grey (1) or RGB (3) images\n", name,
                 d.C);
         tk_dataset_free(&d);
-        return 1;
+        return 2;
     }
     int width, height;
     uint8_t *grid = build_grid(&d, classes, per_class, &width, &height);
@@ -496,9 +493,8 @@ static int data_preview(int argc, char **argv) {
     free(grid);
     tk_buf_free(&sink.buf);
     if (rc) {
-        fprintf(stderr, "ticket data preview: %s\n", err.msg);
         tk_dataset_free(&d);
-        return 1;
+        return tk_cli_fail("data preview", &err);
     }
     printf("wrote %s: %dx%d pixels, %d classes x %d images of %dx%dx%d from the %s split of %s\n", out, width, height,
            classes, per_class, d.C, d.H, d.W, tk_split_names[split], name);

@@ -91,7 +91,7 @@ int tk_cmd_find(int argc, char **argv) {
                           "Finished work is skipped and an interrupted run resumes (see README: Tickets).",
                           &help);
     if (rc || help) return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     char *text = NULL;
     const char *where = spec_path ? spec_path : "(command line)";
     if (spec_path) {
@@ -119,9 +119,6 @@ int tk_cmd_find(int argc, char **argv) {
     tk_find_hash(&c, hash);
     printf("run %s/%s: %s on %s, seed %llu\n", root, hash, c.train.model, c.train.dataset,
            (unsigned long long)c.train.seed);
-    if (tk_find_run(&c, root, progress, print_level, NULL, dir, sizeof dir, &err)) {
-        fprintf(stderr, "ticket find: %s\n", err.msg);
-        return 1;
-    }
+    if (tk_find_run(&c, root, progress, print_level, NULL, dir, sizeof dir, &err)) return tk_cli_fail("find", &err);
     return 0;
 }

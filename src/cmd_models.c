@@ -20,7 +20,7 @@ int tk_cmd_models(int argc, char **argv) {
                           "sample (2 x multiply-adds of conv and linear layers).",
                           &help);
     if (rc || help) return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model_config cfg = {.classes = 10, .width = 1};
     const char *input = tk_cli_find(options, N_OPTIONS, "input")->value;
     if (input) {

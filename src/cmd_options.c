@@ -56,7 +56,7 @@ int tk_cli_begin(const char *cmd, int argc, char **argv, const char **positional
         *positional = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
         if (*positional) argc--, argv++;
     }
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_cli_parse(argc, argv, opts, n, help, &err)) {
         fprintf(stderr, "ticket %s: %s\n", cmd, err.msg);
         return 2;
@@ -80,6 +80,11 @@ static const char *value_of(const tk_option *opts, int n, const char *name) {
     const tk_option *o = tk_cli_find(opts, n, name);
     TK_ASSERT(o);
     return o->value;
+}
+
+int tk_cli_fail(const char *cmd, const tk_error *err) {
+    fprintf(stderr, "ticket %s: %s\n", cmd, err->msg);
+    return tk_exit_code(err);
 }
 
 int tk_cli_float(const tk_option *opts, int n, const char *name, float *out, tk_error *err) {

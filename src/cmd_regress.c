@@ -25,11 +25,6 @@ static void help(FILE *f) {
             "  --markdown FILE  also write the table as Markdown\n");
 }
 
-static int fail(const tk_error *err, int code) {
-    fprintf(stderr, "ticket regress: %s\n", err->msg);
-    return code;
-}
-
 static int load_default(tk_regress_registry *reg, tk_error *err) {
     char dir[4096], pattern[4200];
     if (tk_find_resource_dir("regression registry", "TICKET_REGISTRY", "transfer/registry", NULL, "registry",
@@ -53,7 +48,7 @@ static void print_number(double v) {
 }
 
 int tk_cmd_regress(int argc, char **argv) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     const char *study = NULL, *junit = NULL, *markdown = NULL;
     tk_regress_registry reg = {0};
     int against = 0, code = 2;
@@ -72,7 +67,7 @@ int tk_cmd_regress(int argc, char **argv) {
         if (!strcmp(a, "--against")) {
             against++;
             if (tk_regress_load(&reg, argv[++i], &err)) {
-                code = fail(&err, 2);
+                code = tk_cli_fail("regress", &err);
                 goto done;
             }
         } else if (!strcmp(a, "--junit")) {
@@ -91,12 +86,12 @@ int tk_cmd_regress(int argc, char **argv) {
         goto done;
     }
     if (!against && load_default(&reg, &err)) {
-        code = fail(&err, 2);
+        code = tk_cli_fail("regress", &err);
         goto done;
     }
     tk_regress_results res;
     if (tk_regress_read_results(study, &res, &err)) {
-        code = fail(&err, 2);
+        code = tk_cli_fail("regress", &err);
         goto done;
     }
     /* How the rows were produced, before the verdicts on them. */
@@ -138,7 +133,7 @@ int tk_cmd_regress(int argc, char **argv) {
     code = count[TK_REGRESS_FAIL] || !checked ? 1 : 0;
     if ((junit && tk_regress_write_junit(junit, &reg, out, &res, &err)) ||
         (markdown && tk_regress_write_markdown(markdown, &reg, out, &res, &err)))
-        code = fail(&err, 2);
+        code = tk_cli_fail("regress", &err);
     free(out);
     tk_regress_results_free(&res);
 done:

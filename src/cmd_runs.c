@@ -45,7 +45,7 @@ int tk_cmd_runs(int argc, char **argv) {
     DIR *d = opendir(root);
     if (!d) {
         fprintf(stderr, "ticket runs: cannot open %s: no runs yet (ticket find creates them) or give --root\n", root);
-        return 1;
+        return 2;
     }
     char *names[4096];
     int n = 0;
@@ -63,7 +63,7 @@ int tk_cmd_runs(int argc, char **argv) {
         char dir[1200], summary[1300];
         snprintf(dir, sizeof dir, "%s/%s", root, names[i]);
         tk_find_config c;
-        tk_error err = {{0}};
+        tk_error err = {0};
         if (tk_find_open(dir, &c, &err)) {
             snprintf(summary, sizeof summary, "%s/find.json", dir);
             if (tk_file_exists(summary)) printf("%-16s  (damaged: %s)\n", names[i], err.msg);
@@ -102,11 +102,8 @@ int tk_cmd_show(int argc, char **argv) {
     char dir[1200];
     run_path(run, opts[0].value ? opts[0].value : "runs", dir, sizeof dir);
     tk_find_config c;
-    tk_error err = {{0}};
-    if (tk_find_open(dir, &c, &err)) {
-        fprintf(stderr, "ticket show: %s\n", err.msg);
-        return 1;
-    }
+    tk_error err = {0};
+    if (tk_find_open(dir, &c, &err)) return tk_cli_fail("show", &err);
     printf("run %s: %s on %s, %s, seed %llu\n", dir, c.train.model, c.train.dataset,
            tk_optim_names[c.train.optim.kind], (unsigned long long)c.train.seed);
     /* Controls are not part of the configuration's hash: find them on disk. */
@@ -123,10 +120,7 @@ int tk_cmd_show(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/level_%02d/sparsity.json", dir, l);
         if (!tk_file_exists(path)) break;
         cJSON *sp = read_json(path, &err);
-        if (!sp) {
-            fprintf(stderr, "ticket show: %s\n", err.msg);
-            return 1;
-        }
+        if (!sp) return tk_cli_fail("show", &err);
         tk_train_result r = {0};
         snprintf(path, sizeof path, "%s/level_%02d/summary.json", dir, l);
         bool trained = tk_file_exists(path) && tk_train_read_summary(path, &r, &err) == 0;
@@ -165,7 +159,7 @@ int tk_cmd_export(int argc, char **argv) {
                           "self-describing file; the format is in README (Tickets).",
                           &help);
     if (rc || help) return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int level = -1;
     if (!run || tk_cli_int(opts, 3, "level", &level, &err) <= 0 || level < 0) {
         fprintf(stderr, "ticket export: %s\n", err.msg[0] ? err.msg : "give a run and --level L (L >= 0)");
@@ -174,29 +168,26 @@ int tk_cmd_export(int argc, char **argv) {
     char dir[1200], path[1400], out[1400];
     run_path(run, opts[2].value ? opts[2].value : "runs", dir, sizeof dir);
     tk_find_config c;
-    if (tk_find_open(dir, &c, &err)) {
-        fprintf(stderr, "ticket export: %s\n", err.msg);
-        return 1;
-    }
+    if (tk_find_open(dir, &c, &err)) return tk_cli_fail("export", &err);
     snprintf(path, sizeof path, "%s/level_%02d/ticket", dir, level);
     if (!tk_file_exists(path)) {
         fprintf(stderr, "ticket export: %s has no ticket at level %d yet (`ticket find` with --levels %d or more "
                 "makes it; `ticket show` lists the levels done)\n", dir, level, level);
-        return 1;
+        return 2;
     }
     char hash[17];
     tk_find_hash(&c, hash);
     if (opts[1].value) snprintf(out, sizeof out, "%s", opts[1].value);
     else snprintf(out, sizeof out, "ticket-%s-%d.tkt", hash, level);
-    uint8_t *data;
-    size_t n;
+    uint8_t *data = NULL;
+    size_t n = 0;
     tk_model_config mc;
     char model[64];
     /* Checked (magic, version, CRC-32) before it is copied: a damaged ticket is not exported as good. */
     if (tk_ticket_model(path, &mc, model, &err) || tk_file_read_all(path, &data, &n, &err) ||
         tk_file_write_atomic(out, data, n, &err)) {
-        fprintf(stderr, "ticket export: %s\n", err.msg);
-        return 1;
+        free(data);
+        return tk_cli_fail("export", &err);
     }
     free(data);
     printf("wrote %s (%zu bytes): level %d of %s\n", out, n, level, dir);

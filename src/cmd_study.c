@@ -24,13 +24,8 @@ static int load_study(const char *path, tk_study *s, tk_error *err) {
     return rc;
 }
 
-static int fail(const char *cmd, const tk_error *err, int code) {
-    fprintf(stderr, "ticket %s: %s\n", cmd, err->msg);
-    return code;
-}
-
 int tk_cmd_study(int argc, char **argv) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     const char *usage = "ticket study plan|run STUDY.json [--out DIR] [-j N] [--threads N]";
     if (argc < 1 || (strcmp(argv[0], "plan") && strcmp(argv[0], "run"))) {
         bool asked = argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"));
@@ -49,13 +44,13 @@ int tk_cmd_study(int argc, char **argv) {
     for (int i = 0; i < n_rest; i++)
         if (!strcmp(rest[i], "-j")) rest[i] = "--jobs";
     bool help;
-    if (tk_cli_parse(n_rest, rest, options, N_OPTIONS, &help, &err)) return fail("study", &err, 2);
+    if (tk_cli_parse(n_rest, rest, options, N_OPTIONS, &help, &err)) return tk_cli_fail("study", &err);
     if (help || !spec) {
         tk_cli_usage(help ? stdout : stderr, usage, "Runs a transfer study (see README: Studies).", options, N_OPTIONS);
         return help ? 0 : 2;
     }
     tk_study s;
-    if (load_study(spec, &s, &err)) return fail("study", &err, 2);
+    if (load_study(spec, &s, &err)) return tk_cli_fail("study", &err);
     tk_study_run_options o = {.plan_only = plan, .progress_tty = isatty(STDERR_FILENO)};
     char out[1024];
     const char *given = tk_cli_find(options, N_OPTIONS, "out")->value;
@@ -64,14 +59,14 @@ int tk_cmd_study(int argc, char **argv) {
     o.out = out;
     if (tk_cli_int(options, N_OPTIONS, "jobs", &o.workers, &err) < 0 ||
         tk_cli_int(options, N_OPTIONS, "threads", &o.threads, &err) < 0)
-        return fail("study", &err, 2);
+        return tk_cli_fail("study", &err);
     if (o.workers < 0 || o.threads < 0) {
         fprintf(stderr, "ticket study: -j and --threads must be positive\n");
         return 2;
     }
     /* A plan is useful before the data is fetched: missing data is a warning there. */
     if (tk_study_check_data(&s, &err)) {
-        if (!plan) return fail("study", &err, 2);
+        if (!plan) return tk_cli_fail("study", &err);
         fprintf(stderr, "ticket study: warning: %s\n(planning with the catalog's shapes and sizes)\n", err.msg);
     }
     if (!plan) {
@@ -80,18 +75,18 @@ int tk_cmd_study(int argc, char **argv) {
         size_t n;
         char copy[1100];
         snprintf(copy, sizeof copy, "%s/study.json", out);
-        if (tk_mkdirs(out, &err) || tk_file_read_all(spec, &data, &n, &err)) return fail("study", &err, 1);
+        if (tk_mkdirs(out, &err) || tk_file_read_all(spec, &data, &n, &err)) return tk_cli_fail("study", &err);
         int rc = tk_file_write_atomic(copy, data, n, &err);
         free(data);
-        if (rc) return fail("study", &err, 1);
+        if (rc) return tk_cli_fail("study", &err);
     }
-    if (tk_study_run(&s, &o, &err)) return fail("study", &err, 1);
+    if (tk_study_run(&s, &o, &err)) return tk_cli_fail("study", &err);
     if (!plan) printf("study %s: done; report in %s/report (report.md, results.csv, figures/)\n", s.name, out);
     return 0;
 }
 
 int tk_cmd_report(int argc, char **argv) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (argc != 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
         printf("usage: ticket report STUDY_DIR\n\nCollects every finished run of the study in STUDY_DIR (as "
                "`ticket study run` left it)\nand writes STUDY_DIR/report: results.csv/json, summary.csv/json, "
@@ -106,7 +101,7 @@ int tk_cmd_report(int argc, char **argv) {
                 argv[0]);
         return 2;
     }
-    if (load_study(spec, &s, &err) || tk_study_report(&s, argv[0], &err)) return fail("report", &err, 1);
+    if (load_study(spec, &s, &err) || tk_study_report(&s, argv[0], &err)) return tk_cli_fail("report", &err);
     printf("report written to %s/report\n", argv[0]);
     return 0;
 }

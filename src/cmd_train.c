@@ -127,7 +127,7 @@ int tk_cmd_train(int argc, char **argv) {
                           "A run directory that already holds the same run resumes where it stopped.",
                           &help);
     if (rc || help) return rc;
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_train_config cfg;
     char dir[1024];
     const char *resume = tk_cli_find(options, N_OPTIONS, "resume")->value;
@@ -153,10 +153,7 @@ int tk_cmd_train(int argc, char **argv) {
     bool quiet = tk_cli_find(options, N_OPTIONS, "quiet")->value != NULL;
     tk_progress progress = quiet ? TK_PROGRESS_NONE : isatty(STDERR_FILENO) ? TK_PROGRESS_BAR : TK_PROGRESS_LINES;
     tk_train_result r;
-    if (tk_train_run(&cfg, dir, progress, &r, &err)) {
-        fprintf(stderr, "ticket train: %s\n", err.msg);
-        return 1;
-    }
+    if (tk_train_run(&cfg, dir, progress, &r, &err)) return tk_cli_fail("train", &err);
     printf("run %s: %lld iterations, final accuracy %.2f%% (after the last step), best accuracy %.2f%% "
            "(iteration %lld)",
            dir, (long long)r.iterations, 100.0 * r.final_accuracy, 100.0 * r.best_accuracy,

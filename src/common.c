@@ -9,15 +9,31 @@
 #include <string.h>
 #include <time.h>
 
-int tk_fail(tk_error *err, const char *fmt, ...) {
+static int fail_kind(tk_error *err, tk_error_kind kind, const char *fmt, va_list ap) {
     if (err) {
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-        va_end(ap);
+        err->kind = kind;
     }
     return -1;
 }
+
+int tk_fail(tk_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fail_kind(err, TK_ERR_INPUT, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int tk_fail_system(tk_error *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fail_kind(err, TK_ERR_SYSTEM, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int tk_exit_code(const tk_error *err) { return err->kind == TK_ERR_SYSTEM ? 1 : 2; }
 
 int tk_fail_prefix(tk_error *err, const char *fmt, ...) {
     if (err) {

@@ -56,7 +56,7 @@ int tk_file_read_all(const char *path, uint8_t **data, size_t *n, tk_error *err)
             int e = r < 0 ? errno : 0;
             close(fd);
             free(buf);
-            if (e) return tk_fail(err, "cannot read %s: %s", path, strerror(e));
+            if (e) return tk_fail_system(err, "cannot read %s: %s", path, strerror(e));
             return tk_fail(err, "cannot read %s: it shrank from %zu to %zu bytes while being read", path, size,
                            got);
         }
@@ -90,7 +90,7 @@ int tk_crash_init(tk_error *err) {
         return tk_fail(err, "TICKET_CRASH_AT=%s: expected a count (0: count the crash points; N: SIGKILL at the "
                             "Nth); it is for tests, unset it", v);
     void *shared = mmap(NULL, sizeof *crash_passed, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (shared == MAP_FAILED) return tk_fail(err, "TICKET_CRASH_AT: mmap: %s", strerror(errno));
+    if (shared == MAP_FAILED) return tk_fail_system(err, "TICKET_CRASH_AT: mmap: %s", strerror(errno));
     crash_passed = shared;
     atomic_init(crash_passed, 0);
     crash_at = n;
@@ -137,14 +137,14 @@ static int write_in_two(int fd, const void *data, size_t n) {
 
 int tk_file_append_durable(const char *path, const void *data, size_t n, tk_error *err) {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0) return tk_fail(err, "cannot append to %s: %s", path, strerror(errno));
+    if (fd < 0) return tk_fail_system(err, "cannot append to %s: %s", path, strerror(errno));
     const char *step = NULL;
     if (write_in_two(fd, data, n) != 0) step = "write";
     else if (fsync(fd) != 0) step = "fsync";
     int e = errno;
     if (close(fd) != 0 && !step) step = "close", e = errno; /* closed once, whatever it returned */
     if (step)
-        return tk_fail(err, "cannot append to %s (%s failed): %s; %s", path, step, strerror(e), tk_file_advice(e));
+        return tk_fail_system(err, "cannot append to %s (%s failed): %s; %s", path, step, strerror(e), tk_file_advice(e));
     tk_crash_point();
     return 0;
 }
@@ -176,7 +176,7 @@ static int fsync_parent_dir(const char *path) {
 
 /* The message of a write that failed before the rename: path is untouched. */
 static int write_failed(const char *path, const char *step, const char *tmp, int e, tk_error *err) {
-    return tk_fail(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
+    return tk_fail_system(err, "cannot write %s (%s of %s failed): %s; %s; %s", path, step, tmp, strerror(e),
                    tk_file_exists(path) ? "the previous file is as it was" : "nothing was written in its place",
                    tk_file_advice(e));
 }
@@ -205,7 +205,7 @@ int tk_file_write_atomic(const char *path, const void *data, size_t n, tk_error 
     }
     tk_crash_point();
     if (fsync_parent_dir(path) != 0)
-        return tk_fail(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
+        return tk_fail_system(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
     return 0;
 }
 
@@ -221,7 +221,7 @@ int tk_file_publish(const char *tmp, const char *path, tk_error *err) {
     }
     tk_crash_point();
     if (fsync_parent_dir(path) != 0)
-        return tk_fail(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
+        return tk_fail_system(err, "wrote %s but could not fsync its directory: %s", path, strerror(errno));
     return 0;
 }
 
@@ -243,7 +243,7 @@ int tk_mkdirs(const char *path, tk_error *err) {
         buf[i] = 0;
         if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
             int e = errno;
-            return tk_fail(err, "cannot create directory %s (for %s): %s", buf, path, strerror(e));
+            return tk_fail_system(err, "cannot create directory %s (for %s): %s", buf, path, strerror(e));
         }
         struct stat st;
         if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))

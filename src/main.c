@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
         printf("ticket %s\n", TK_VERSION);
         return 0;
     }
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_gemm_check_env(&err) || tk_crash_init(&err)) {
         fprintf(stderr, "ticket: %s\n", err.msg);
         return 2;

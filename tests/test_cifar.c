@@ -145,7 +145,7 @@ static void test_cifar10(void) {
     for (int p = 0; p < 3; p++)
         for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
             tk_dataset d;
-            tk_error err = {""};
+            tk_error err = {0};
             CHECK(tk_format_cifar10.load(paths[p], (tk_split)s, NULL, &d, &err) == 0);
             if (err.msg[0]) printf("  %s: %s\n", paths[p], err.msg);
             if (s == TK_SPLIT_TRAIN) check_records(&d, cifar10_train, 2, 0);
@@ -163,7 +163,7 @@ static void test_cifar10(void) {
     tk_dataset_free(&first[0]);
     tk_dataset_free(&first[1]);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_cifar10.load(tgz, TK_SPLIT_EXTRA, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "CIFAR-10 has train and test splits only, not extra");
     free(tgz);
@@ -188,7 +188,7 @@ static void test_cifar100_coarse_and_fine(void) {
         tk_load_options opt = {.coarse_labels = coarse};
         for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
             tk_dataset a, b;
-            tk_error err = {""};
+            tk_error err = {0};
             CHECK(tk_format_cifar100.load(tgz, (tk_split)s, &opt, &a, &err) == 0);
             CHECK(tk_format_cifar100.load(dir, (tk_split)s, &opt, &b, &err) == 0);
             if (err.msg[0]) printf("  %s\n", err.msg);
@@ -205,7 +205,7 @@ static void test_cifar100_coarse_and_fine(void) {
     }
     /* No options means fine labels, the 100 classes. */
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_cifar100.load(tgz, TK_SPLIT_TEST, NULL, &d, &err) == 0);
     CHECK(d.classes == 100 && d.n == 2 && d.labels[1] == fine_label(TEST, 1));
     tk_dataset_free(&d);
@@ -226,7 +226,7 @@ static void expect_error(const tk_format *format, const test_member *m, int n, t
     const char *paths[] = {tgz, dir};
     for (int p = 0; p < 2; p++) {
         tk_dataset d;
-        tk_error err = {""};
+        tk_error err = {0};
         CHECK(format->load(paths[p], split, &opt, &d, &err) == -1);
         CHECK(d.images == NULL && d.n == 0);
         CHECK_CONTAINS(err.msg, paths[p]);
@@ -311,7 +311,7 @@ static void test_duplicate(void) {
     write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     free_members(m, n);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_cifar10.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "two files named data_batch_1.bin: cifar-10-batches-bin/data_batch_1.bin and "
                             "copy/data_batch_1.bin; keep one");
@@ -360,7 +360,7 @@ static void test_truncated(void) {
     free_members(m, n);
     cut_file(tgz, 1, 2);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_cifar10.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "member cifar-10-batches-bin/data_batch_1.bin: truncated or damaged");
     CHECK_CONTAINS(err.msg, "download cifar-10-binary.tar.gz again");

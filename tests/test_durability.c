@@ -210,7 +210,7 @@ static int partial_files(const char *dir) {
         for (int k = 0; k < 4 && whole; k++)
             if (!strcmp(base, binary[k][0])) {
                 tk_reader r;
-                tk_error err = {{0}};
+                tk_error err = {0};
                 known = true;
                 whole = tk_reader_begin(&r, bytes, len, path, binary[k][1], 1, binary[k][0], &err) == 0;
                 if (!whole) printf("  %s\n", err.msg);
@@ -373,12 +373,12 @@ static void flip_byte(const char *path) {
 }
 
 /* The file in dir is damaged (cut in half or one byte flipped); the command
- * must refuse it with exit 1, naming it, the damage and the CRC's offset. */
+ * must refuse it with exit 2, naming it, the damage and the CRC's offset. */
 static void expect_refused(const command *c, const char *dir, const char *file, bool cut) {
     char *path = path_in(dir, file);
     if (cut) cut_file(path, 1, 2);
     else flip_byte(path);
-    CHECK(exits_with(c, dir, 1, 0));
+    CHECK(exits_with(c, dir, 2, 0));
     char *text = output_of(dir);
     CHECK_CONTAINS(text, file);
     CHECK_CONTAINS(text, ": checksum mismatch: the file is corrupted (or truncated)");
@@ -452,7 +452,7 @@ static void test_damaged_summary(void) {
     char *path = path_in(dir, rel);
     CHECK(tk_file_exists(path));
     cut_file(path, 1, 2);
-    CHECK(exits_with(&study_cmd, dir, 1, 0));
+    CHECK(exits_with(&study_cmd, dir, 2, 0));
     char *text = output_of(dir);
     CHECK_CONTAINS(text, rel);
     CHECK_CONTAINS(text, "delete the file to re-evaluate the run");

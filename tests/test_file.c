@@ -13,7 +13,7 @@ static void test_atomic_write_round_trip(void) {
     char *dir = test_tmpdir("file");
     char *path = path_in(dir, "a.bin");
     char *tmp = path_in(dir, "a.bin.tmp");
-    tk_error err = {{0}};
+    tk_error err = {0};
     const char first[] = "first version, longer than the second";
     CHECK(tk_file_write_atomic(path, first, sizeof first, &err) == 0);
     CHECK(tk_file_exists(path));
@@ -43,7 +43,7 @@ static void test_atomic_write_round_trip(void) {
 static void test_io_errors_name_the_path(void) {
     char *dir = test_tmpdir("file");
     char *missing = path_in(dir, "no/such/dir/x.bin");
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_file_write_atomic(missing, "x", 1, &err) == -1);
     CHECK_CONTAINS(err.msg, missing);
     CHECK_CONTAINS(err.msg, "No such file or directory");
@@ -64,7 +64,7 @@ static void test_io_errors_name_the_path(void) {
 static void test_mkdirs(void) {
     char *dir = test_tmpdir("file");
     char *deep = path_in(dir, "a/b/c");
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_mkdirs(deep, &err) == 0);
     struct stat st;
     CHECK(stat(deep, &st) == 0 && S_ISDIR(st.st_mode));
@@ -123,7 +123,7 @@ static void test_reader_round_trip(void) {
     tk_buf b = sample_file();
     CHECK(b.len == 4 + 4 + 4 + 8 + 4 + 4 + 4 + 4);
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_reader_begin(&r, b.data, b.len, "x.tkts", "TKTS", 2, "test", &err) == 0);
     uint32_t u = 0;
     uint64_t w = 0;
@@ -143,7 +143,7 @@ static void test_reader_round_trip(void) {
 static void test_reader_bad_magic(void) {
     tk_buf b = sample_file();
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_reader_begin(&r, b.data, b.len, "model.ckpt", "TKCK", 2, "checkpoint", &err) == -1);
     CHECK_CONTAINS(err.msg, "model.ckpt is not a checkpoint file (magic \"TKTS\", expected \"TKCK\")");
     const uint8_t binary[] = {0x89, 'P', 'N', 'G', 0, 0, 0, 0, 0, 0, 0, 0};
@@ -158,7 +158,7 @@ static void test_reader_bad_magic(void) {
 static void test_reader_wrong_version(void) {
     tk_buf b = sample_file();
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_reader_begin(&r, b.data, b.len, "x.tkts", "TKTS", 1, "test", &err) == -1);
     CHECK_CONTAINS(err.msg, "x.tkts: test version 2, this ticket reads version 1");
     CHECK_CONTAINS(err.msg, "newer ticket");
@@ -171,7 +171,7 @@ static void test_reader_wrong_version(void) {
 static void test_reader_flipped_byte(void) {
     tk_buf b = sample_file();
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     b.data[13] ^= 0x10; /* inside the u64 */
     CHECK(tk_reader_begin(&r, b.data, b.len, "x.tkts", "TKTS", 2, "test", &err) == -1);
     CHECK_CONTAINS(err.msg, "x.tkts: checksum mismatch: the file is corrupted (or truncated); delete it and");
@@ -185,7 +185,7 @@ static void test_reader_flipped_byte(void) {
 static void test_reader_truncation(void) {
     tk_buf b = sample_file();
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     /* A cut file no longer matches its CRC. */
     CHECK(tk_reader_begin(&r, b.data, b.len - 3, "x.tkts", "TKTS", 2, "test", &err) == -1);
     CHECK_CONTAINS(err.msg, "checksum mismatch");
@@ -219,7 +219,7 @@ static void test_read_str_limits(void) {
     tk_buf_u32(&b, 1000); /* a string length that runs past the end */
     tk_buf_end(&b);
     tk_reader r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_reader_begin(&r, b.data, b.len, "x.tkts", "TKTS", 1, "test", &err) == 0);
     char s[6];
     CHECK(tk_read_str(&r, s, sizeof s, "label", &err) == -1);
@@ -236,7 +236,7 @@ static void test_file_round_trip_through_disk(void) {
     char *dir = test_tmpdir("file");
     char *path = path_in(dir, "s.tkts");
     tk_buf b = sample_file();
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_file_write_atomic(path, b.data, b.len, &err) == 0);
     uint8_t *data;
     size_t n;

@@ -44,7 +44,7 @@ static const char *const spec_text =
 
 static tk_find_config parse_spec(const char *text) {
     tk_find_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_find_config_from_json(text, "spec.json", &c, &err)) {
         printf("  %s\nFAIL parse_spec\n", err.msg);
         exit(1);
@@ -54,7 +54,7 @@ static tk_find_config parse_spec(const char *text) {
 
 static tk_model *model(void) {
     tk_model_config mc = {.name = "lenet_300_100", .input = {1, 8, 8}, .classes = 10, .width = WIDTH};
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = tk_model_create(&mc, &err);
     if (!m) {
         printf("  %s\nFAIL model\n", err.msg);
@@ -65,7 +65,7 @@ static tk_model *model(void) {
 
 /* Loads a checkpoint's weights and mask into m; false (and a message) on failure. */
 static bool load(tk_model *m, const char *path) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_checkpoint_load_weights(path, m, WIDTH, &err) == 0) return true;
     printf("  %s\n", err.msg);
     return false;
@@ -114,7 +114,7 @@ static const char *const control_files[] = {"config.json", "checkpoint", "metric
 static void test_run_layout(void) {
     tk_find_config c = parse_spec(spec_text);
     char *store = path_in(root, "store");
-    tk_error err = {{0}};
+    tk_error err = {0};
     double t0 = tk_now();
     int rc = find(&c, store, run, &err);
     if (rc) printf("  %s\n", err.msg);
@@ -167,7 +167,7 @@ static void test_masks_and_sparsity(void) {
     tk_model *m = model();
     uint8_t *prev = malloc(m->n_prunable), *mask = malloc(m->n_prunable);
     memset(prev, 1, m->n_prunable);
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (int l = 0; l <= LEVELS; l++) {
         char *mp = level_path(run, l, "mask"), *sp = level_path(run, l, "sparsity.json");
         CHECK(tk_mask_read(mp, mask, m->n_prunable, &err) == 0);
@@ -263,7 +263,7 @@ static bool reconstructs(const tk_find_config *c, recon *r, const char *name, co
     rm_rf(dir);
     tk_train_start start = {.from = rewind, .prepare = recon_prepare, .ctx = r};
     tk_train_result res;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = tk_train_run_from(&c->train, dir, &start, TK_PROGRESS_NONE, &res, &err);
     if (rc) printf("  %s: %s\n", name, err.msg);
     char *ck = path_in(dir, "checkpoint");
@@ -284,7 +284,7 @@ static void test_rewind_restores_stored_weights(void) {
         char *tp = level_path(run, l, "ticket"), *mp = level_path(run, l, "mask"),
              *ck = level_path(run, l, "checkpoint");
         uint8_t *mask = malloc(snap->n_prunable);
-        tk_error err = {{0}};
+        tk_error err = {0};
         char *prov = NULL;
         CHECK(tk_mask_read(mp, mask, snap->n_prunable, &err) == 0);
         CHECK(tk_ticket_read(tp, t, WIDTH, &prov, &err) == 0);
@@ -331,7 +331,7 @@ static void test_rewind_restores_stored_weights(void) {
     char *dir = path_in(root, "recon/dense10"), *ck = path_in(dir, "checkpoint");
     rm_rf(dir);
     tk_train_result res;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_run(&ten, dir, TK_PROGRESS_NONE, &res, &err) == 0);
     tk_model *d = model();
     CHECK(load(d, ck));
@@ -363,7 +363,7 @@ static void test_controls(void) {
     uint8_t *masks[TK_CONTROL_COUNT];
     for (int k = 0; k < TK_CONTROL_COUNT; k++) masks[k] = malloc(m->n_prunable);
     for (int l = 1; l <= LEVELS; l++) {
-        tk_error err = {{0}};
+        tk_error err = {0};
         char *mp = level_path(run, l, "mask");
         CHECK(tk_mask_read(mp, ticket, m->n_prunable, &err) == 0);
         free(mp);
@@ -499,7 +499,7 @@ static void test_rerun_skips_everything(void) {
     tk_level_report first[LEVELS + 1];
     memcpy(first, reports, sizeof first);
     char *store = path_in(root, "store"), again[1200];
-    tk_error err = {{0}};
+    tk_error err = {0};
     double t0 = tk_now();
     CHECK(find(&c, store, again, &err) == 0);
     printf("  rerun in %.3f s\n", tk_now() - t0);
@@ -529,7 +529,7 @@ static void test_more_levels_extend_run(void) {
     c.levels = LEVELS + 1;
     snapshot_run();
     char *store = path_in(root, "store"), again[1200];
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(find(&c, store, again, &err) == 0);
     CHECK(!strcmp(again, run));
     CHECK(n_reports == LEVELS + 2);
@@ -700,7 +700,7 @@ static void test_pinned_hashes(void) {
 
 static void expect_spec_error(const char *json, const char *a, const char *b, const char *c) {
     tk_find_config cfg;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_find_config_from_json(json, "spec.json", &cfg, &err) != 0);
     CHECK_CONTAINS(err.msg, "spec.json");
     CHECK_CONTAINS(err.msg, a);
@@ -757,7 +757,7 @@ static void test_rewind_beyond_length(void) {
                        " \"rewind\": \"1000it\"}";
     tk_find_config c = parse_spec(text);
     char *store = path_in(root, "beyond"), dir[1200];
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(find(&c, store, dir, &err) != 0);
     CHECK_CONTAINS(err.msg, "rewind point 1000it (iteration 1000) is beyond the training length of 50 iterations");
     CHECK(n_reports == 0);
@@ -778,7 +778,7 @@ static void test_renamed_run_dir(void) {
     rm_rf(copy);
     if (asprintf(&cmd, "cp -r '%s' '%s'", run, copy) < 0) abort();
     CHECK(system(cmd) == 0);
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_find_open(run, &stored, &err) == 0); /* the original opens */
     CHECK(tk_find_open(copy, &stored, &err) != 0);
     CHECK_CONTAINS(err.msg, "0123456789abcdef/find.json");
@@ -826,19 +826,19 @@ static void test_cli_errors(void) {
     expect_cli(NULL, "--model lenet_300_100 --dataset mnist --rate 0", 2, "must be in (0, 1)", NULL);
     expect_cli("{\"train\": {\"model\": \"lenet_300_100\", \"width\": 0.1, \"dataset\": \"mnist\", \"batch\": 30,"
                " \"length\": \"50it\", \"threads\": 1}, \"pruning\": {\"levels\": 1}, \"rewind\": \"1000it\"}",
-               NULL, 1, "rewind point 1000it", "beyond the training length of 50 iterations");
+               NULL, 2, "rewind point 1000it", "beyond the training length of 50 iterations");
     /* The mismatched directory of test_renamed_run_dir, through the CLI. */
     char hash[17];
     tk_find_config c = parse_spec(spec_text);
     tk_find_hash(&c, hash);
     char *args;
     if (asprintf(&args, "--root '%s/mismatch'", root) < 0) abort();
-    expect_cli(spec_text, args, 1, hash, "not the directory's name");
+    expect_cli(spec_text, args, 2, hash, "not the directory's name");
     free(args);
     expect_cli(NULL, "--model lenet_300_100", 2, "--dataset", NULL);
     char *missing;
     if (asprintf(&missing, "find '%s/no-such-spec.json'", root) < 0) abort();
-    CHECK_TICKET(".", "", missing, STATUS_REFUSED, "no-such-spec.json");
+    CHECK_TICKET(".", "", missing, 2, "no-such-spec.json");
     free(missing);
 }
 

@@ -82,7 +82,7 @@ static void test_idx_plain(void) {
     bytes bi = idx_images(N_IMG, ROWS, COLS), bl = idx_labels(N_IMG);
     pair p = write_pair(&bi, false, &bl, false);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     /* Without a class count, labels 3 0 9 3 7 would make 10 classes, six of them empty. */
     CHECK(tk_idx_load(p.img, p.lab, 0, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "/lab: label 9 at index 2 makes 10 classes, but classes 1, 2, 4, 5, 6, 8 have no "
@@ -103,7 +103,7 @@ static void test_idx_gz(void) {
     CHECK(f && fread(head, 1, 2, f) == 2 && head[0] == 0x1f && head[1] == 0x8b);
     if (f) fclose(f);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_idx_load(p.img, p.lab, 10, &d, &err) == 0);
     check_tiny(&d, 10);
     tk_dataset_free(&d);
@@ -114,7 +114,7 @@ static void test_idx_gz(void) {
 static tk_error load_bad(const bytes *img_bytes, const bytes *lab_bytes, int classes_hint, pair *p) {
     *p = write_pair(img_bytes, false, lab_bytes, false);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_idx_load(p->img, p->lab, classes_hint, &d, &err) == -1);
     CHECK(d.images == NULL && d.labels == NULL);
     return err;
@@ -160,7 +160,7 @@ static void test_idx_damaged_gz(void) {
     if (f) fclose(f);
     CHECK(n > 8 && n < sizeof gz);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
 
     /* The gzip trailer's CRC-32 no longer matches the content. */
     gz[n - 8] ^= 0x01;
@@ -206,7 +206,7 @@ static void test_idx_missing_file(void) {
     bytes bl = idx_labels(N_IMG);
     write_file(lab, bl.data, bl.n);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_idx_load(img, lab, 10, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, img);
     CHECK_CONTAINS(err.msg, "No such file or directory");
@@ -216,7 +216,7 @@ static void test_idx_missing_file(void) {
 
 static void test_dataset_unknown_name(void) {
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open("fashion-mnst", TK_SPLIT_TRAIN, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "unknown dataset \"fashion-mnst\" (did you mean \"fashion-mnist\"?)");
     CHECK_CONTAINS(err.msg, "known datasets: cifar10, cifar100, fashion-mnist, ");
@@ -232,7 +232,7 @@ static void test_dataset_unknown_name(void) {
 
 static void not_found(const char *dir) {
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open("mnist", TK_SPLIT_TEST, &d, &err) == -1);
     char *in_env = path_in(dir, "mnist ($TICKET_DATA)");
     CHECK_CONTAINS(err.msg, "dataset mnist (test split) not found");
@@ -261,7 +261,7 @@ static void found_in_ticket_data(const char *dir) {
     write_gz(img, bi.data, bi.n);
     write_file(lab, bl.data, bl.n);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_open("mnist", TK_SPLIT_TEST, &d, &err) == 0);
     CHECK(!strcmp(d.name, "mnist"));
     check_tiny(&d, 10);
@@ -290,7 +290,7 @@ static void test_real_fashion_mnist(void) {
     const int want_n[] = {60000, 10000};
     for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
         tk_dataset d;
-        tk_error err = {{0}};
+        tk_error err = {0};
         double t0 = tk_now();
         int rc = tk_dataset_open("fashion-mnist", (tk_split)s, &d, &err);
         double dt = tk_now() - t0;

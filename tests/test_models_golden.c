@@ -134,7 +134,7 @@ static void initial_params(const golden *g, const loaded *l, float *arena) {
  * order), so that the numerical checks still say whether the network itself
  * is right: names shifted by one layer can still match a wrong tensor. */
 static bool load(const golden *g, const model_case *c, loaded *l) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model_config cfg = {.name = c->name, .input = c->input, .classes = CLASSES, .width = c->width};
     l->c = c;
     l->m = tk_model_create(&cfg, &err);

@@ -155,7 +155,7 @@ static void test_mask_discipline(void) {
 }
 
 static void test_optim_parse_and_defaults(void) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_optim_kind kind = TK_OPTIM_COUNT;
     for (int k = 0; k < TK_OPTIM_COUNT; k++) {
         CHECK(tk_optim_parse(tk_optim_names[k], &kind, &err) == 0);
@@ -193,7 +193,7 @@ static void test_duration_parse_format(void) {
         {"007it", 0, 7, "7it"},
         {"9223372036854775807it", 0, INT64_MAX, "9223372036854775807it"},
     };
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (int k = 0; k < TK_ARRAY_LEN(cases); k++) {
         tk_duration d = {-1, -1}, back = {-1, -1};
         char text[64];
@@ -235,7 +235,7 @@ static void test_duration_errors(void) {
         {"1it1it", "'it' appears twice"},
     };
     for (int k = 0; k < TK_ARRAY_LEN(cases); k++) {
-        tk_error err = {{0}};
+        tk_error err = {0};
         tk_duration d = {11, 22};
         char quoted[64];
         snprintf(quoted, sizeof quoted, "invalid duration '%s': ", cases[k].text);
@@ -248,7 +248,7 @@ static void test_duration_errors(void) {
 }
 
 static void test_schedule_parse(void) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_schedule_kind kind = TK_SCHEDULE_COUNT;
     for (int k = 0; k < TK_SCHEDULE_COUNT; k++) {
         CHECK(tk_schedule_parse(tk_schedule_names[k], &kind, &err) == 0);

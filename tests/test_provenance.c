@@ -88,7 +88,7 @@ static void test_segments(void) {
     tk_provenance_collect(&a);
     b = a;
     snprintf(b.field[TK_PROV_BLAS_CORE], TK_PROVENANCE_TEXT, "Other");
-    tk_error err = {{0}};
+    tk_error err = {0};
     bool changed = true;
     CHECK(tk_provenance_note_segment(path, 0, &a, &changed, NULL, &err) == 0 && !changed);
     CHECK(tk_provenance_note_segment(path, 10, &a, &changed, NULL, &err) == 0 && !changed);
@@ -113,7 +113,7 @@ static void test_segments(void) {
 
 static tk_train_config tiny_config(void) {
     tk_train_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_defaults("lenet_300_100", &c, &err) == 0);
     c.width = 0.25f;
     snprintf(c.dataset, sizeof c.dataset, "synthetic:1,28,28,10,200,100");
@@ -143,7 +143,7 @@ static void test_summary_and_resume_under_another_core(void) {
     /* The whole run, with a snapshot of its state at iteration 20. */
     tk_train_start start = {.snapshot = true, .snapshot_at = {0, 20}};
     tk_train_result r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_run_from(&c, whole_run, &start, TK_PROGRESS_NONE, &r, &err) == 0);
     if (err.msg[0]) printf("  %s\n", err.msg);
     tk_provenance mine, run;
@@ -216,7 +216,7 @@ static tk_result_row row(const char *control, int level, const char *run_dir) {
 static char *report_study(const char *tag, const tk_result_row *rows, int n) {
     char *dir = path_in(root, tag), *report = path_in(dir, "report");
     tk_report_input in = {.title = tag, .rows = rows, .n_rows = n};
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_report_write(&in, report, &err) == 0);
     if (err.msg[0]) printf("  %s\n", err.msg);
     free(report);
@@ -259,7 +259,7 @@ static void test_results_and_report(void) {
 
     /* regress reads the columns back and warns about the resumed run. */
     tk_regress_results res;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_regress_read_results(study, &res, &err) == 0);
     if (res.n == 3) {
         CHECK(!strcmp(res.rows[0].prov.field[TK_PROV_BLAS_CORE], openblas_get_corename()));

@@ -17,7 +17,7 @@
  * [32,128] = 4096, classifier.2 [32,32] = 1024, classifier.4 [10,32] = 320. */
 static tk_model *make_model(const char *name, float width, int C, int H, int W, int classes) {
     tk_model_config mc = {.name = name, .input = {C, H, W}, .classes = classes, .width = width};
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = tk_model_create(&mc, &err);
     if (!m) {
         printf("  %s\nFAIL make_model\n", err.msg);
@@ -312,7 +312,7 @@ static void test_exclusions(void) {
 
     /* A named exclusion as well: only fc1 (1920) is pruned, fc2 and fc3 stay dense. */
     snprintf(c.exclude[c.n_exclude++], 64, "fc2.weight");
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_prune_validate(&c, m, &err) == 0);
     CHECK(!tk_prune_covers(&c, m, fc2));
     run_levels(m, &c, w, kept);
@@ -352,7 +352,7 @@ static void test_one_shot(void) {
         c.exclude_output = strategy == TK_PRUNE_GLOBAL;
         c.n_densities = TK_ARRAY_LEN(densities);
         memcpy(c.densities, densities, sizeof densities);
-        tk_error err = {{0}};
+        tk_error err = {0};
         CHECK(tk_prune_validate(&c, m, &err) == 0);
         uint8_t *ones = malloc(m->n_prunable), *out = malloc(m->n_prunable);
         size_t *expect = calloc((size_t)m->n_param_tensors, sizeof(size_t));
@@ -537,7 +537,7 @@ static void test_random_masks(void) {
 }
 
 static void expect_invalid(const tk_prune_config *c, const tk_model *m, const char *a, const char *b) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_prune_validate(c, m, &err) != 0);
     CHECK_CONTAINS(err.msg, a);
     if (b) CHECK_CONTAINS(err.msg, b);
@@ -545,7 +545,7 @@ static void expect_invalid(const tk_prune_config *c, const tk_model *m, const ch
 
 static void test_validate_messages(void) {
     tk_model *m = lenet();
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_prune_config c = tk_prune_defaults();
     CHECK(tk_prune_validate(&c, m, &err) == 0);
     const float bad_rates[] = {0.0f, 1.0f, -0.1f, 1.5f};
@@ -616,7 +616,7 @@ static void test_mask_file(void) {
     memset(ones, 1, m->n_prunable);
     tk_prune_mask(m, &c, 3, w, ones, mask);
     char *path = path_in(tmp, "level.mask");
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_mask_write(path, mask, m->n_prunable, &err) == 0);
     CHECK(tk_mask_read(path, back, m->n_prunable, &err) == 0);
     CHECK(same_mask(m, mask, back));
@@ -663,7 +663,7 @@ static void test_ticket_file(void) {
     tk_model_apply_mask(m);
     const char *prov = "{\"model\":\"lenet_300_100\",\"level\":4,\"seed\":7}";
     char *path = path_in(tmp, "level.ticket");
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_ticket_write(path, m, 0.1f, m->param, prov, &err) == 0);
     size_t n = 0;
     char *bytes = read_whole_file(path, &n);

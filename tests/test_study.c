@@ -473,7 +473,7 @@ static char *find_run(const char *runs, const char *dataset, tk_optim_kind optim
         if (e->d_name[0] == '.') continue;
         char *dir = path_in(runs, e->d_name);
         tk_find_config c;
-        tk_error err = {{0}};
+        tk_error err = {0};
         if (!tk_find_open(dir, &c, &err) && !strcmp(c.train.dataset, dataset) && c.train.optim.kind == optim &&
             c.train.seed == seed)
             found = dir;
@@ -485,7 +485,7 @@ static char *find_run(const char *runs, const char *dataset, tk_optim_kind optim
 
 /* The fresh network a run of cfg starts from, as the trainer makes it. */
 static tk_model *fresh_model(const tk_train_config *cfg) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = tk_train_create_model(cfg, &err);
     if (!m) {
         printf("  %s\n", err.msg);
@@ -537,7 +537,7 @@ static void test_transfer_semantics(void) {
     CHECK(out != NULL);
     if (!out) return;
     tk_study s;
-    tk_error err = {{0}};
+    tk_error err = {0};
     char *text = study_json();
     CHECK(tk_study_from_json(text, "tiny.json", &s, &err) == 0);
     free(text);
@@ -668,7 +668,7 @@ static void test_transfer_semantics(void) {
 /* Whether the find run in `run` (ROOT/<hash>) is a target's. */
 static bool target_run(const char *run) {
     tk_find_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_find_open(run, &c, &err)) return false;
     for (int t = 0; t < N_TARGETS; t++)
         if (!strcmp(c.train.dataset, targets[t].dataset) &&
@@ -867,7 +867,7 @@ static void test_rerun_after_kill_before_ticket(void) {
  * needle; says what is missing when not. */
 static bool refused_with(const char *spec, const char *const *needles) {
     tk_study s;
-    tk_error err = {{0}};
+    tk_error err = {0};
     bool refused = tk_study_from_json(spec, "bad.json", &s, &err) == -1;
     int missing = 0;
     for (int i = 0; needles[i]; i++)
@@ -916,7 +916,7 @@ static void test_spec_validation(void) {
     char env[PATH_MAX + 32], cmd[PATH_MAX + 64];
     snprintf(env, sizeof env, "TICKET_DATA='%s'", dir);
     snprintf(cmd, sizeof cmd, "study run '%s' --out '%s/out'", spec, dir);
-    CHECK_TICKET(dir, env, cmd, STATUS_REFUSED, "target digits", "dataset mnist", "not found", "$TICKET_DATA",
+    CHECK_TICKET(dir, env, cmd, 2, "target digits", "dataset mnist", "not found", "$TICKET_DATA",
                  "./data/mnist", "to get it", "target houses", "svhn");
     snprintf(cmd, sizeof cmd, "study plan '%s'", spec);
     CHECK_TICKET(dir, env, cmd, 0, "warning", "target digits", "dataset mnist", "not found", "to get it",
@@ -945,7 +945,7 @@ static const char *controls_study(void) { return run_study(&controls_run); }
 static tk_model *load_checkpoint(const char *path) {
     tk_model_config mc;
     char name[64];
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = NULL;
     if (tk_checkpoint_model(path, &mc, name, &err) == 0 && (m = tk_model_create(&mc, &err)) &&
         tk_checkpoint_load_weights(path, m, WIDTH, &err)) {
@@ -1083,7 +1083,7 @@ static void test_transfer_controls(void) {
     CHECK(out != NULL);
     if (!out) return;
     tk_study *s = calloc(1, sizeof *s);
-    tk_error err = {{0}};
+    tk_error err = {0};
     char *text = spec_json(&every_control);
     CHECK(tk_study_from_json(text, "controls.json", s, &err) == 0);
     free(text);
@@ -1283,7 +1283,7 @@ static void test_control_spec_errors(void) {
     CHECK(refused_with(not_array, not_array_found));
     /* Every name is accepted, and only what is named is set. */
     tk_study *s = calloc(1, sizeof *s);
-    tk_error err = {{0}};
+    tk_error err = {0};
     char *text = spec_json(&every_control);
     CHECK(tk_study_from_json(text, "controls.json", s, &err) == 0);
     for (int k = 0; k < TK_CONTROL_COUNT; k++) CHECK(s->controls[k]);

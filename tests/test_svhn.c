@@ -83,7 +83,7 @@ static void test_every_split_from_folder(void) {
     CHECK(tk_format_svhn.detect(dir) > 0);
     for (int s = 0; s < 3; s++) {
         tk_dataset d;
-        tk_error err = {{0}};
+        tk_error err = {0};
         int rc = tk_format_svhn.load(dir, (tk_split)s, NULL, &d, &err);
         CHECK(rc == 0);
         if (rc) {
@@ -96,7 +96,7 @@ static void test_every_split_from_folder(void) {
     }
     /* Label 10 is the digit 0: train's y runs 1..10, 1, 2, so 10 sits at index 9. */
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_format_svhn.load(dir, TK_SPLIT_TRAIN, NULL, &d, &err) == 0);
     CHECK(d.labels[9] == 0 && d.labels[0] == 1 && d.labels[10] == 1);
     tk_dataset_free(&d);
@@ -113,7 +113,7 @@ static void test_layout_non_square_grey(void) {
     size_t xd[4] = {5, 7, 1, 3}, yd[2] = {3, 1};
     const enum mat_ft versions[2] = {MAT_FT_MAT5, MAT_FT_MAT73};
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (int v = 0; v < 2; v++) {
         write_mat_as(path, versions[v], var("X", MAT_C_UINT8, MAT_T_UINT8, 4, xd, x),
                      var("y", MAT_C_UINT8, MAT_T_UINT8, 2, yd, y), MAT_COMPRESSION_ZLIB);
@@ -147,7 +147,7 @@ static void test_single_file_carries_its_split(void) {
     snprintf(path, sizeof path, "%s/test_32x32.mat", dir);
     write_split(path, 32, 32, 3, 4, 1, MAT_COMPRESSION_ZLIB);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_format_svhn.load(path, TK_SPLIT_TEST, NULL, &d, &err) == 0);
     check_split(&d, 32, 32, 3, 4, 1);
     tk_dataset_free(&d);
@@ -176,7 +176,7 @@ static void expect_error(const char *dir, matvar_t *x, matvar_t *y, const char *
     snprintf(path, sizeof path, "%s/train_32x32.mat", dir);
     write_mat(path, x, y, MAT_COMPRESSION_ZLIB);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_format_svhn.load(dir, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, needle);
     CHECK_CONTAINS(err.msg, needle2);
@@ -226,7 +226,7 @@ static void test_bad_inputs_name_file_and_variable(void) {
     write_file(path, junk, sizeof junk);
     CHECK(tk_format_svhn.detect(path) == 0);
     tk_dataset d;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_format_svhn.load(dir, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
     CHECK_CONTAINS(err.msg, "train_32x32.mat: not a MATLAB v5 or v7.3 file");
     CHECK(tk_format_svhn.detect(dir) == 0);

@@ -112,7 +112,7 @@ static void test_classes_differ(void) {
  * most test images right, but not all. */
 static void test_nearest_mean_accuracy(void) {
     tk_dataset train, test;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_synthetic.load("synthetic:1,28,28,10,2000,500", TK_SPLIT_TRAIN, NULL, &train, &err) == 0);
     CHECK(tk_format_synthetic.load("synthetic:1,28,28,10,2000,500", TK_SPLIT_TEST, NULL, &test, &err) == 0);
     if (train.n != 2000 || test.n != 500) {
@@ -150,7 +150,7 @@ static void test_format_splits(void) {
     CHECK(tk_format_synthetic.detect("synthetic") == 0);
     CHECK(tk_format_synthetic.detect("data/synthetic:1") == 0);
     tk_dataset all, train, test;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_synthetic_make(50, 3, 6, 6, 4, 7, &all) == 0);
     CHECK(tk_format_synthetic.load("synthetic:3,6,6,4,30,20,7", TK_SPLIT_TRAIN, NULL, &train, &err) == 0);
     CHECK(tk_format_synthetic.load("synthetic:3,6,6,4,30,20,7", TK_SPLIT_TEST, NULL, &test, &err) == 0);
@@ -176,7 +176,7 @@ static void test_format_splits(void) {
 
 static void expect_error(const char *path, tk_split split, const char *needle) {
     tk_dataset d;
-    tk_error err = {""};
+    tk_error err = {0};
     CHECK(tk_format_synthetic.load(path, split, NULL, &d, &err) == -1);
     CHECK(d.images == NULL && d.n == 0);
     CHECK_CONTAINS(err.msg, path);

@@ -29,7 +29,7 @@ static char *run_dir(const char *name) {
 /* Short runs on the 8x8 dataset: batch 30 of 600 examples = 20 iterations per epoch. */
 static tk_train_config small_config(const char *model, float width, int iterations) {
     tk_train_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_train_defaults(model, &c, &err)) {
         printf("  %s\nFAIL small_config\n", err.msg);
         exit(1);
@@ -45,7 +45,7 @@ static tk_train_config small_config(const char *model, float width, int iteratio
 }
 
 static int train(const tk_train_config *c, const char *dir, tk_train_result *r) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = tk_train_run(c, dir, TK_PROGRESS_NONE, r, &err);
     if (rc) printf("  training in %s failed: %s\n", dir, err.msg);
     return rc;
@@ -336,7 +336,7 @@ static void test_finished_run_is_skipped(void) {
     /* The directory belongs to that config: another one is refused, and says how to continue. */
     tk_train_config other = c;
     other.optim.lr *= 2;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_run(&other, dir, TK_PROGRESS_NONE, &again, &err) != 0);
     CHECK_CONTAINS(err.msg, "other hyper-parameters");
     CHECK_CONTAINS(err.msg, "--resume");
@@ -386,7 +386,7 @@ static void test_config_json_round_trip(void) {
     c.threads = 3;
     char *text = tk_train_config_to_json(&c);
     tk_train_config back;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_config_from_json(text, "config.json", &back, &err) == 0);
     char *again = tk_train_config_to_json(&back);
     CHECK(text && again && !strcmp(text, again));
@@ -412,7 +412,7 @@ static void test_config_json_round_trip(void) {
 
 static void expect_json_error(const char *json, const char *a, const char *b) {
     tk_train_config c;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_train_config_from_json(json, "runs/x/config.json", &c, &err) != 0);
     CHECK_CONTAINS(err.msg, "runs/x/config.json");
     CHECK_CONTAINS(err.msg, a);
@@ -445,7 +445,7 @@ static void test_config_json_integer_keys(void) {
     tk_train_config c = small_config("lenet_300_100", 1, 10), back;
     c.seed = (1ull << 53) + 1;
     char *text = tk_train_config_to_json(&c);
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = tk_train_config_from_json(text, "config.json", &back, &err);
     /* Either the seed survives the round trip or it is refused up front. */
     CHECK(rc != 0 || back.seed == c.seed);

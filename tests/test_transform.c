@@ -67,7 +67,7 @@ static void test_resize_matches_pytorch(void) {
             d.images[n_in + k] = (uint8_t)(255 - in[k]);
         }
         tk_dataset r;
-        tk_error err = {{0}};
+        tk_error err = {0};
         CHECK(tk_dataset_adapt(&d, C, H, W, &r, &err) == 0);
         CHECK(r.n == 2 && r.C == C && r.H == H && r.W == W);
         int wrong = 0, ties = 0;
@@ -102,7 +102,7 @@ static void test_rgb_to_grey_is_pil_convert_l(void) {
     d.labels = calloc(1, sizeof(int32_t));
     for (size_t k = 0; k < n_rgb; k++) d.images[k] = (uint8_t)rgb[k];
     tk_dataset r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_adapt(&d, 1, 16, 16, &r, &err) == 0);
     int wrong = 0;
     for (size_t k = 0; k < n_l && r.images; k++) wrong += r.images[k] != (uint8_t)l[k];
@@ -123,7 +123,7 @@ static void test_grey_rgb_values(void) {
     for (int k = 0; k < 7; k++)
         for (int c = 0; c < 3; c++) rgb.images[c * 7 + k] = px[k][c];
     tk_dataset grey;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_adapt(&rgb, 1, 1, 7, &grey, &err) == 0);
     for (int k = 0; k < 7 && grey.images; k++) CHECK(grey.images[k] == luma[k]);
     tk_dataset_free(&grey);
@@ -150,7 +150,7 @@ static void test_grey_rgb_values(void) {
 static void test_impossible_adaptation_is_refused(void) {
     tk_dataset two = make_dataset("two-channel", 3, 2, 4, 4, 2, NULL, false);
     tk_dataset out = {.n = 99};
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_adapt(&two, 3, 4, 4, &out, &err) == -1);
     CHECK_CONTAINS(err.msg, "dataset two-channel");
     CHECK_CONTAINS(err.msg, "2-channel images to 3 channels");
@@ -179,7 +179,7 @@ static void test_adapt_keeps_labels_and_input(void) {
     uint8_t *before = malloc(bytes);
     memcpy(before, d.images, bytes);
     tk_dataset r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_adapt(&d, 3, 32, 32, &r, &err) == 0);
     CHECK(!strcmp(r.name, "fashion-mnist") && r.n == 20 && r.classes == 10);
     CHECK(r.C == 3 && r.H == 32 && r.W == 32);
@@ -204,7 +204,7 @@ static tk_dataset uneven_dataset(void) {
 static void test_per_class_first_in_file_order(void) {
     tk_dataset d = uneven_dataset();
     tk_dataset s;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_subset(&d, &(tk_subset){.per_class = 3}, NULL, &s, &err) == 0);
     CHECK(s.n == 15 && s.classes == 5);
     /* The first three of each class (class 0: 0, 1, 5; class 1: 11, 16, 21;
@@ -229,7 +229,7 @@ static void test_per_class_random_draw(void) {
     tk_rng_seed(&r2, 1, TK_STREAM_CONTROL);
     tk_rng_seed(&r3, 2, TK_STREAM_CONTROL);
     tk_dataset a, b, c, first;
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_subset spec = {.per_class = 5};
     CHECK(tk_dataset_subset(&d, &spec, &r1, &a, &err) == 0);
     CHECK(tk_dataset_subset(&d, &spec, &r2, &b, &err) == 0);
@@ -278,7 +278,7 @@ static void test_class_subsets_remap_labels_and_names(void) {
     tk_dataset d = make_dataset("cifar10", 100, 1, 1, 2, 10, NULL, true);
     int32_t upper[5] = {5, 6, 7, 8, 9}, lower[5] = {0, 1, 2, 3, 4};
     tk_dataset hi, lo, two;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_subset(&d, &(tk_subset){.classes = upper, .n_classes = 5}, NULL, &hi, &err) == 0);
     CHECK(hi.n == 50 && hi.classes == 5 && hi.class_names);
     for (int i = 0; i < hi.n; i++) CHECK(hi.labels[i] == original_index(&hi, i) % 10 - 5);
@@ -317,7 +317,7 @@ static void test_total_keeps_class_proportions(void) {
     tk_dataset big = make_dataset("balanced", 60000, 1, 1, 2, 10, NULL, false);
     tk_rng r;
     tk_rng_seed(&r, 5, TK_STREAM_CONTROL);
-    tk_error err = {{0}};
+    tk_error err = {0};
     for (int with_rng = 0; with_rng < 2; with_rng++) {
         tk_dataset s;
         CHECK(tk_dataset_subset(&big, &(tk_subset){.total = 10000}, with_rng ? &r : NULL, &s, &err) == 0);
@@ -378,7 +378,7 @@ static void test_validation_split_is_stratified(void) {
     tk_rng_seed(&r1, 9, TK_STREAM_CONTROL);
     tk_rng_seed(&r2, 9, TK_STREAM_CONTROL);
     tk_dataset train, val, train2, val2;
-    tk_error err = {{0}};
+    tk_error err = {0};
     CHECK(tk_dataset_split(&d, 100, &r1, &train, &val, &err) == 0);
     CHECK(tk_dataset_split(&d, 100, &r2, &train2, &val2, &err) == 0);
     CHECK(train.n == 900 && val.n == 100 && val.classes == 10 && !strcmp(val.class_names[0], "airplane"));

@@ -575,7 +575,7 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
 /* Appends to a SKIP's reason the entry's catalog datasets that this machine
  * does not have: the usual reason its study was not run here. */
 static void note_missing_data(const tk_regress_entry *e, char *reason, size_t cap) {
-    tk_error err = {{0}};
+    tk_error err = {0};
     const tk_catalog *catalog = tk_catalog_default(&err);
     char missing[TK_REGRESS_MAX_DATASETS * 66] = "";
     for (int i = 0; catalog && i < e->n_datasets; i++) {

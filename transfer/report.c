@@ -1097,10 +1097,10 @@ int tk_report_write(const tk_report_input *in, const char *dir, tk_error *err) {
     if (rc == 0 && r.n_pairs) rc = write_overlap_csv(&r, dir, err);
     if (rc == 0) {
         /* A failed figure still leaves a report with every table, which says what failed. */
-        tk_error fig_err = {{0}};
+        tk_error fig_err = {0};
         int fig_rc = tk_report_figures(&r, dir, &fig_err);
         rc = write_markdown(&r, prov, dir, fig_rc ? fig_err.msg : NULL, err);
-        if (rc == 0 && fig_rc) rc = tk_fail(err, "%s", fig_err.msg);
+        if (rc == 0 && fig_rc) *err = fig_err, rc = -1;
     }
     tk_report_free(&r);
     free(prov);

@@ -549,7 +549,7 @@ static int outcome(const run_state *s, tk_error *err) {
     }
     size_t len = strlen(e.msg);
     while (len && (e.msg[len - 1] == ' ' || e.msg[len - 1] == ';')) e.msg[--len] = 0;
-    return tk_fail(err, "%s", e.msg);
+    return tk_fail_system(err, "%s", e.msg);
 }
 
 int tk_scheduler_run(const tk_job_graph *g, int workers, int total_threads, bool progress_tty, tk_error *err) {

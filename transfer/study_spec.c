@@ -72,7 +72,7 @@ static void parse_sides(const cJSON *root, const char *key, const char *path, tk
     cJSON_ArrayForEach(side, list) {
         char where[1200];
         snprintf(where, sizeof where, "%s: %s[%d]", path, key, i);
-        tk_error err = {{0}};
+        tk_error err = {0};
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(side, "name");
         int bad = 0;
         for (const cJSON *it = cJSON_IsObject(side) ? side->child : NULL; it; it = it->next) {
@@ -117,7 +117,7 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
     }
     problems p = {{0}, 0};
     char msg[4096];
-    tk_error e = {{0}};
+    tk_error e = {0};
     for (const cJSON *it = root->child; it; it = it->next) {
         int k;
         if (tk_parse_name("key", it->string, keys, TK_ARRAY_LEN(keys), &k, &e)) {
@@ -250,7 +250,7 @@ int tk_study_check_data(const tk_study *s, tk_error *err) {
     for (int i = 0; i < s->n_targets; i++) sides[n++] = &s->targets[i];
     tk_shape shape = {0, 0, 0};
     for (int i = 0; i < n; i++) {
-        tk_error e = {{0}};
+        tk_error e = {0};
         char msg[4096];
         /* Reading and preparing the data as a run will: presence, format, adaptation. */
         tk_model *m = tk_train_create_model(&sides[i]->train, &e);

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     fuzz_dir();
     const char *path = fuzz_write("archive", data, n);
     static const tk_archive_formats formats[] = {TK_ARCHIVE_TAR, TK_ARCHIVE_TAR_ZIP, TK_ARCHIVE_ANY, TK_ARCHIVE_ANY};
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_archive *a = tk_archive_open(path, formats[flags & 3], "an archive", "make it again", &err);
     if (!a) return 0;
     size_t max = (size_t)1 << (4 + (flags >> 2 & 15)); /* 16 B .. 512 KiB */

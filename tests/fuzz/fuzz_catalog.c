@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char *text = fuzz_text(data, n);
     static tk_catalog_entry e;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_catalog_parse(text, "fuzz.json", &e, &err) == 0) {
         FUZZ_CHECK(e.classes >= 0 && e.classes <= TK_MAX_CLASSES, "%d classes", e.classes);
         FUZZ_CHECK(e.n_locations >= 0 && e.n_files >= 0, "%d locations, %d files", e.n_locations, e.n_files);

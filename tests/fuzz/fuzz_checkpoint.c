@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     fuzz_dir();
     const char *path = fuzz_write_crc("checkpoint", data, n, flags & 1);
     fuzz_check_model_id(path, tk_checkpoint_model);
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = fuzz_model();
     (void)tk_checkpoint_load_weights(path, m, FUZZ_MODEL_WIDTH, &err);
     m = fuzz_model();

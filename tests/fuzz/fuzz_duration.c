@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char *text = fuzz_text(data, n);
     tk_duration d, again;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_duration_parse(text, &d, &err) == 0) {
         char out[64];
         tk_duration_format(d, out, sizeof out);

@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char *text = fuzz_text(data, n);
     tk_find_config c, again;
-    tk_error err = {{0}};
+    tk_error err = {0};
     fuzz_dir();
     if (tk_find_config_from_json(text, "find.json", &c, &err) == 0 && tk_find_config_validate(&c, &err) == 0) {
         char *json = tk_find_canonical_json(&c), hash[17], hash2[17];

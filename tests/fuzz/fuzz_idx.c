@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char images[4200];
     snprintf(images, sizeof images, "%s", fuzz_path("images"));
     tk_dataset d = {0};
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_idx_load(images, fuzz_path("labels"), classes, &d, &err) == 0) fuzz_check_dataset(&d, "idx");
     tk_dataset_free(&d);
     return 0;

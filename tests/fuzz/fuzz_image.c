@@ -8,7 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     uint8_t flags = fuzz_take_flags(&data, &n);
     tk_image img = {0};
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_image_decode(data, n, "fuzz", &img, &err) == 0) {
         FUZZ_CHECK(img.h > 0 && img.w > 0 && (img.c == 1 || img.c == 3) && img.pixels, "decoded %d x %d x %d", img.h,
                    img.w, img.c);

@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     fuzz_dir();
     const char *path = fuzz_write("registry.json", data, n);
     tk_regress_registry reg = {0};
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_regress_load(&reg, path, &err) == 0) {
         for (int i = 0; i < reg.n; i++) {
             const tk_regress_entry *e = &reg.entries[i];

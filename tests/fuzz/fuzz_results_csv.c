@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     fuzz_write("report/results.csv", data, n);
     tk_regress_results res;
     memset(&res, 0, sizeof res);
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_regress_read_results(dir, &res, &err) == 0) {
         int with = 0;
         for (int i = 0; i < res.n_provenances; i++) with += res.provenances[i].rows;

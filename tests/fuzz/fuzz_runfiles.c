@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     if (flags & 1) {
         size_t len;
         uint8_t *mask = NULL;
-        tk_error e = {{0}};
+        tk_error e = {0};
         if (tk_file_read_all(fuzz_path("mask"), &mask, &len, &e) == 0) {
             fuzz_fix_crc(mask, len);
             fuzz_write("mask", mask, len);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     snprintf(row.run_dir, sizeof row.run_dir, "%s", dir);
     tk_report_input in = {.title = "t", .rows = &row, .n_rows = 1, .masks = refs, .n_masks = 2};
     tk_report r;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_report_analyze(&in, &r, &err) == 0) {
         for (int p = 0; p < r.n_pairs; p++)
             FUZZ_CHECK(r.pairs[p].jaccard >= 0 && r.pairs[p].jaccard <= 1, "jaccard %g", r.pairs[p].jaccard);

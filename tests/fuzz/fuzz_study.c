@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char *text = fuzz_text(data, n);
     static tk_study s; /* large: keep it off the stack */
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_study_from_json(text, "study.json", &s, &err) == 0) {
         FUZZ_CHECK(s.n_sources >= 1 && s.n_sources <= TK_STUDY_MAX_SIDES && s.n_targets >= 1 &&
                        s.n_targets <= TK_STUDY_MAX_SIDES,

@@ -140,7 +140,7 @@ int fuzz_load(const char *format, const char *path, tk_split split, const tk_loa
     FUZZ_CHECK(f != NULL, "no format %s", format);
     tk_dataset d;
     memset(&d, 0, sizeof d);
-    tk_error err = {{0}};
+    tk_error err = {0};
     int rc = f->load(path, split, opt, &d, &err);
     if (rc == 0) fuzz_check_dataset(&d, format);
     else FUZZ_CHECK(err.msg[0], "%s: load failed without a message", format);
@@ -153,7 +153,7 @@ int fuzz_load(const char *format, const char *path, tk_split split, const tk_loa
 void fuzz_check_model_id(const char *path, int (*read)(const char *, tk_model_config *, char[64], tk_error *)) {
     tk_model_config cfg;
     char name[64];
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (read(path, &cfg, name, &err) != 0) return;
     FUZZ_CHECK(cfg.name == name && memchr(name, 0, sizeof name), "model name not set");
     FUZZ_CHECK(cfg.classes >= 1 && cfg.input.C >= 1 && cfg.input.H >= 1 && cfg.input.W >= 1,
@@ -168,7 +168,7 @@ static float *fresh_state;
 tk_model *fuzz_model(void) {
     if (!model) {
         tk_model_config cfg = {.name = "lenet_300_100", .input = {1, 8, 8}, .classes = 10, .width = FUZZ_MODEL_WIDTH};
-        tk_error err = {{0}};
+        tk_error err = {0};
         model = tk_model_create(&cfg, &err);
         FUZZ_CHECK(model != NULL, "%s", err.msg);
         tk_rng rng;

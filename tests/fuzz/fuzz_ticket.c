@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     fuzz_dir();
     const char *path = fuzz_write_crc("ticket", data, n, flags & 1);
     fuzz_check_model_id(path, tk_ticket_model);
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = fuzz_model();
     char *prov = NULL;
     if (tk_ticket_read(path, m, FUZZ_MODEL_WIDTH, &prov, &err) == 0) {

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
     char *text = fuzz_text(data, n);
     tk_train_config c, again;
-    tk_error err = {{0}};
+    tk_error err = {0};
     if (tk_train_config_from_json(text, "config.json", &c, &err) == 0) {
         char *json = tk_train_config_to_json(&c);
         FUZZ_CHECK(tk_train_config_from_json(json, "config.json", &again, &err) == 0,

@@ -312,7 +312,7 @@ static void file_seed(const char *target, const char *name, uint8_t flags, const
 
 static void model_file_seeds(void) {
     char *dir = test_tmpdir("seeds"), *path = path_in(dir, "f");
-    tk_error err = {{0}};
+    tk_error err = {0};
     tk_model *m = fuzz_model();
     for (int k = 0; k < 2; k++) {
         tk_optim_config oc = tk_optim_defaults(k ? TK_OPTIM_ADAM : TK_OPTIM_SGD);
