@@ -22,26 +22,8 @@
 #ifndef TK_FIND_H
 #define TK_FIND_H
 
-#include "tk_prune.h"
+#include "tk_control.h"
 #include "tk_train.h"
-
-typedef enum tk_control {
-    TK_CONTROL_REINIT,
-    TK_CONTROL_RANDOM_MASK,
-    TK_CONTROL_RANDOM_TICKET,
-    TK_CONTROL_RANDOM_GLOBAL,
-    TK_CONTROL_L1,
-    TK_CONTROL_COUNT
-} tk_control;
-extern const char *const tk_control_names[TK_CONTROL_COUNT];
-
-/* A control's mask drawn from the ticket's (SEMANTICS.md): reinit keeps it;
- * random_mask and random_ticket draw a random mask with the ticket's count in
- * every tensor the pruning covers, random_global with its count over all of
- * them. Returns whether the control starts from fresh weights (all but
- * random_mask). Not for l1, whose mask comes from training. */
-bool tk_control_mask(const tk_model *m, const tk_prune_config *prune, const uint8_t *ticket, tk_control k,
-                     tk_rng *rng, uint8_t *out);
 
 /* The l1 control's coefficient unless a specification says otherwise. */
 #define TK_DEFAULT_L1_PENALTY 1e-4f

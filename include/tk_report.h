@@ -15,7 +15,7 @@ typedef struct tk_result_row {
     char source[64];           /* source dataset label; equal to target for the native ticket and dense rows */
     char source_optimizer[16];
     char control[32];          /* "ticket" (the transferred or native ticket), "dense", or a control's name
-                                * (tk_control_names: "reinit", "random_ticket", ...) drawn from the ticket of
+                                * (tk_controls: "reinit", "random_ticket", ...) drawn from the ticket of
                                 * `source`: native when source is the target */
     bool native;               /* from the target's own ticket (source == target, same optimizer): the
                                 * native ticket, its controls, the dense network */

@@ -75,7 +75,7 @@ static void print_level(const tk_level_report *r, void *ctx) {
            100.0 * (double)r->kept / (double)r->covered, 100.0 * r->ticket.final_accuracy,
            100.0 * r->ticket.best_accuracy, (long long)r->ticket.best_iteration);
     for (int k = 0; k < TK_CONTROL_COUNT; k++)
-        if (r->has_control[k]) printf("  %s %6.2f%%", tk_control_names[k], 100.0 * r->control[k].final_accuracy);
+        if (r->has_control[k]) printf("  %s %6.2f%%", tk_controls[k].name, 100.0 * r->control[k].final_accuracy);
     printf("\n");
     fflush(stdout);
 }

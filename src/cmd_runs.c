@@ -111,8 +111,8 @@ int tk_cmd_show(int argc, char **argv) {
     printf("%5s %10s %10s %9s %16s", "level", "density%", "of_all%", "final%", "best% (it)");
     for (int k = 0; k < TK_CONTROL_COUNT; k++) {
         char probe[1400];
-        snprintf(probe, sizeof probe, "%s/level_01/%s/config.json", dir, tk_control_names[k]);
-        if ((has[k] = tk_file_exists(probe))) printf(" %14s", tk_control_names[k]);
+        snprintf(probe, sizeof probe, "%s/level_01/%s/config.json", dir, tk_controls[k].name);
+        if ((has[k] = tk_file_exists(probe))) printf(" %14s", tk_controls[k].name);
     }
     printf("  per-tensor density %%\n");
     for (int l = 0; l <= 100; l++) {
@@ -131,7 +131,7 @@ int tk_cmd_show(int argc, char **argv) {
         for (int k = 0; k < TK_CONTROL_COUNT; k++) {
             if (!has[k]) continue;
             tk_train_result cr;
-            snprintf(path, sizeof path, "%s/level_%02d/%s/summary.json", dir, l, tk_control_names[k]);
+            snprintf(path, sizeof path, "%s/level_%02d/%s/summary.json", dir, l, tk_controls[k].name);
             if (l > 0 && tk_file_exists(path) && tk_train_read_summary(path, &cr, &err) == 0)
                 printf(" %14.2f", 100.0 * cr.final_accuracy);
             else printf(" %14s", "-");

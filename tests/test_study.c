@@ -65,9 +65,11 @@ typedef struct study_spec {
 static const char *const random_ticket_only[] = {"random_ticket"};
 static const study_spec tiny = {"tiny", "reinit_dense", sources, targets, N_SOURCES, N_TARGETS, LEVELS,
                                 seeds, N_SEEDS, random_ticket_only, 1};
+static const char *const all_controls[] = {"reinit", "random_mask", "random_ticket", "random_global", "l1"};
+_Static_assert(sizeof all_controls / sizeof all_controls[0] == TK_CONTROL_COUNT, "every control, by name");
 /* The head keeps a random mask, so that a control's head can be told from a dense one. */
 static const study_spec every_control = {"controls", "reinit_same_density", ctl_sources, ctl_targets, 1, 2, LEVELS,
-                                         ctl_seeds, 1, tk_control_names, TK_CONTROL_COUNT};
+                                         ctl_seeds, 1, all_controls, TK_CONTROL_COUNT};
 
 /* A source ticket retrained on a target with the same configuration is the
  * target's own ticket: the study trains no transfer for it. */
@@ -1016,8 +1018,8 @@ static void test_controls_end_to_end(void) {
         char want[96];
         const char *from[] = {"four", "six"};
         for (int f = 0; f < (k == TK_CONTROL_L1 ? 1 : 2); f++) {
-            if (k == TK_CONTROL_L1) snprintf(want, sizeof want, "| %s |", tk_control_names[k]);
-            else snprintf(want, sizeof want, "| %s of %s (adam) |", tk_control_names[k], from[f]);
+            if (k == TK_CONTROL_L1) snprintf(want, sizeof want, "| %s |", tk_controls[k].name);
+            else snprintf(want, sizeof want, "| %s of %s (adam) |", tk_controls[k].name, from[f]);
             CHECK_CONTAINS(four, want);
         }
     }
@@ -1033,10 +1035,10 @@ static void test_controls_end_to_end(void) {
             tk_model *ticket = load_checkpoint(path);
             CHECK(ticket != NULL);
             for (int k = 0; ticket && k < TK_CONTROL_COUNT; k++) {
-                snprintf(path, sizeof path, "%s/level_%02d/%s/checkpoint", run, level, tk_control_names[k]);
+                snprintf(path, sizeof path, "%s/level_%02d/%s/checkpoint", run, level, tk_controls[k].name);
                 tk_model *control = load_checkpoint(path);
                 bool holds = control && relation_holds((tk_control)k, relate(ticket, control, true));
-                if (!holds) printf("  %s: not the mask of %s\n", path, tk_control_names[k]);
+                if (!holds) printf("  %s: not the mask of %s\n", path, tk_controls[k].name);
                 CHECK(holds);
                 tk_model_free(control);
             }
@@ -1138,7 +1140,7 @@ static void test_transfer_controls(void) {
         /* The study's job: trained from this network, bit for bit. */
         char job[PATH_MAX], *redo = test_tmpdir("control"), *mine = path_in(redo, "checkpoint");
         snprintf(job, sizeof job, "%s/transfer/six/four/s%d/level_%02d/%s/checkpoint", out, CTL_SEED, LEVELS,
-                 tk_control_names[k]);
+                 tk_controls[k].name);
         tk_train_start start = {.prepare = prepare_transfer, .ctx = &ts};
         tk_train_result result;
         CHECK(tk_train_run_from(&cfg, redo, &start, TK_PROGRESS_NONE, &result, &err) == 0);
@@ -1200,7 +1202,7 @@ static void test_controls_deterministic(void) {
         differ += !same_bytes(mine, theirs);
         for (int k = 0; k < TK_CONTROL_COUNT; k++) {
             char sub[64];
-            snprintf(sub, sizeof sub, "/%s/checkpoint", tk_control_names[k]);
+            snprintf(sub, sizeof sub, "/%s/checkpoint", tk_controls[k].name);
             controls += strstr(files[i], sub) != NULL;
         }
         free(mine), free(theirs), free(files[i]);

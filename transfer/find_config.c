@@ -8,10 +8,6 @@
 
 #include "tk_find.h"
 
-const char *const tk_control_names[TK_CONTROL_COUNT] = {"reinit", "random_mask", "random_ticket", "random_global",
-                                                        "l1"};
-_Static_assert(sizeof tk_control_names / sizeof tk_control_names[0] == TK_CONTROL_COUNT, "control name table");
-
 enum { DEFAULT_LEVELS = 10 };
 
 /* Fails on keys of `obj` not in keys[], naming the path and the nearest key. */
@@ -134,9 +130,9 @@ int tk_find_config_from_json(const char *text, const char *path, tk_find_config 
         rc = need(cJSON_IsArray(it), path, "controls", "an array of control names", err);
         const cJSON *e;
         cJSON_ArrayForEach(e, it) {
-            int k;
+            tk_control k;
             if (rc == 0) rc = need(cJSON_IsString(e), path, "controls entries", "strings", err);
-            if (rc == 0 && tk_parse_name("control", e->valuestring, tk_control_names, TK_CONTROL_COUNT, &k, err))
+            if (rc == 0 && tk_control_parse(e->valuestring, &k, err))
                 rc = tk_fail_prefix(err, "%s: controls: ", path);
             if (rc == 0) c->controls[k] = true;
         }

@@ -5,9 +5,8 @@
  * writes the mask and the ticket, and trains from the rewind snapshot with
  * that mask. Controls at level L start from the same snapshot (same step,
  * data order and streams) and differ only in mask and/or initialization.
- * Control randomness: control k at level L draws its mask from stream
- * TK_STREAM_COUNT + 2(L*TK_CONTROL_COUNT + k) and its fresh initialization
- * from the next stream, both seeded by the run's seed. */
+ * Control randomness: a control's mask and fresh initialization come from
+ * its two streams at level L (tk_control_stream), seeded by the run's seed. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,9 +153,9 @@ static int write_ticket(find_ctx *f, int level, const tk_level_report *r, tk_err
     return rc;
 }
 
-static void control_rng(const find_ctx *f, int level, tk_control k, int offset, tk_rng *rng) {
-    uint64_t stream = TK_STREAM_COUNT + 2 * ((uint64_t)level * TK_CONTROL_COUNT + (uint64_t)k) + (uint64_t)offset;
-    tk_rng_seed(rng, f->c->train.seed, stream);
+static void control_rng(const find_ctx *f, int level, tk_control k, int which, tk_rng *rng) {
+    uint64_t stream = tk_control_stream(&tk_controls[k], TK_CONTROL_IN_FIND, level, which);
+    tk_rng_seed(rng, f->c->train.seed, TK_STREAM_COUNT + stream);
 }
 
 /* The l1 control's mask: the L1-penalised dense network pruned in one shot
@@ -179,17 +178,9 @@ static int l1_mask(find_ctx *f, int level, uint8_t *out, tk_error *err) {
     return 0;
 }
 
-bool tk_control_mask(const tk_model *m, const tk_prune_config *prune, const uint8_t *ticket, tk_control k,
-                     tk_rng *rng, uint8_t *out) {
-    TK_ASSERT(k >= 0 && k < TK_CONTROL_COUNT && k != TK_CONTROL_L1);
-    if (k == TK_CONTROL_REINIT) memcpy(out, ticket, m->n_prunable);
-    else tk_random_mask(m, prune, ticket, k != TK_CONTROL_RANDOM_GLOBAL, rng, out);
-    return k != TK_CONTROL_RANDOM_MASK;
-}
-
 static int run_control(find_ctx *f, int level, tk_control k, tk_train_result *r, tk_error *err) {
     char dir[1200], rewind[1200];
-    level_dir(f, level, tk_control_names[k], dir, sizeof dir);
+    level_dir(f, level, tk_controls[k].name, dir, sizeof dir);
     level_dir(f, 0, "rewind", rewind, sizeof rewind);
     uint8_t *mask = tk_malloc(f->m->n_prunable);
     prepare_ctx p = {.mask = mask};
@@ -197,8 +188,9 @@ static int run_control(find_ctx *f, int level, tk_control k, tk_train_result *r,
     control_rng(f, level, k, 0, &mask_rng);
     control_rng(f, level, k, 1, &p.init_rng);
     int rc = 0;
-    if (k == TK_CONTROL_L1) rc = l1_mask(f, level, mask, err);
-    else p.fresh_init = tk_control_mask(f->m, &f->c->prune, f->mask, k, &mask_rng, mask);
+    p.fresh_init = tk_controls[k].fresh_init;
+    if (tk_controls[k].mask == TK_MASK_FROM_L1) rc = l1_mask(f, level, mask, err);
+    else tk_control_mask(f->m, &f->c->prune, f->mask, k, &mask_rng, mask);
     tk_train_start start = {.from = rewind, .prepare = prepare, .ctx = &p};
     if (rc == 0) rc = train(f, &f->c->train, dir, &start, r, err);
     free(mask);

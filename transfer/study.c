@@ -10,11 +10,9 @@
  *   OUT/report/                               tables, report.md, figures
  * Randomness of a transfer job: the target run's own seed streams, plus
  * streams of the seed for what the transfer draws: the head mask from
- * TK_STREAM_COUNT + 1000 + 3*level, the random ticket's mask and fresh
- * weights from the next two (where they were before the other controls
- * existed, so its results stay the same), and control k's (tk_control) mask
- * and fresh weights from TK_STREAM_COUNT + 2000 + 2*(level*TK_CONTROL_COUNT
- * + k) + {0, 1}. Levels are at most 100, so no two of these streams meet. */
+ * TK_STREAM_COUNT + TK_TRANSFER_HEAD_STREAM(level), and a control's mask and
+ * fresh weights from TK_STREAM_COUNT + its two transfer streams
+ * (tk_control_stream). Levels are at most 100, so no two of these meet. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +72,7 @@ static int find_job(const study_graph *g, const char *hash, int level) {
     return -1;
 }
 
-static const char *control_name(int control) { return control == TICKET ? "ticket" : tk_control_names[control]; }
+static const char *control_name(int control) { return control == TICKET ? "ticket" : tk_controls[control].name; }
 
 /* Level jobs of one side and seed, each after the previous level. A target's
  * levels after 0 train the native controls too; a side that is also a
@@ -121,8 +119,8 @@ static void build_graph(study_graph *g) {
                 for (int level = 0; level <= s->levels; level++) {
                     if (!transfers_level(s, level)) continue;
                     for (int control = TICKET; control < TK_CONTROL_COUNT; control++) {
-                        /* l1 needs a dense run on the ticket's data: native only. */
-                        if (control != TICKET && (!level || !s->controls[control] || control == TK_CONTROL_L1))
+                        if (control != TICKET &&
+                            (!level || !s->controls[control] || tk_controls[control].native_only))
                             continue;
                         job *j = add_job(g);
                         j->kind = JOB_TRANSFER, j->side = &s->sources[i], j->target = &s->targets[t];
@@ -152,15 +150,14 @@ static void study_rng(uint64_t seed, uint64_t stream, tk_rng *rng) {
 
 /* A control's mask (which = 0) and fresh-weight (1) streams; see the top. */
 static void control_rng(uint64_t seed, int level, int control, int which, tk_rng *rng) {
-    if (control == TK_CONTROL_RANDOM_TICKET) study_rng(seed, 1000 + 3 * (uint64_t)level + 1 + (uint64_t)which, rng);
-    else study_rng(seed, 2000 + 2 * ((uint64_t)level * TK_CONTROL_COUNT + (uint64_t)control) + (uint64_t)which, rng);
+    study_rng(seed, tk_control_stream(&tk_controls[control], TK_CONTROL_IN_TRANSFER, level, which), rng);
 }
 
 static int transfer_prepare(tk_model *m, void *ctx, tk_error *err) {
     const transfer_ctx *t = ctx;
     const job *j = t->j;
     tk_rng head_rng, mask_rng, init_rng;
-    study_rng(j->seed, 1000 + 3 * (uint64_t)j->level, &head_rng);
+    study_rng(j->seed, TK_TRANSFER_HEAD_STREAM(j->level), &head_rng);
     if (tk_transfer_apply(m, j->target->train.width, t->ticket, t->g->s->head, &head_rng, err)) return -1;
     if (j->control == TICKET) return 0;
     char rewind[1200];
@@ -213,7 +210,7 @@ static bool done(void *ctx, int i) {
     snprintf(path, sizeof path, "%s/ticket", j->dir);
     bool all = tk_file_exists(path);
     for (int k = 0; all && k < TK_CONTROL_COUNT; k++) {
-        snprintf(path, sizeof path, "%s/%s/summary.json", j->dir, tk_control_names[k]);
+        snprintf(path, sizeof path, "%s/%s/summary.json", j->dir, tk_controls[k].name);
         all = !j->controls[k] || tk_file_exists(path);
     }
     return all;
@@ -224,7 +221,7 @@ static bool done(void *ctx, int i) {
 static int job_runs(const job *j) {
     int n = 1;
     for (int k = 0; j->kind == JOB_FIND && k < TK_CONTROL_COUNT; k++) n += j->controls[k];
-    return n + (j->kind == JOB_FIND && j->level == 1 && j->controls[TK_CONTROL_L1]);
+    return n + (j->kind == JOB_FIND && j->level == 1 && j->controls[TK_CONTROL_L1]); /* its l1_dense run */
 }
 
 static double cost(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].cost; }
@@ -237,7 +234,7 @@ static const char *label(void *ctx, int i, char *buf, size_t cap) {
         for (int k = 0; k < TK_CONTROL_COUNT; k++) {
             if (!j->controls[k]) continue;
             size_t len = strlen(buf);
-            snprintf(buf + len, cap - len, "%s%s", sep, tk_control_names[k]);
+            snprintf(buf + len, cap - len, "%s%s", sep, tk_controls[k].name);
             sep = ",";
         }
     } else {
@@ -435,10 +432,10 @@ int tk_study_report(const tk_study *s, const char *out, tk_error *err) {
                         level, density, s->seeds[k], &rc, err);
                 for (int control = 0; level > 0 && control < TK_CONTROL_COUNT; control++) {
                     char control_dir[1300];
-                    snprintf(control_dir, sizeof control_dir, "%s/%s", dir, tk_control_names[control]);
+                    snprintf(control_dir, sizeof control_dir, "%s/%s", dir, tk_controls[control].name);
                     if (s->controls[control])
                         add_row(rows, &n_rows, control_dir, s, &s->targets[t], &s->targets[t],
-                                tk_control_names[control], true, level, density, s->seeds[k], &rc, err);
+                                tk_controls[control].name, true, level, density, s->seeds[k], &rc, err);
                 }
             }
         }

@@ -196,10 +196,10 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
             note(&p, msg);
         }
         const cJSON *v, *list = cJSON_IsArray(it) ? it : NULL;
-        int i = 0, k = 0;
+        int i = 0;
+        tk_control k = TK_CONTROL_REINIT;
         cJSON_ArrayForEach(v, list) {
-            if (!cJSON_IsString(v) ||
-                tk_parse_name("control", v->valuestring, tk_control_names, TK_CONTROL_COUNT, &k, &e)) {
+            if (!cJSON_IsString(v) || tk_control_parse(v->valuestring, &k, &e)) {
                 snprintf(msg, sizeof msg, "%s: controls[%d]: %s", path, i,
                          cJSON_IsString(v) ? e.msg : "must be a string, a control's name");
                 note(&p, msg);

@@ -106,14 +106,15 @@ static int load_rewind(tk_model *target, float width, const char *rewind_path, t
 
 int tk_transfer_control(tk_model *target, float width, tk_control control, const tk_prune_config *prune,
                         const char *rewind_path, tk_rng *mask_rng, tk_rng *init_rng, tk_error *err) {
-    if (control == TK_CONTROL_L1)
-        return tk_fail(err, "control l1 is trained beside native tickets only: its mask comes from an L1-penalised "
-                       "dense run on the ticket's own data, which a transferred ticket does not have");
+    if (tk_controls[control].native_only)
+        return tk_fail(err, "control %s is trained beside native tickets only: its mask comes from a dense run on "
+                       "the ticket's own data, which a transferred ticket does not have", tk_controls[control].name);
     tk_prune_config body = *prune;
     body.exclude_output = true;
     uint8_t *mask = tk_malloc(target->n_prunable);
     int rc = 0;
-    if (tk_control_mask(target, &body, target->mask, control, mask_rng, mask)) tk_model_init(target, init_rng);
+    tk_control_mask(target, &body, target->mask, control, mask_rng, mask);
+    if (tk_controls[control].fresh_init) tk_model_init(target, init_rng);
     else rc = load_rewind(target, width, rewind_path, err);
     memcpy(target->mask, mask, target->n_prunable);
     tk_model_apply_mask(target);
