@@ -77,6 +77,7 @@ int tk_transfer_control(tk_model *target, float width, tk_control control, const
 /* ---- running */
 typedef struct tk_study_run_options {
     const char *out;     /* study directory */
+    const struct tk_backend *backend; /* who runs the jobs; NULL: local */
     int workers;         /* processes; 0: the study's */
     int threads;         /* BLAS threads in all; 0: 2 */
     bool plan_only;      /* print the job graph and the cost estimate, run nothing */
@@ -84,6 +85,10 @@ typedef struct tk_study_run_options {
 } tk_study_run_options;
 
 int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err);
+/* Runs job `index` of the study's graph (as `ticket study plan` numbers
+ * them) in this process, rebuilding the graph from `s`: refused when its
+ * dependency is not done; *was_done (nothing run) when it had finished. */
+int tk_study_job(const tk_study *s, const char *out, int index, int threads, bool *was_done, tk_error *err);
 /* Collects every finished run of the study in `out` and writes the report. */
 int tk_study_report(const tk_study *s, const char *out, tk_error *err);
 

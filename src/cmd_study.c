@@ -1,9 +1,10 @@
-/* cmd_study.c - `ticket study plan|run` and `ticket report`. */
+/* cmd_study.c - `ticket study plan|run|job` and `ticket report`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "tk_backend.h"
 #include "tk_cli.h"
 #include "tk_file.h"
 #include "tk_study.h"
@@ -12,8 +13,17 @@ static tk_option options[] = {
     {"out", "DIR", "study directory (default studies/NAME)", NULL},
     {"jobs", "N", "worker processes, also -j N (default: the study's \"workers\")", NULL},
     {"threads", "N", "BLAS threads shared by the workers (default 2)", NULL},
+    {"backend", "NAME", "run: who runs the jobs (default local; listed above)", NULL},
+    {"job", "N", "job: the job to run, numbered as `ticket study plan` lists them", NULL},
 };
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
+
+/* Options that belong to one subcommand only. */
+static int only_for(const char *sub, const char *option, const char *owner, tk_error *err) {
+    if (strcmp(sub, owner) && tk_cli_find(options, N_OPTIONS, option)->value)
+        return tk_fail(err, "--%s belongs to `ticket study %s`, not `ticket study %s`", option, owner, sub);
+    return 0;
+}
 
 static int load_study(const char *path, tk_study *s, tk_error *err) {
     uint8_t *data;
@@ -26,18 +36,26 @@ static int load_study(const char *path, tk_study *s, tk_error *err) {
 
 int tk_cmd_study(int argc, char **argv) {
     tk_error err = {0};
-    const char *usage = "ticket study plan|run STUDY.json [--out DIR] [-j N] [--threads N]";
-    if (argc < 1 || (strcmp(argv[0], "plan") && strcmp(argv[0], "run"))) {
-        bool asked = argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"));
-        tk_cli_usage(asked ? stdout : stderr, usage,
-                     "plan: the job graph (find levels per source, target and seed; transfers per source\n"
-                     "level x target x seed x control) with a cost estimate from a short benchmark.\n"
-                     "run: runs it on a pool of worker processes, skipping finished jobs, then writes the\n"
-                     "report into DIR/report (ticket report DIR rewrites it).",
-                     options, N_OPTIONS);
+    const char *usage = "ticket study plan|run|job STUDY.json [--out DIR] [-j N] [--threads N] [--backend NAME] "
+                        "[--job N]";
+    char about[1024];
+    int len = snprintf(about, sizeof about,
+                       "plan: the job graph (find levels per source, target and seed; transfers per source\n"
+                       "level x target x seed x control), numbered, with a cost estimate from a short benchmark.\n"
+                       "run: runs it, skipping finished jobs, then writes the report into DIR/report\n"
+                       "(ticket report DIR rewrites it).\n"
+                       "job: runs job N alone in this process, once the job it waits for is done.\n"
+                       "Backends:");
+    for (int k = 0; k < TK_BACKEND_COUNT && len > 0 && (size_t)len < sizeof about; k++)
+        len += snprintf(about + len, sizeof about - (size_t)len, "\n  %-8s %s", tk_backends[k].name,
+                        tk_backends[k].summary);
+    const char *sub = argc >= 1 ? argv[0] : "";
+    if (strcmp(sub, "plan") && strcmp(sub, "run") && strcmp(sub, "job")) {
+        bool asked = !strcmp(sub, "--help") || !strcmp(sub, "-h");
+        tk_cli_usage(asked ? stdout : stderr, usage, about, options, N_OPTIONS);
         return asked ? 0 : 2;
     }
-    bool plan = !strcmp(argv[0], "plan");
+    bool plan = !strcmp(sub, "plan"), job = !strcmp(sub, "job");
     const char *spec = argc > 1 && strncmp(argv[1], "-", 1) ? argv[1] : NULL;
     char **rest = argv + 1 + (spec != NULL);
     int n_rest = argc - 1 - (spec != NULL);
@@ -46,12 +64,22 @@ int tk_cmd_study(int argc, char **argv) {
     bool help;
     if (tk_cli_parse(n_rest, rest, options, N_OPTIONS, &help, &err)) return tk_cli_fail("study", &err);
     if (help || !spec) {
-        tk_cli_usage(help ? stdout : stderr, usage, "Runs a transfer study (see README: Studies).", options, N_OPTIONS);
+        tk_cli_usage(help ? stdout : stderr, usage, about, options, N_OPTIONS);
         return help ? 0 : 2;
+    }
+    if (only_for(sub, "backend", "run", &err) || only_for(sub, "job", "job", &err)) return tk_cli_fail("study", &err);
+    tk_study_run_options o = {.plan_only = plan, .progress_tty = isatty(STDERR_FILENO)};
+    const char *backend = tk_cli_find(options, N_OPTIONS, "backend")->value;
+    if (backend && tk_backend_parse(backend, &o.backend, &err)) return tk_cli_fail("study", &err);
+    int index = -1;
+    int has_job = tk_cli_int(options, N_OPTIONS, "job", &index, &err);
+    if (has_job < 0) return tk_cli_fail("study", &err);
+    if (job && !has_job) {
+        fprintf(stderr, "ticket study job: --job N is required (`ticket study plan %s` lists the jobs)\n", spec);
+        return 2;
     }
     tk_study s;
     if (load_study(spec, &s, &err)) return tk_cli_fail("study", &err);
-    tk_study_run_options o = {.plan_only = plan, .progress_tty = isatty(STDERR_FILENO)};
     char out[1024];
     const char *given = tk_cli_find(options, N_OPTIONS, "out")->value;
     if (given) snprintf(out, sizeof out, "%s", given);
@@ -79,6 +107,12 @@ int tk_cmd_study(int argc, char **argv) {
         int rc = tk_file_write_atomic(copy, data, n, &err);
         free(data);
         if (rc) return tk_cli_fail("study", &err);
+    }
+    if (job) {
+        bool was_done;
+        if (tk_study_job(&s, out, index, o.threads ? o.threads : 1, &was_done, &err)) return tk_cli_fail("study", &err);
+        printf("study %s: job %d %s\n", s.name, index, was_done ? "was already done" : "done");
+        return 0;
     }
     if (tk_study_run(&s, &o, &err)) return tk_cli_fail("study", &err);
     if (!plan) printf("study %s: done; report in %s/report (report.md, results.csv, figures/)\n", s.name, out);

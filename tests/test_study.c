@@ -465,6 +465,42 @@ static void test_study_end_to_end(void) {
     free(report);
 }
 
+/* Every job run alone, each in a fresh process, in the order `ticket study
+ * plan` numbers them (a dependency always comes first), gives the bytes the
+ * scheduler's run gives; a job whose dependency is not done, a number past
+ * the graph and an unknown backend are refused with exit 2. */
+static void test_jobs_one_at_a_time(void) {
+    const char *reference = tiny_study();
+    CHECK(reference != NULL);
+    if (!reference) return;
+    char *root = test_tmpdir("jobs"), *spec = write_study(root), *out = path_in(root, "out");
+    char args[2048];
+    int n = expected_jobs(&tiny);
+    snprintf(args, sizeof args, "study job '%s' --out '%s' --job 1", spec, out);
+    CHECK_TICKET(root, "", args, 2, "job 1 (find four seed 0 level 1", "waits for job 0 (find four seed 0 level 0)",
+                 "which is not done");
+    snprintf(args, sizeof args, "study job '%s' --out '%s' --job %d", spec, out, n);
+    char want[128];
+    snprintf(want, sizeof want, "the study tiny has %d jobs, 0 to %d", n, n - 1);
+    CHECK_TICKET(root, "", args, 2, want);
+    snprintf(args, sizeof args, "study run '%s' --out '%s' --backend slurn", spec, out);
+    CHECK_TICKET(root, "", args, 2, "unknown backend 'slurn' (valid: local)");
+    snprintf(args, sizeof args, "study plan '%s' --out '%s' --job 0", spec, out);
+    CHECK_TICKET(root, "", args, 2, "--job belongs to `ticket study job`");
+    for (int i = 0; i < n; i++) {
+        snprintf(args, sizeof args, "study job '%s' --out '%s' --job %d", spec, out, i);
+        snprintf(want, sizeof want, "job %d done", i);
+        CHECK_TICKET(root, "", args, 0, want);
+    }
+    snprintf(args, sizeof args, "study job '%s' --out '%s' --job 0", spec, out);
+    CHECK_TICKET(root, "", args, 0, "job 0 was already done");
+    snprintf(args, sizeof args, "report '%s'", out);
+    CHECK_TICKET(root, "", args, 0, "report written");
+    CHECK(same_table(out, reference, "results.csv"));
+    rm_rf(root);
+    free(root), free(spec), free(out);
+}
+
 /* ---- 2. transfer semantics */
 
 /* ROOT/<hash> of the find run of (dataset, optimizer, seed), from its find.json. */
@@ -1299,6 +1335,7 @@ static void test_control_spec_errors(void) {
 int main(void) {
     use_repo_plots();
     RUN(test_study_end_to_end);
+    RUN(test_jobs_one_at_a_time);
     RUN(test_transfer_semantics);
     RUN(test_kill_and_rerun);
     RUN(test_rerun_after_kill_before_ticket);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_backend.h"
 #include "tk_catalog.h"
 #include "tk_file.h"
 #include "tk_scheduler.h"
@@ -329,36 +330,71 @@ static void load_datasets_once(const tk_study *s) {
     }
 }
 
+static tk_job_graph job_graph(study_graph *g) {
+    return (tk_job_graph){.n_jobs = g->n, .ctx = g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
+                          .label = label, .run = run_job};
+}
+
+static int print_plan(study_graph *g, int workers, tk_error *err) {
+    tk_job_graph jg = job_graph(g);
+    tk_schedule_estimate e;
+    if (tk_scheduler_estimate(&jg, workers, &e, err)) return -1;
+    int finds = 0, controls = 0, transfers = 0;
+    for (int i = 0; i < g->n; i++) {
+        char buf[256];
+        finds += g->jobs[i].kind == JOB_FIND;
+        controls += g->jobs[i].kind == JOB_FIND ? job_runs(&g->jobs[i]) - 1 : 0;
+        transfers += g->jobs[i].kind == JOB_TRANSFER;
+        printf("%4d  %-70s  after %4d  ~%5.0fs%s\n", i, label(g, i, buf, sizeof buf), g->jobs[i].dep,
+               g->jobs[i].cost, done(g, i) ? "  (done)" : "");
+    }
+    double minutes = e.wall_s / 60;
+    printf("%d jobs (%d find levels with %d native control runs, %d transfers), %d done; about %.0f minutes",
+           g->n, finds, controls, transfers, g->n - e.to_run, minutes);
+    if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
+    printf(" of training left on %d worker%s (%.0f minutes of work)\n", workers, workers > 1 ? "s" : "",
+           e.work_s / 60);
+    return 0;
+}
+
 int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err) {
     if (tk_mkdirs(o->out, err)) return -1;
     study_graph g = {.s = s, .out = o->out};
     build_graph(&g);
     if (!o->plan_only) load_datasets_once(s); /* before estimate, which reads the train splits too */
     int rc = estimate(&g, err);
-    int workers = o->workers ? o->workers : s->workers, threads = o->threads ? o->threads : 2;
+    tk_backend_options bo = {.workers = o->workers ? o->workers : s->workers, .threads = o->threads ? o->threads : 2,
+                             .progress_tty = o->progress_tty};
     if (rc == 0 && o->plan_only) {
-        double total = 0;
-        int finds = 0, controls = 0, transfers = 0, finished = 0;
-        for (int i = 0; i < g.n; i++) {
-            char buf[256];
-            total += done(&g, i) ? 0 : g.jobs[i].cost;
-            finished += done(&g, i);
-            finds += g.jobs[i].kind == JOB_FIND;
-            controls += g.jobs[i].kind == JOB_FIND ? job_runs(&g.jobs[i]) - 1 : 0;
-            transfers += g.jobs[i].kind == JOB_TRANSFER;
-            printf("%4d  %-70s  after %4d  ~%5.0fs%s\n", i, label(&g, i, buf, sizeof buf), g.jobs[i].dep,
-                   g.jobs[i].cost, done(&g, i) ? "  (done)" : "");
-        }
-        double minutes = total / 60 / workers;
-        printf("%d jobs (%d find levels with %d native control runs, %d transfers), %d done; about %.0f minutes",
-               g.n, finds, controls, transfers, finished, minutes);
-        if (minutes > 2 * 24 * 60) printf(" (%.0f days)", minutes / (24 * 60));
-        printf(" of training left on %d worker%s\n", workers, workers > 1 ? "s" : "");
+        rc = print_plan(&g, bo.workers, err);
     } else if (rc == 0) {
-        tk_job_graph jg = {.n_jobs = g.n, .ctx = &g, .n_deps = n_deps, .dep = dep, .done = done, .cost = cost,
-                           .label = label, .run = run_job};
-        rc = tk_scheduler_run(&jg, workers, threads, o->progress_tty, err);
+        tk_job_graph jg = job_graph(&g);
+        rc = (o->backend ? o->backend : &tk_backends[TK_BACKEND_LOCAL])->run(&jg, &bo, err);
         if (rc == 0) rc = tk_study_report(s, o->out, err);
+    }
+    free(g.jobs);
+    return rc;
+}
+
+int tk_study_job(const tk_study *s, const char *out, int index, int threads, bool *was_done, tk_error *err) {
+    study_graph g = {.s = s, .out = out};
+    build_graph(&g);
+    char buf[256], dep_buf[256];
+    int rc = 0;
+    *was_done = false;
+    if (index < 0 || index >= g.n) {
+        rc = tk_fail(err, "job %d: the study %s has %d jobs, 0 to %d (`ticket study plan` lists them)", index,
+                     s->name, g.n, g.n - 1);
+    } else if (done(&g, index)) {
+        *was_done = true;
+    } else if (g.jobs[index].dep >= 0 && !done(&g, g.jobs[index].dep)) {
+        int d = g.jobs[index].dep;
+        rc = tk_fail(err, "job %d (%s) waits for job %d (%s), which is not done in %s: run that job first, or "
+                     "`ticket study run`", index, label(&g, index, buf, sizeof buf), d,
+                     label(&g, d, dep_buf, sizeof dep_buf), out);
+    } else if ((rc = tk_mkdirs(out, err)) == 0 && (rc = run_job(&g, index, threads, err)) == 0 && !done(&g, index)) {
+        rc = tk_fail_system(err, "job %d (%s) ran but its results are not in %s", index,
+                            label(&g, index, buf, sizeof buf), g.jobs[index].dir);
     }
     free(g.jobs);
     return rc;

@@ -1,0 +1,20 @@
+/* backend.c - the table of execution backends. */
+#include "tk_backend.h"
+
+static int run_local(const tk_job_graph *g, const tk_backend_options *o, tk_error *err) {
+    return tk_scheduler_run(g, o->workers, o->threads, o->progress_tty, err);
+}
+
+const tk_backend tk_backends[TK_BACKEND_COUNT] = {
+    [TK_BACKEND_LOCAL] = {"local", "a pool of worker processes on this machine (fork)", run_local},
+};
+_Static_assert(sizeof tk_backends / sizeof tk_backends[0] == TK_BACKEND_COUNT, "one row per backend");
+
+int tk_backend_parse(const char *name, const tk_backend **out, tk_error *err) {
+    const char *names[TK_BACKEND_COUNT];
+    for (int k = 0; k < TK_BACKEND_COUNT; k++) names[k] = tk_backends[k].name;
+    int k;
+    if (tk_parse_name("backend", name, names, TK_BACKEND_COUNT, &k, err)) return -1;
+    *out = &tk_backends[k];
+    return 0;
+}
