@@ -93,6 +93,19 @@ static int expect_u64(tk_reader *r, uint64_t expected, const char *field, const 
     return 0;
 }
 
+/* Reads a count of steps or examples: at most 2^53, as every count a run
+ * makes is, so that it converts to int64_t (and back, minus one) exactly. */
+static int read_count(tk_reader *r, int64_t *out, const char *field, tk_error *err) {
+    size_t at = r->pos;
+    uint64_t v;
+    if (tk_read_u64(r, &v, field, err)) return -1;
+    if (v > (uint64_t)TK_WHOLE_MAX)
+        return tk_fail(err, "%s: %s at offset %zu is %llu, more than 2^53, which no run reaches; the file is damaged: "
+                       "delete it and run the step that wrote it again", r->path, field, at, (unsigned long long)v);
+    *out = (int64_t)v;
+    return 0;
+}
+
 /* With o and s NULL, reads the model part only (weights, state, mask). */
 static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_state *s, tk_error *err) {
     tk_train_state skipped;
@@ -137,8 +150,8 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
         for (int j = 0; j < 4; j++)
             if (tk_read_u64(r, &s->rng[i].s[j], "rng state", err)) return -1;
     uint32_t kind, per_param;
-    uint64_t steps;
-    if (tk_read_u32(r, &kind, "optimizer", err) || tk_read_u64(r, &steps, "optimizer steps", err) ||
+    int64_t steps = 0;
+    if (tk_read_u32(r, &kind, "optimizer", err) || read_count(r, &steps, "optimizer steps", err) ||
         tk_read_u32(r, &per_param, "optimizer state size", err))
         return -1;
     if (weights_only)
@@ -149,7 +162,7 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
         return tk_fail(err, "%s: the checkpoint was written with optimizer %s, this run uses %s; use the "
                        "run's own config (ticket train --resume DIR)", r->path,
                        kind < TK_OPTIM_COUNT ? tk_optim_names[kind] : "?", tk_optim_names[o->cfg.kind]);
-    o->steps = (int64_t)steps;
+    o->steps = steps;
     if (tk_read(r, m->param, m->n_params * sizeof(float), "parameters", err) ||
         tk_read(r, m->state, m->n_state * sizeof(float), "batch-norm state", err) ||
         tk_read(r, m->mask, m->n_prunable, "mask", err) ||
@@ -161,19 +174,16 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
     if ((int)n != s->n)
         return tk_fail(err, "%s: the checkpoint was trained on %u examples, this dataset has %d; the dataset "
                        "changed since the run started", r->path, n, s->n);
-    uint64_t correct, seen, best_iteration, min_val_iteration;
+    int64_t min_val_iteration = 0;
     if (tk_read(r, s->perm, (size_t)n * sizeof(int32_t), "permutation", err) ||
         tk_read(r, &s->loss_sum, sizeof(double), "loss sum", err) ||
-        tk_read_u64(r, &correct, "correct", err) || tk_read_u64(r, &seen, "seen", err) ||
+        read_count(r, &s->correct, "correct", err) || read_count(r, &s->seen, "seen", err) ||
         tk_read_f32(r, &s->best_accuracy, "best accuracy", err) ||
-        tk_read_u64(r, &best_iteration, "best iteration", err) ||
+        read_count(r, &s->best_iteration, "best iteration", err) ||
         tk_read_f32(r, &s->min_val_loss, "minimum validation loss", err) ||
-        tk_read_u64(r, &min_val_iteration, "minimum validation loss iteration", err))
+        read_count(r, &min_val_iteration, "minimum validation loss iteration", err))
         return -1;
-    s->correct = (int64_t)correct;
-    s->seen = (int64_t)seen;
-    s->best_iteration = (int64_t)best_iteration;
-    s->min_val_iteration = (int64_t)min_val_iteration - 1;
+    s->min_val_iteration = min_val_iteration - 1;
     for (uint32_t i = 0; i < n; i++)
         if (s->perm[i] < 0 || s->perm[i] >= s->n)
             return tk_fail(err, "%s: permutation entry %u is %d, outside [0, %d)", r->path, i, s->perm[i], s->n);

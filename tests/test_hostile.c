@@ -499,8 +499,10 @@ static void test_ticket_classes(void) {
 }
 
 /* Found by fuzz_ticket and fuzz_checkpoint: the model identity's u32 sides
- * were cast to int unchecked (0xfffffff8 became a side of -8), and a
- * checkpoint's step could lie past its total. */
+ * were cast to int unchecked (0xfffffff8 became a side of -8), a
+ * checkpoint's step could lie past its total, and its counters were cast to
+ * int64_t unchecked (a minimum-validation iteration of 2^63, stored plus one,
+ * overflowed on the way back). */
 static void test_model_id_and_step(void) {
     char *dir = test_tmpdir("hostile");
     char *tkt = path_in(dir, "x.tkt"), *ckpt = path_in(dir, "x.ckpt");
@@ -544,8 +546,27 @@ static void test_model_id_and_step(void) {
     CHECK_CONTAINS(err.msg, "x.ckpt: step 11 of 10 iterations: expected a step at most the total, and a total of at "
                             "most 2^53; the file is damaged");
     st.step = 10;
+    st.seen = (int64_t)1 << 60;
+    CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == -1);
+    CHECK_CONTAINS(err.msg, "x.ckpt: seen at offset ");
+    CHECK_CONTAINS(err.msg, " is 1152921504606846976, more than 2^53, which no run reaches; the file is damaged");
+    st.seen = 0;
     CHECK(tk_checkpoint_save(ckpt, m, 0.1f, o, &st, &err) == 0);
     CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == 0);
+    /* The last field before the CRC: the minimum-validation iteration plus one. */
+    size_t n;
+    uint8_t *bytes = (uint8_t *)read_whole_file(ckpt, &n);
+    uint64_t top = (uint64_t)1 << 63;
+    memcpy(bytes + n - 12, &top, 8);
+    uint32_t crc = tk_crc32(bytes, n - 4);
+    memcpy(bytes + n - 4, &crc, 4);
+    write_file(ckpt, bytes, n);
+    free(bytes);
+    CHECK(tk_checkpoint_load(ckpt, m, 0.1f, o, &st, &err) == -1);
+    char want[128];
+    snprintf(want, sizeof want, "minimum validation loss iteration at offset %zu is 9223372036854775808", n - 12);
+    CHECK_CONTAINS(err.msg, want);
     tk_optim_free(o);
     tk_model_free(m);
     rm_rf(dir);
