@@ -93,16 +93,19 @@ static int expect_u64(tk_reader *r, uint64_t expected, const char *field, const 
     return 0;
 }
 
-/* Reads a count of steps or examples: at most 2^53, as every count a run
- * makes is, so that it converts to int64_t (and back, minus one) exactly. */
-static int read_count(tk_reader *r, int64_t *out, const char *field, tk_error *err) {
+/* Reads a count of steps or examples (or -1 where `lowest` allows it: "none
+ * yet"): at most 2^53, as every count a run makes is, so that it converts
+ * to int64_t and back exactly. */
+static int read_count(tk_reader *r, int64_t *out, int64_t lowest, const char *field, tk_error *err) {
     size_t at = r->pos;
     uint64_t v;
     if (tk_read_u64(r, &v, field, err)) return -1;
-    if (v > (uint64_t)TK_WHOLE_MAX)
-        return tk_fail(err, "%s: %s at offset %zu is %llu, more than 2^53, which no run reaches; the file is damaged: "
-                       "delete it and run the step that wrote it again", r->path, field, at, (unsigned long long)v);
-    *out = (int64_t)v;
+    int64_t signed_v = v >> 63 ? -(int64_t)~v - 1 : (int64_t)v; /* two's complement, without the implementation-defined cast */
+    if (signed_v < lowest || signed_v > TK_WHOLE_MAX)
+        return tk_fail(err, "%s: %s at offset %zu is %lld, outside [%lld, 2^53], which no run writes; the file is "
+                       "damaged: delete it and run the step that wrote it again", r->path, field, at,
+                       (long long)signed_v, (long long)lowest);
+    *out = signed_v;
     return 0;
 }
 
@@ -151,7 +154,7 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
             if (tk_read_u64(r, &s->rng[i].s[j], "rng state", err)) return -1;
     uint32_t kind, per_param;
     int64_t steps = 0;
-    if (tk_read_u32(r, &kind, "optimizer", err) || read_count(r, &steps, "optimizer steps", err) ||
+    if (tk_read_u32(r, &kind, "optimizer", err) || read_count(r, &steps, 0, "optimizer steps", err) ||
         tk_read_u32(r, &per_param, "optimizer state size", err))
         return -1;
     if (weights_only)
@@ -177,11 +180,11 @@ static int load(tk_reader *r, tk_model *m, float width, tk_optim *o, tk_train_st
     int64_t min_val_iteration = 0;
     if (tk_read(r, s->perm, (size_t)n * sizeof(int32_t), "permutation", err) ||
         tk_read(r, &s->loss_sum, sizeof(double), "loss sum", err) ||
-        read_count(r, &s->correct, "correct", err) || read_count(r, &s->seen, "seen", err) ||
+        read_count(r, &s->correct, 0, "correct", err) || read_count(r, &s->seen, 0, "seen", err) ||
         tk_read_f32(r, &s->best_accuracy, "best accuracy", err) ||
-        read_count(r, &s->best_iteration, "best iteration", err) ||
+        read_count(r, &s->best_iteration, -1, "best iteration", err) ||
         tk_read_f32(r, &s->min_val_loss, "minimum validation loss", err) ||
-        read_count(r, &min_val_iteration, "minimum validation loss iteration", err))
+        read_count(r, &min_val_iteration, 0, "minimum validation loss iteration", err))
         return -1;
     s->min_val_iteration = min_val_iteration - 1;
     for (uint32_t i = 0; i < n; i++)
