@@ -1,4 +1,4 @@
-/* tk_optim.h - optimizers, learning-rate schedules and training durations.
+/* tk_optim.h - optimizers and learning-rate schedules.
  *
  * Mask discipline lives here: tk_optim_step zeroes the gradients of pruned
  * weights before the update and the weights after it, so a pruned weight is
@@ -7,6 +7,7 @@
 #define TK_OPTIM_H
 
 #include "tk_common.h"
+#include "tk_duration.h"
 
 typedef enum tk_optim_kind { TK_OPTIM_SGD, TK_OPTIM_ADAM, TK_OPTIM_ADAMW, TK_OPTIM_COUNT } tk_optim_kind;
 extern const char *const tk_optim_names[TK_OPTIM_COUNT];
@@ -47,15 +48,6 @@ void tk_optim_step(tk_optim *o, float *param, float *grad, const uint8_t *mask, 
 void tk_optim_skip_pruned(tk_optim *o, const uint8_t *mask, size_t n_masked);
 /* Floats of state per parameter (0, 1 or 2): what a checkpoint stores. */
 int tk_optim_state_per_param(const tk_optim *o);
-
-/* ---- durations: "160ep", "500it", "2ep10it" */
-typedef struct tk_duration {
-    int64_t epochs, iterations;
-} tk_duration;
-int tk_duration_parse(const char *text, tk_duration *d, tk_error *err);
-int64_t tk_duration_iters(tk_duration d, int64_t iters_per_epoch);
-/* Canonical text: "3ep", "500it", "2ep10it", "0it". */
-void tk_duration_format(tk_duration d, char *out, size_t n);
 
 /* ---- schedules; all multiply the base learning rate */
 typedef enum tk_schedule_kind {

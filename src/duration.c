@@ -2,7 +2,7 @@
  * "500it" or "2ep10it": whole epochs, whole iterations, or epochs then
  * iterations. Both parts are counts >= 0; the epoch part, when present,
  * comes first, and each unit appears at most once. */
-#include "tk_optim.h"
+#include "tk_duration.h"
 
 #include <inttypes.h>
 #include <stdio.h>
