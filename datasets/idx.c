@@ -167,6 +167,14 @@ int tk_idx_load(const char *images_path, const char *labels_path, int classes_hi
         read_decompressed(labels_path, &lab, &lab_n, damage, err) ||
         parse_header(labels_path, lab, lab_n, damage, IDX_LABELS_MAGIC, "label", 1, lab_dims, &lab_at, err))
         goto fail;
+    /* A side of 0 holds no pixels, so the size check above cannot catch it. */
+    if (img_dims[0] == 0 || img_dims[1] == 0 || img_dims[2] == 0 || img_dims[1] > TK_MAX_IMAGE_SIDE ||
+        img_dims[2] > TK_MAX_IMAGE_SIDE) {
+        tk_fail(err, "%s: the IDX image header at offset 4 gives %u images of %u x %u pixels: expected at least one "
+                "image and sides of 1 to %d; the file is damaged (fetch it again)", images_path, img_dims[0],
+                img_dims[1], img_dims[2], TK_MAX_IMAGE_SIDE);
+        goto fail;
+    }
     if (img_dims[0] != lab_dims[0]) {
         tk_fail(err, "%s has %u images but %s has %u labels: the two files must come from the same split",
                 images_path, img_dims[0], labels_path, lab_dims[0]);

@@ -38,6 +38,8 @@ typedef struct tk_load_options {
 
 /* The most classes a dataset may have (the catalog's limit too). */
 #define TK_MAX_CLASSES (1 << 20)
+/* The largest image side a reader accepts (a model's input side is bounded alike). */
+#define TK_MAX_IMAGE_SIDE 65536
 
 /* The class count of labels that do not come with one (IDX without a catalog
  * entry, Places365 without its categories file): the largest label + 1,

@@ -444,6 +444,26 @@ static void test_idx_stray_label(void) {
     free(dir);
 }
 
+/* Found by fuzz_idx: an image header with a side of 0 needs no pixels, so
+ * it passed the size check and loaded 4 images of 1 x 0 x 15199989. */
+static void test_idx_side_zero(void) {
+    char *dir = test_tmpdir("hostile");
+    static const uint8_t labels[4] = {0, 1, 0, 1};
+    write_idx_pair(dir, "train", labels, 4);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
+    uint8_t img[16];
+    put_be32(img, 0x00000803), put_be32(img + 4, 4), put_be32(img + 8, 0), put_be32(img + 12, 15660298);
+    write_file(path, img, sizeof img);
+    tk_dataset d;
+    tk_error err = {0};
+    CHECK(tk_dataset_open(dir, TK_SPLIT_TRAIN, &d, &err) == -1);
+    CHECK_CONTAINS(err.msg, "train-images-idx3-ubyte: the IDX image header at offset 4 gives 4 images of 0 x "
+                            "15660298 pixels: expected at least one image and sides of 1 to 65536");
+    rm_rf(dir);
+    free(dir);
+}
+
 /* ---- transfer (transfer/transfer.c) */
 
 /* fuzz-findings/ticket/oom-classes-transfer-apply.ticket: a ticket whose
@@ -705,6 +725,7 @@ int main(void) {
     RUN(test_no_class_folder);
     RUN(test_places_labels);
     RUN(test_idx_stray_label);
+    RUN(test_idx_side_zero);
     RUN(test_ticket_classes);
     RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
