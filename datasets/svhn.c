@@ -148,9 +148,10 @@ static int check_images(const char *file, const matvar_t *x, size_t dims[4], tk_
     return 0;
 }
 
-/* y must be an [N, 1] (or [1, N]) real double or uint8 column of 1..10. */
-static int read_labels(const char *file, const matvar_t *y, size_t n, int32_t *labels, tk_error *err) {
-    if ((y->class_type != MAT_C_DOUBLE && y->class_type != MAT_C_UINT8) || y->isComplex || !y->data)
+/* y must be an [N, 1] (or [1, N]) real double or uint8 column: checked on
+ * its header, before matio sizes anything by it. */
+static int check_label_shape(const char *file, const matvar_t *y, size_t n, tk_error *err) {
+    if ((y->class_type != MAT_C_DOUBLE && y->class_type != MAT_C_UINT8) || y->isComplex)
         return tk_fail(err, "%s: variable y is %s%s, expected a real double (or uint8) column of labels 1..10", file,
                        y->isComplex ? "complex " : "", class_name(y->class_type));
     char buf[96];
@@ -160,6 +161,14 @@ static int read_labels(const char *file, const matvar_t *y, size_t n, int32_t *l
     if (count != n)
         return tk_fail(err, "%s: X holds %zu images but y holds %zu labels: they must match (is the file complete?)",
                        file, n, count);
+    return 0;
+}
+
+/* Its values: labels 1..10. */
+static int read_labels(const char *file, const matvar_t *y, size_t n, int32_t *labels, tk_error *err) {
+    if (check_label_shape(file, y, n, err)) return -1;
+    if (!y->data)
+        return tk_fail(err, "%s: variable y holds no data (the file is damaged: fetch it again from %s)", file, SVHN_URL);
     for (size_t i = 0; i < n; i++) {
         double v = y->class_type == MAT_C_DOUBLE ? ((const double *)y->data)[i] : ((const uint8_t *)y->data)[i];
         if (!(v >= 1 && v <= 10) || v != (int)v)
@@ -206,11 +215,6 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
         goto fail;
     }
     if (check_images(file, x, dims, err)) goto fail;
-    y = Mat_VarRead(mat, "y");
-    if (!y) {
-        missing_variable(mat, file, "y", "the labels, an [N,1] column of 1..10", err);
-        goto fail;
-    }
     size_t n = dims[3], image_size = dims[0] * dims[1] * dims[2];
     if (n == 0) {
         tk_fail(err, "%s: variable X holds no images (shape [%zu,%zu,%zu,0])", file, dims[0], dims[1], dims[2]);
@@ -230,6 +234,19 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
         tk_fail(err, "%s: X's header says %zu images of %zu bytes, more than its %lld bytes can hold even compressed "
                      "(the file is damaged: fetch it again from %s)",
                 file, n, image_size, (long long)st.st_size, SVHN_URL);
+        goto fail;
+    }
+    /* y's header first: its data is read only once its size is X's count. */
+    if (!(y = Mat_VarReadInfo(mat, "y"))) {
+        missing_variable(mat, file, "y", "the labels, an [N,1] column of 1..10", err);
+        goto fail;
+    }
+    int shape_rc = check_label_shape(file, y, n, err);
+    Mat_VarFree(y);
+    y = NULL;
+    if (shape_rc) goto fail;
+    if (!(y = Mat_VarRead(mat, "y"))) {
+        missing_variable(mat, file, "y", "the labels, an [N,1] column of 1..10", err);
         goto fail;
     }
     labels = tk_malloc(sizeof(int32_t) * n);

@@ -629,14 +629,11 @@ static void test_sparsity_total(void) {
 
 /* ---- SVHN (datasets/svhn.c) */
 
-/* Found by fuzz_svhn: X's header sized the image array (up to 2 GB) before
- * any data was read. A MAT 5 file whose X claims 10,000,000 images of 4 x 4
- * x 3 in a few hundred bytes is refused first. */
-static void test_svhn_images_beyond_file(void) {
-    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+/* A MAT 5 file of 2 images of 4 x 4 x 3 and their labels, uncompressed, so
+ * that a test can change a header in place; its bytes, malloc'd. */
+static uint8_t *small_svhn(const char *path, size_t *n) {
     mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
-    CHECK(mat != NULL);
-    if (!mat) return;
+    if (!mat) return NULL;
     size_t xd[4] = {4, 4, 3, 2}, yd[2] = {2, 1};
     uint8_t x[96] = {0};
     double y[2] = {1, 2};
@@ -646,24 +643,46 @@ static void test_svhn_images_beyond_file(void) {
     Mat_VarWrite(mat, Y, MAT_COMPRESSION_NONE);
     Mat_VarFree(X), Mat_VarFree(Y);
     Mat_Close(mat);
-    size_t n;
-    uint8_t *bytes = (uint8_t *)read_whole_file(path, &n);
-    const int32_t dims[4] = {4, 4, 3, 2}; /* X's dimensions subelement, little endian */
-    uint8_t *at = memmem(bytes, n, dims, sizeof dims);
+    return (uint8_t *)read_whole_file(path, n);
+}
+
+/* Changes the little-endian int32 dimensions `from` (the first match after
+ * byte `after`) to `to`, and checks the load's error. */
+static void svhn_refused(const char *path, uint8_t *bytes, size_t n, size_t after, const int32_t *from,
+                         const int32_t *to, size_t n_dims, const char *want) {
+    uint8_t *at = memmem(bytes + after, n - after, from, n_dims * 4);
     CHECK(at != NULL);
-    if (at) {
-        int32_t many = 10000000;
-        memcpy(at + 12, &many, 4);
-        write_file(path, bytes, n);
-        const tk_format *f = tk_format_find("svhn");
-        tk_dataset d;
-        tk_error err = {0};
-        CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
-        char want[256];
-        snprintf(want, sizeof want, "train_32x32.mat: X's header says 10000000 images of 48 bytes, more than its %zu "
-                 "bytes can hold even compressed (the file is damaged", n);
-        CHECK_CONTAINS(err.msg, want);
-    }
+    if (!at) return;
+    memcpy(at, to, n_dims * 4);
+    write_file(path, bytes, n);
+    memcpy(at, from, n_dims * 4);
+    const tk_format *f = tk_format_find("svhn");
+    tk_dataset d;
+    tk_error err = {0};
+    CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+    CHECK_CONTAINS(err.msg, want);
+}
+
+/* Found by fuzz_svhn: X's header sized the image array (up to 2 GB) before
+ * any data was read, and y's header sized libmatio's read of the labels
+ * (131074 x 131073 doubles, 137 GB, from a 332-byte file: the failed
+ * allocation then read as "no variable y"). Both are checked against what
+ * the file can hold before anything is sized by them. */
+static void test_svhn_sizes_beyond_file(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    size_t n;
+    uint8_t *bytes = small_svhn(path, &n);
+    CHECK(bytes != NULL);
+    if (!bytes) return;
+    const int32_t x_dims[4] = {4, 4, 3, 2}, x_many[4] = {4, 4, 3, 10000000};
+    char want[256];
+    snprintf(want, sizeof want, "train_32x32.mat: X's header says 10000000 images of 48 bytes, more than its %zu "
+             "bytes can hold even compressed (the file is damaged", n);
+    svhn_refused(path, bytes, n, 0, x_dims, x_many, 4, want);
+    uint8_t *x_at = memmem(bytes, n, x_dims, sizeof x_dims);
+    const int32_t y_dims[2] = {2, 1}, y_huge[2] = {131074, 131073};
+    svhn_refused(path, bytes, n, x_at ? (size_t)(x_at - bytes) + sizeof x_dims : 0, y_dims, y_huge, 2,
+                 "train_32x32.mat: variable y has shape [131074,131073], expected a column [N,1] of labels");
     free(bytes);
     rm_rf(dir);
     free(path), free(dir);
@@ -729,7 +748,7 @@ int main(void) {
     RUN(test_ticket_classes);
     RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
-    RUN(test_svhn_images_beyond_file);
+    RUN(test_svhn_sizes_beyond_file);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }
