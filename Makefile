@@ -1,6 +1,7 @@
 # ticket - do lottery tickets transfer?
 #   make            build bin/ticket (runs `make deps` first)
 #   make test       build and run every test; ends with "N passed, N failed"
+#   make layers     checks that no file includes a header of a higher layer (part of make test)
 #   make test-asan  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test-kernels  the tests once per OpenBLAS core type this CPU can run
 #                   (KERNELS="Haswell SkylakeX" to choose; ASAN=1 for test-asan)
@@ -28,9 +29,10 @@ ifeq ($(NATIVE),1)
 CFLAGS  += -march=native
 endif
 
-LIB_SRC  := $(wildcard src/*.c datasets/*.c transfer/*.c plots/*.c)
-LIB_SRC  := $(filter-out src/main.c src/cmd_%.c,$(LIB_SRC))
-CLI_SRC  := src/main.c $(wildcard src/cmd_*.c)
+# The layers, lowest first (ARCHITECTURE.md; `make layers` checks the includes).
+LAYERS   := base datasets src tickets plots backends transfer
+LIB_SRC  := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
+CLI_SRC  := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 
 # One build tree per flavour so that ASan objects never mix with plain ones.
@@ -39,7 +41,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study regress regress-kernels test run-tests test-asan test-kernels bench clean golden \
+.PHONY: all deps data study regress regress-kernels test run-tests test-asan test-kernels bench clean golden layers \
         install uninstall fuzz fuzz-build fuzz-seeds
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
@@ -100,7 +102,11 @@ test: deps
 	@$(MAKE) --no-print-directory run-tests
 
 run-tests: $(B)/ticket $(TEST_BIN)
-	@TICKET_BIN=$(CURDIR)/$(B)/ticket bash tests/run.sh $(TEST_BIN)
+	@TICKET_BIN=$(CURDIR)/$(B)/ticket bash tests/run.sh tests/layers.sh $(TEST_BIN)
+
+# No file includes a header of a layer above its own (tests/layers.sh).
+layers:
+	@bash tests/layers.sh
 
 test-asan: deps
 	@$(MAKE) --no-print-directory B=build-asan \

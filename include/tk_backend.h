@@ -7,7 +7,7 @@
  * (Slurm, MPI) go through that door rather than through inherited memory.
  *
  * Adding a backend: its run function in its own file and one row in
- * transfer/backend.c. */
+ * backends/backend.c. */
 #ifndef TK_BACKEND_H
 #define TK_BACKEND_H
 

@@ -39,7 +39,7 @@ int tk_cli_int(const tk_option *opts, int n, const char *name, int *out, tk_erro
 int tk_cli_u64(const tk_option *opts, int n, const char *name, uint64_t *out, tk_error *err);
 int tk_cli_duration(const tk_option *opts, int n, const char *name, tk_duration *out, tk_error *err);
 
-/* The commands (src/cmd_*.c). Each returns the process exit code. */
+/* The commands (cli/cmd_*.c). Each returns the process exit code. */
 int tk_cmd_train(int argc, char **argv);
 int tk_cmd_bench(int argc, char **argv);
 int tk_cmd_models(int argc, char **argv);

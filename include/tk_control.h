@@ -3,7 +3,7 @@
  * weights come from and which random streams it draws from.
  *
  * Adding a control: a tk_control value before TK_CONTROL_COUNT and its row in
- * transfer/control.c with the next unused `id`. The id, not the position,
+ * tickets/control.c with the next unused `id`. The id, not the position,
  * names the control's random streams, so a new control never moves the
  * streams (and so the results) of those that exist. */
 #ifndef TK_CONTROL_H

@@ -42,7 +42,7 @@ static void test_whole_in(void) {
     CHECK(tk_fits_float(3.4e38) && !tk_fits_float(1e100) && !tk_fits_float(-1e39) && !tk_fits_float(NAN));
 }
 
-/* ---- registry and results.csv (transfer/regress.c) */
+/* ---- registry and results.csv (plots/regress.c) */
 
 /* fuzz-findings/registry/uaf-invalid-json.json: the message quoted the freed buffer. */
 static void test_registry_not_json(void) {
@@ -593,7 +593,7 @@ static void test_model_id_and_step(void) {
     free(tkt), free(ckpt), free(dir);
 }
 
-/* ---- the report's mask analysis (transfer/report.c) */
+/* ---- the report's mask analysis (plots/report.c) */
 
 /* fuzz-findings/runfiles/oom-sparsity-total-1e12.bin and ubsan-sparsity-total-1e300.bin. */
 static void test_sparsity_total(void) {
