@@ -28,7 +28,6 @@ typedef enum tk_op_kind {
     TK_OP_DROPOUT,
     TK_OP_COUNT
 } tk_op_kind;
-extern const char *const tk_op_names[TK_OP_COUNT];
 
 typedef enum tk_init_kind {
     TK_INIT_ZERO,
@@ -54,6 +53,7 @@ typedef struct tk_param {
 typedef struct tk_shape {
     int C, H, W;
 } tk_shape;
+static inline size_t tk_shape_size(tk_shape s) { return (size_t)s.C * (size_t)s.H * (size_t)s.W; }
 
 typedef struct tk_op {
     tk_op_kind kind;
@@ -102,6 +102,26 @@ typedef struct tk_model {
     float *bn_save;       /* batch-norm mean/invstd, all batch norms */
     float *sparse_work;   /* each sparse layer's scratch, for `batch` samples, kept from forward to backward */
 } tk_model;
+
+/* ---- the op table (src/ops.c): one row per tk_op_kind. Adding an op: its
+ * layer functions (src/<op>.c, declared in tk_layers.h), a tk_op_kind, its
+ * row, and a tk_add_<op> that builds it (src/model.c). */
+typedef struct tk_op_scratch {
+    size_t work;   /* floats shared by every op in turn (the largest need) */
+    size_t argmax, keep, bn; /* summed: each op gets its own range (tk_op.scratch) */
+} tk_op_scratch;
+
+typedef struct tk_op_def {
+    const char *name;
+    void (*forward)(tk_model *m, const tk_op *op, int B, bool train, tk_rng *dropout_rng);
+    /* ADDS into the input gradients (zeroed by the model first where needed). */
+    void (*backward)(tk_model *m, const tk_op *op, int B);
+    /* Claims its scratch for a batch of B; NULL: needs none. */
+    void (*scratch)(const tk_model *m, tk_op *op, int B, tk_op_scratch *need);
+    /* Multiply-adds per sample; NULL: none worth counting. */
+    double (*macs)(const tk_model *m, const tk_op *op);
+} tk_op_def;
+extern const tk_op_def tk_ops[TK_OP_COUNT];
 
 /* Which kernels the masked layers run on. `dense` multiplies every weight,
  * pruned ones (zero) included; `sparse` reads only the kept weights of a

@@ -11,15 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const tk_op_names[TK_OP_COUNT] = {"linear", "conv2d", "batchnorm", "relu",
-                                              "maxpool", "avgpool", "add", "dropout"};
-_Static_assert(sizeof tk_op_names / sizeof tk_op_names[0] == TK_OP_COUNT, "op name table");
-
 const char *const tk_init_names[TK_INIT_COUNT] = {"zero", "one", "glorot_normal", "kaiming_normal_fan_in",
                                                   "kaiming_normal_fan_out"};
 _Static_assert(sizeof tk_init_names / sizeof tk_init_names[0] == TK_INIT_COUNT, "init name table");
-
-static const float bn_momentum = 0.1f, bn_eps = 1e-5f;
 
 /* Grows an array held in (*items, *count, *cap) by one zeroed element. */
 static void *push(void **items, int *count, int *cap, size_t size) {
@@ -64,8 +58,6 @@ static int add_param(tk_model *m, const char *layer, const char *suffix, tk_op_k
     return m->n_param_tensors - 1;
 }
 
-static size_t features(tk_shape s) { return (size_t)s.C * (size_t)s.H * (size_t)s.W; }
-
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes) {
     tk_model *m = tk_calloc(1, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", name);
@@ -92,7 +84,7 @@ int tk_add_conv(tk_model *m, const char *name, int x, int out_channels, int k, i
 }
 
 int tk_add_linear(tk_model *m, const char *name, int x, int out, bool bias, tk_init_kind init) {
-    int in = (int)features(m->tensors[x]);
+    int in = (int)tk_shape_size(m->tensors[x]);
     tk_op *op = add_op(m, TK_OP_LINEAR, x);
     int wshape[2] = {out, in};
     op->weight = add_param(m, name, "weight", TK_OP_LINEAR, 2, wshape, true, init, in, out);
@@ -132,7 +124,7 @@ int tk_add_avgpool(tk_model *m, int x, int k) {
 }
 
 int tk_add_residual(tk_model *m, int a, int b) {
-    TK_ASSERT(features(m->tensors[a]) == features(m->tensors[b]));
+    TK_ASSERT(tk_shape_size(m->tensors[a]) == tk_shape_size(m->tensors[b]));
     tk_op *op = add_op(m, TK_OP_ADD, a);
     op->in2 = b;
     return op->out = add_tensor(m, m->tensors[a]);
@@ -173,7 +165,7 @@ static void plan_buffers(tk_model *m) {
     for (int t = 1; t < n; t++) {
         if (alias[t] != t) continue;
         m->act_offset[t] = m->act_per_sample;
-        m->act_per_sample += features(m->tensors[t]);
+        m->act_per_sample += tk_shape_size(m->tensors[t]);
     }
     for (int t = 1; t < n; t++) m->act_offset[t] = m->act_offset[alias[t]];
     /* A gradient lives from the backward of its last reader (the caller
@@ -191,14 +183,14 @@ static void plan_buffers(tk_model *m) {
     for (int step = 0; step <= m->n_ops; step++)
         for (int t = 1; t < n; t++) {
             if (start[t] != (size_t)step) continue;
-            size_t size = features(m->tensors[t]), at = 0;
+            size_t size = tk_shape_size(m->tensors[t]), at = 0;
             for (bool moved = true; moved;) {
                 moved = false;
                 for (int j = 0; j < n_placed; j++) {
                     int u = placed[j];
                     if (overlaps(start[t], end[t], start[u], end[u]) &&
-                        overlaps(at, at + size, m->grad_offset[u], m->grad_offset[u] + features(m->tensors[u])))
-                        at = m->grad_offset[u] + features(m->tensors[u]), moved = true;
+                        overlaps(at, at + size, m->grad_offset[u], m->grad_offset[u] + tk_shape_size(m->tensors[u])))
+                        at = m->grad_offset[u] + tk_shape_size(m->tensors[u]), moved = true;
                 }
             }
             m->grad_offset[t] = at;
@@ -215,12 +207,12 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
             return tk_fail(err,
                            "model %s: input %dx%dx%d is too small: layer %d (%s) would have an empty output; "
                            "use a larger input (e.g. resize the data) or a shallower model",
-                           m->name, m->input.C, m->input.H, m->input.W, i, tk_op_names[m->ops[i].kind]);
+                           m->name, m->input.C, m->input.H, m->input.W, i, tk_ops[m->ops[i].kind].name);
     }
     m->output = output;
-    if (features(m->tensors[output]) != (size_t)m->classes)
+    if (tk_shape_size(m->tensors[output]) != (size_t)m->classes)
         return tk_fail(err, "model %s: the output has %zu values, expected %d classes", m->name,
-                       features(m->tensors[output]), m->classes);
+                       tk_shape_size(m->tensors[output]), m->classes);
     for (int i = m->n_ops - 1; i >= 0; i--)
         if (m->ops[i].kind == TK_OP_LINEAR) {
             m->params[m->ops[i].weight].is_output = true;
@@ -330,25 +322,13 @@ void tk_model_free(tk_model *m) {
     free(m);
 }
 
-static float *P(const tk_model *m, int index) { return index < 0 ? NULL : m->param + m->params[index].offset; }
-static float *G(const tk_model *m, int index) { return index < 0 ? NULL : m->grad + m->params[index].offset; }
-
-static tk_conv2d_shape conv_shape(const tk_model *m, const tk_op *op, int B) {
-    tk_shape in = m->tensors[op->in], out = m->tensors[op->out];
-    tk_conv2d_shape s = {.B = B, .C = in.C, .H = in.H, .W = in.W, .K = out.C, .R = op->k, .S = op->k,
-                         .stride = op->stride, .pad = op->pad};
-    int ok = tk_conv2d_shape_init(&s);
-    TK_ASSERT(ok == 0 && s.P == out.H && s.Q == out.W);
-    return s;
-}
-
 void tk_model_set_batch(tk_model *m, int B) {
     if (B <= m->batch) return;
     free_batch_buffers(m);
     m->batch = B;
     m->act = tk_calloc((size_t)m->n_tensors, sizeof(float *));
     m->dact = tk_calloc((size_t)m->n_tensors, sizeof(float *));
-    size_t work = 0, argmax = 0, keep = 0, bn = 0;
+    tk_op_scratch need = {0};
     /* Tensor 0 (the input) is the caller's buffer; its gradient is never needed. */
     m->act_arena = tk_alloc_aligned(m->act_per_sample * (size_t)B * sizeof(float));
     m->dact_arena = tk_alloc_aligned(m->grad_per_sample * (size_t)B * sizeof(float));
@@ -356,87 +336,27 @@ void tk_model_set_batch(tk_model *m, int B) {
         m->act[t] = m->act_arena + m->act_offset[t] * (size_t)B;
         m->dact[t] = m->dact_arena + m->grad_offset[t] * (size_t)B;
     }
-    for (int i = 0; i < m->n_ops; i++) {
-        tk_op *op = &m->ops[i];
-        size_t out = features(m->tensors[op->out]);
-        switch (op->kind) {
-        case TK_OP_CONV2D: {
-            tk_conv2d_shape s = conv_shape(m, op, B);
-            size_t w = tk_conv2d_workspace(&s);
-            if (w > work) work = w;
-            break;
-        }
-        case TK_OP_MAXPOOL: op->scratch = argmax, argmax += out * (size_t)B; break;
-        case TK_OP_DROPOUT: op->scratch = keep, keep += out * (size_t)B; break;
-        case TK_OP_BATCHNORM: op->scratch = bn, bn += 2 * (size_t)m->tensors[op->out].C; break;
-        default: break;
-        }
-    }
-    m->work = tk_alloc_aligned((work ? work : 1) * sizeof(float));
-    m->argmax = tk_alloc_aligned((argmax ? argmax : 1) * sizeof(int32_t));
-    m->keep = tk_alloc_aligned(keep ? keep : 1);
-    m->bn_save = tk_alloc_aligned((bn ? bn : 1) * sizeof(float));
+    for (int i = 0; i < m->n_ops; i++)
+        if (tk_ops[m->ops[i].kind].scratch) tk_ops[m->ops[i].kind].scratch(m, &m->ops[i], B, &need);
+    m->work = tk_alloc_aligned((need.work ? need.work : 1) * sizeof(float));
+    m->argmax = tk_alloc_aligned((need.argmax ? need.argmax : 1) * sizeof(int32_t));
+    m->keep = tk_alloc_aligned(need.keep ? need.keep : 1);
+    m->bn_save = tk_alloc_aligned((need.bn ? need.bn : 1) * sizeof(float));
     size_sparse_work(m);
 }
 
 const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng) {
     TK_ASSERT(B > 0 && B <= m->batch);
     m->act[0] = (float *)x; /* read only: no op writes to tensor 0 */
-    for (int i = 0; i < m->n_ops; i++) {
-        const tk_op *op = &m->ops[i];
-        const float *in = m->act[op->in];
-        float *out = m->act[op->out];
-        tk_shape s = m->tensors[op->in];
-        size_t n_out = features(m->tensors[op->out]) * (size_t)B;
-        switch (op->kind) {
-        case TK_OP_LINEAR:
-            if (op->sparse)
-                tk_sparse_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, op->sparse,
-                                         m->sparse_work + op->sparse_work);
-            else
-                tk_linear_forward(out, in, P(m, op->weight), P(m, op->bias), B, (int)features(s),
-                                  m->tensors[op->out].C);
-            break;
-        case TK_OP_CONV2D: {
-            tk_conv2d_shape cs = conv_shape(m, op, B);
-            tk_conv2d_forward(out, in, P(m, op->weight), P(m, op->bias), &cs, m->work);
-            break;
-        }
-        case TK_OP_BATCHNORM:
-            if (train) {
-                float *save = m->bn_save + op->scratch;
-                tk_batchnorm_forward_train(out, save, save + s.C, m->state + op->run_mean, m->state + op->run_var,
-                                           in, P(m, op->weight), P(m, op->bias), B, s.C, s.H * s.W, bn_momentum,
-                                           bn_eps);
-            } else {
-                tk_batchnorm_forward_eval(out, in, P(m, op->weight), P(m, op->bias), m->state + op->run_mean,
-                                          m->state + op->run_var, B, s.C, s.H * s.W, bn_eps);
-            }
-            break;
-        case TK_OP_RELU: tk_relu_forward(out, in, n_out); break;
-        case TK_OP_MAXPOOL:
-            tk_maxpool_forward(out, m->argmax + op->scratch, in, B, s.C, s.H, s.W, op->k, op->stride);
-            break;
-        case TK_OP_AVGPOOL: tk_avgpool_forward(out, in, B, s.C, s.H, s.W, op->k); break;
-        case TK_OP_ADD: tk_add_forward(out, in, m->act[op->in2], n_out); break;
-        case TK_OP_DROPOUT:
-            if (train && op->p > 0) {
-                TK_ASSERT(dropout_rng);
-                tk_dropout_forward(out, m->keep + op->scratch, in, n_out, op->p, dropout_rng);
-            } else {
-                memcpy(out, in, n_out * sizeof(float));
-            }
-            break;
-        case TK_OP_COUNT: TK_ASSERT(0);
-        }
-    }
+    for (int i = 0; i < m->n_ops; i++) tk_ops[m->ops[i].kind].forward(m, &m->ops[i], B, train, dropout_rng);
     return m->act[m->output];
 }
 
 float *tk_model_output_grad(tk_model *m) { return m->dact[m->output]; }
 
 static void zero_grad_if_first(tk_model *m, int t, int op, int B) {
-    if (t > 0 && m->grad_first_op[t] == op) memset(m->dact[t], 0, features(m->tensors[t]) * (size_t)B * sizeof(float));
+    if (t > 0 && m->grad_first_op[t] == op)
+        memset(m->dact[t], 0, tk_shape_size(m->tensors[t]) * (size_t)B * sizeof(float));
 }
 
 void tk_model_backward(tk_model *m, int B) {
@@ -444,42 +364,7 @@ void tk_model_backward(tk_model *m, int B) {
         const tk_op *op = &m->ops[i];
         zero_grad_if_first(m, op->in, i, B);
         if (op->in2 >= 0) zero_grad_if_first(m, op->in2, i, B);
-        const float *in = m->act[op->in], *out = m->act[op->out], *dy = m->dact[op->out];
-        float *dx = m->dact[op->in]; /* NULL for the model input */
-        tk_shape s = m->tensors[op->in];
-        size_t n_out = features(m->tensors[op->out]) * (size_t)B;
-        switch (op->kind) {
-        case TK_OP_LINEAR:
-            if (op->sparse)
-                tk_sparse_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
-                                          op->sparse, m->sparse_work + op->sparse_work);
-            else
-                tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
-                                   (int)features(s), m->tensors[op->out].C);
-            break;
-        case TK_OP_CONV2D: {
-            tk_conv2d_shape cs = conv_shape(m, op, B);
-            tk_conv2d_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), &cs, m->work);
-            break;
-        }
-        case TK_OP_BATCHNORM: {
-            const float *save = m->bn_save + op->scratch;
-            tk_batchnorm_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), save,
-                                  save + s.C, B, s.C, s.H * s.W);
-            break;
-        }
-        case TK_OP_RELU: tk_relu_backward(dx, dy, out, n_out); break;
-        case TK_OP_MAXPOOL:
-            tk_maxpool_backward(dx, dy, m->argmax + op->scratch, B, s.C, s.H, s.W, op->k, op->stride);
-            break;
-        case TK_OP_AVGPOOL: tk_avgpool_backward(dx, dy, B, s.C, s.H, s.W, op->k); break;
-        case TK_OP_ADD: tk_add_backward(dx, m->dact[op->in2], dy, n_out); break;
-        case TK_OP_DROPOUT:
-            if (op->p > 0) tk_dropout_backward(dx, dy, m->keep + op->scratch, n_out, op->p);
-            else if (dx) tk_add_backward(dx, NULL, dy, n_out);
-            break;
-        case TK_OP_COUNT: TK_ASSERT(0);
-        }
+        tk_ops[op->kind].backward(m, op, B);
     }
 }
 
@@ -495,13 +380,8 @@ void tk_model_mask_grad(tk_model *m) {
 
 double tk_model_flops(const tk_model *m) {
     double flops = 0;
-    for (int i = 0; i < m->n_ops; i++) {
-        const tk_op *op = &m->ops[i];
-        if (op->kind != TK_OP_LINEAR && op->kind != TK_OP_CONV2D) continue;
-        double macs = (double)m->params[op->weight].count;
-        if (op->kind == TK_OP_CONV2D) macs *= (double)m->tensors[op->out].H * m->tensors[op->out].W;
-        flops += 2 * macs;
-    }
+    for (int i = 0; i < m->n_ops; i++)
+        if (tk_ops[m->ops[i].kind].macs) flops += 2 * tk_ops[m->ops[i].kind].macs(m, &m->ops[i]);
     return flops;
 }
 

@@ -1,0 +1,194 @@
+/* ops.c - the op table: for each kind of op, how it runs forward and
+ * backward on the model's buffers, the scratch it needs for a batch, and
+ * its multiply-adds. The layers themselves (src/<layer>.c) are plain
+ * functions over float* with explicit shapes; a row here binds one to the
+ * model's tensors and parameters. */
+#include "tk_model.h"
+#include "tk_sparse.h"
+
+#include <string.h>
+
+static const float bn_momentum = 0.1f, bn_eps = 1e-5f;
+
+static float *P(const tk_model *m, int index) { return index < 0 ? NULL : m->param + m->params[index].offset; }
+static float *G(const tk_model *m, int index) { return index < 0 ? NULL : m->grad + m->params[index].offset; }
+static size_t out_size(const tk_model *m, const tk_op *op, int B) {
+    return tk_shape_size(m->tensors[op->out]) * (size_t)B;
+}
+
+static tk_conv2d_shape conv_shape(const tk_model *m, const tk_op *op, int B) {
+    tk_shape in = m->tensors[op->in], out = m->tensors[op->out];
+    tk_conv2d_shape s = {.B = B, .C = in.C, .H = in.H, .W = in.W, .K = out.C, .R = op->k, .S = op->k,
+                         .stride = op->stride, .pad = op->pad};
+    int ok = tk_conv2d_shape_init(&s);
+    TK_ASSERT(ok == 0 && s.P == out.H && s.Q == out.W);
+    return s;
+}
+
+/* ---- linear */
+
+static void linear_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    const float *in = m->act[op->in];
+    if (op->sparse)
+        tk_sparse_linear_forward(m->act[op->out], in, P(m, op->weight), P(m, op->bias), B, op->sparse,
+                                 m->sparse_work + op->sparse_work);
+    else
+        tk_linear_forward(m->act[op->out], in, P(m, op->weight), P(m, op->bias), B,
+                          (int)tk_shape_size(m->tensors[op->in]), m->tensors[op->out].C);
+}
+
+static void linear_backward(tk_model *m, const tk_op *op, int B) {
+    float *dx = m->dact[op->in];
+    const float *in = m->act[op->in], *dy = m->dact[op->out];
+    if (op->sparse)
+        tk_sparse_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B, op->sparse,
+                                  m->sparse_work + op->sparse_work);
+    else
+        tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
+                           (int)tk_shape_size(m->tensors[op->in]), m->tensors[op->out].C);
+}
+
+static double weight_macs(const tk_model *m, const tk_op *op) { return (double)m->params[op->weight].count; }
+
+/* ---- conv2d */
+
+static void conv_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    tk_conv2d_shape cs = conv_shape(m, op, B);
+    tk_conv2d_forward(m->act[op->out], m->act[op->in], P(m, op->weight), P(m, op->bias), &cs, m->work);
+}
+
+static void conv_backward(tk_model *m, const tk_op *op, int B) {
+    tk_conv2d_shape cs = conv_shape(m, op, B);
+    tk_conv2d_backward(m->dact[op->in], G(m, op->weight), G(m, op->bias), m->dact[op->out], m->act[op->in],
+                       P(m, op->weight), &cs, m->work);
+}
+
+static void conv_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need) {
+    tk_conv2d_shape s = conv_shape(m, op, B);
+    size_t w = tk_conv2d_workspace(&s);
+    if (w > need->work) need->work = w;
+}
+
+static double conv_macs(const tk_model *m, const tk_op *op) {
+    return weight_macs(m, op) * (double)m->tensors[op->out].H * m->tensors[op->out].W;
+}
+
+/* ---- batchnorm */
+
+static void bn_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)rng;
+    tk_shape s = m->tensors[op->in];
+    const float *in = m->act[op->in];
+    float *out = m->act[op->out];
+    if (train) {
+        float *save = m->bn_save + op->scratch;
+        tk_batchnorm_forward_train(out, save, save + s.C, m->state + op->run_mean, m->state + op->run_var, in,
+                                   P(m, op->weight), P(m, op->bias), B, s.C, s.H * s.W, bn_momentum, bn_eps);
+    } else {
+        tk_batchnorm_forward_eval(out, in, P(m, op->weight), P(m, op->bias), m->state + op->run_mean,
+                                  m->state + op->run_var, B, s.C, s.H * s.W, bn_eps);
+    }
+}
+
+static void bn_backward(tk_model *m, const tk_op *op, int B) {
+    tk_shape s = m->tensors[op->in];
+    const float *save = m->bn_save + op->scratch;
+    tk_batchnorm_backward(m->dact[op->in], G(m, op->weight), G(m, op->bias), m->dact[op->out], m->act[op->in],
+                          P(m, op->weight), save, save + s.C, B, s.C, s.H * s.W);
+}
+
+static void bn_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need) {
+    (void)B;
+    op->scratch = need->bn, need->bn += 2 * (size_t)m->tensors[op->out].C;
+}
+
+/* ---- relu */
+
+static void relu_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    tk_relu_forward(m->act[op->out], m->act[op->in], out_size(m, op, B));
+}
+
+static void relu_backward(tk_model *m, const tk_op *op, int B) {
+    tk_relu_backward(m->dact[op->in], m->dact[op->out], m->act[op->out], out_size(m, op, B));
+}
+
+/* ---- maxpool */
+
+static void maxpool_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    tk_shape s = m->tensors[op->in];
+    tk_maxpool_forward(m->act[op->out], m->argmax + op->scratch, m->act[op->in], B, s.C, s.H, s.W, op->k,
+                       op->stride);
+}
+
+static void maxpool_backward(tk_model *m, const tk_op *op, int B) {
+    tk_shape s = m->tensors[op->in];
+    tk_maxpool_backward(m->dact[op->in], m->dact[op->out], m->argmax + op->scratch, B, s.C, s.H, s.W, op->k,
+                        op->stride);
+}
+
+static void maxpool_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need) {
+    op->scratch = need->argmax, need->argmax += out_size(m, op, B);
+}
+
+/* ---- avgpool */
+
+static void avgpool_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    tk_shape s = m->tensors[op->in];
+    tk_avgpool_forward(m->act[op->out], m->act[op->in], B, s.C, s.H, s.W, op->k);
+}
+
+static void avgpool_backward(tk_model *m, const tk_op *op, int B) {
+    tk_shape s = m->tensors[op->in];
+    tk_avgpool_backward(m->dact[op->in], m->dact[op->out], B, s.C, s.H, s.W, op->k);
+}
+
+/* ---- add (the residual join) */
+
+static void add_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    (void)train, (void)rng;
+    tk_add_forward(m->act[op->out], m->act[op->in], m->act[op->in2], out_size(m, op, B));
+}
+
+static void add_backward(tk_model *m, const tk_op *op, int B) {
+    tk_add_backward(m->dact[op->in], m->dact[op->in2], m->dact[op->out], out_size(m, op, B));
+}
+
+/* ---- dropout */
+
+static void dropout_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
+    size_t n = out_size(m, op, B);
+    if (train && op->p > 0) {
+        TK_ASSERT(rng);
+        tk_dropout_forward(m->act[op->out], m->keep + op->scratch, m->act[op->in], n, op->p, rng);
+    } else {
+        memcpy(m->act[op->out], m->act[op->in], n * sizeof(float));
+    }
+}
+
+static void dropout_backward(tk_model *m, const tk_op *op, int B) {
+    float *dx = m->dact[op->in];
+    size_t n = out_size(m, op, B);
+    if (op->p > 0) tk_dropout_backward(dx, m->dact[op->out], m->keep + op->scratch, n, op->p);
+    else if (dx) tk_add_backward(dx, NULL, m->dact[op->out], n);
+}
+
+static void dropout_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need) {
+    op->scratch = need->keep, need->keep += out_size(m, op, B);
+}
+
+const tk_op_def tk_ops[TK_OP_COUNT] = {
+    [TK_OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, weight_macs},
+    [TK_OP_CONV2D] = {"conv2d", conv_forward, conv_backward, conv_scratch, conv_macs},
+    [TK_OP_BATCHNORM] = {"batchnorm", bn_forward, bn_backward, bn_scratch, NULL},
+    [TK_OP_RELU] = {"relu", relu_forward, relu_backward, NULL, NULL},
+    [TK_OP_MAXPOOL] = {"maxpool", maxpool_forward, maxpool_backward, maxpool_scratch, NULL},
+    [TK_OP_AVGPOOL] = {"avgpool", avgpool_forward, avgpool_backward, NULL, NULL},
+    [TK_OP_ADD] = {"add", add_forward, add_backward, NULL, NULL},
+    [TK_OP_DROPOUT] = {"dropout", dropout_forward, dropout_backward, dropout_scratch, NULL},
+};
+_Static_assert(sizeof tk_ops / sizeof tk_ops[0] == TK_OP_COUNT, "one row per op");
