@@ -62,6 +62,15 @@ void *tk_malloc_at(size_t n, const char *file, int line) {
     return p;
 }
 
+void *tk_realloc_at(void *p, size_t n, const char *file, int line) {
+    void *grown = realloc(p, n ? n : 1);
+    if (!grown) {
+        fprintf(stderr, "ticket: out of memory growing an array to %zu bytes at %s:%d\n", n, file, line);
+        abort();
+    }
+    return grown;
+}
+
 void *tk_calloc_at(size_t n, size_t size, const char *file, int line) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) {

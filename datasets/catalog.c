@@ -461,8 +461,7 @@ int tk_catalog_load_dir(const char *dir, tk_catalog *out, tk_error *err) {
         if (len <= 5 || strcmp(de->d_name + len - 5, ".json") || de->d_name[0] == '.') continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
-            char **grown = realloc(files, sizeof *files * (size_t)cap);
-            TK_ASSERT(grown);
+            char **grown = tk_realloc(files, sizeof *files * (size_t)cap);
             files = grown;
         }
         files[n] = strdup(de->d_name);

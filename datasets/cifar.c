@@ -359,8 +359,7 @@ static int cifar_load(const cifar_layout *L, const char *path, tk_split split, c
         if (k == 1) {
             /* The first batch's buffer becomes the output, so the 150 MB of
              * CIFAR-10's train split is copied once, not twice. */
-            uint8_t *grown = realloc(p->bytes, total * PIXELS);
-            TK_ASSERT(grown);
+            uint8_t *grown = tk_realloc(p->bytes, total * PIXELS);
             out->images = grown;
             p->bytes = NULL;
         } else {

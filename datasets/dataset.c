@@ -219,8 +219,7 @@ int tk_dataset_open_with(const char *name, tk_split split, const tk_load_options
     if (keep) {
         pthread_mutex_lock(&kept_lock);
         if (!find_kept(name, split)) {
-            kept = realloc(kept, (size_t)(n_kept + 1) * sizeof *kept);
-            TK_ASSERT(kept);
+            kept = tk_realloc(kept, (size_t)(n_kept + 1) * sizeof *kept);
             kept_split *k = &kept[n_kept++];
             snprintf(k->name, sizeof k->name, "%s", name);
             k->split = split;

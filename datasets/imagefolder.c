@@ -149,8 +149,7 @@ typedef struct listing {
 static void listing_add(listing *l, const char *name, bool dir) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 1024;
-        l->e = realloc(l->e, sizeof *l->e * l->cap);
-        TK_ASSERT(l->e);
+        l->e = tk_realloc(l->e, sizeof *l->e * l->cap);
     }
     l->e[l->n].name = strdup(name);
     TK_ASSERT(l->e[l->n].name);
@@ -291,8 +290,7 @@ static int cmp_ref(const void *a, const void *b) {
 }
 
 static void class_add(class_set *cs, const char *id, size_t len) {
-    cs->ids = realloc(cs->ids, sizeof(char *) * (size_t)(cs->n + 1));
-    TK_ASSERT(cs->ids);
+    cs->ids = tk_realloc(cs->ids, sizeof(char *) * (size_t)(cs->n + 1));
     cs->ids[cs->n] = strndup(id, len);
     TK_ASSERT(cs->ids[cs->n]);
     cs->n++;
@@ -377,9 +375,8 @@ typedef struct plan {
 static void plan_add(plan *p, const char *key, int32_t label) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 1024;
-        p->keys = realloc(p->keys, sizeof(char *) * p->cap);
-        p->labels = realloc(p->labels, sizeof(int32_t) * p->cap);
-        TK_ASSERT(p->keys && p->labels);
+        p->keys = tk_realloc(p->keys, sizeof(char *) * p->cap);
+        p->labels = tk_realloc(p->labels, sizeof(int32_t) * p->cap);
     }
     p->keys[p->n] = strdup(key);
     TK_ASSERT(p->keys[p->n]);

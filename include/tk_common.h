@@ -44,6 +44,10 @@ void *tk_malloc_at(size_t n, const char *file, int line);
 void *tk_calloc_at(size_t n, size_t size, const char *file, int line);
 #define tk_malloc(n) tk_malloc_at((n), __FILE__, __LINE__)
 #define tk_calloc(n, s) tk_calloc_at((n), (s), __FILE__, __LINE__)
+/* realloc that says "out of memory" and stops, as tk_malloc does: for arrays
+ * that grow while a file is read or a table is built. */
+void *tk_realloc_at(void *p, size_t n, const char *file, int line);
+#define tk_realloc(p, n) tk_realloc_at((p), (n), __FILE__, __LINE__)
 /* 64-byte aligned, zeroed; release with free(). For arenas fed to BLAS. */
 void *tk_alloc_aligned_at(size_t n, const char *file, int line);
 #define tk_alloc_aligned(n) tk_alloc_aligned_at((n), __FILE__, __LINE__)

@@ -506,8 +506,7 @@ static bool read_curve(const char *run_dir, point **pts, int *n, int *cap) {
         if (cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, TK_WHOLE_MAX) && cJSON_IsNumber(acc)) {
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 64;
-                point *grown = realloc(*pts, sizeof *grown * (size_t)*cap);
-                TK_ASSERT(grown);
+                point *grown = tk_realloc(*pts, sizeof *grown * (size_t)*cap);
                 *pts = grown;
             }
             (*pts)[(*n)++] = (point){(int64_t)it->valuedouble, acc->valuedouble};

@@ -221,8 +221,7 @@ static int load_entries(tk_regress_registry *reg, const cJSON *root, const char 
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
     if (!cJSON_IsArray(entries)) return tk_fail(err, "%s: missing \"entries\" (an array)", path);
     int count = cJSON_GetArraySize(entries);
-    tk_regress_entry *grown = realloc(reg->entries, sizeof *grown * (size_t)(reg->n + count + 1));
-    TK_ASSERT(grown);
+    tk_regress_entry *grown = tk_realloc(reg->entries, sizeof *grown * (size_t)(reg->n + count + 1));
     reg->entries = grown;
     tk_regress_entry *base = reg->entries + reg->n;
     int i = 0;
@@ -472,8 +471,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
         }
         if (res->n == cap) {
             cap = cap ? cap * 2 : 64;
-            res->rows = realloc(res->rows, sizeof *res->rows * (size_t)cap);
-            TK_ASSERT(res->rows);
+            res->rows = tk_realloc(res->rows, sizeof *res->rows * (size_t)cap);
         }
         rc = parse_row(f, &res->rows[res->n], path, line_no, err);
         if (!rc) read_provenance(f, prov_column, &res->rows[res->n++].prov);

@@ -158,8 +158,7 @@ static int find_key(const tk_report_key *keys, int n, const char *dataset, const
 static int add_key(tk_report_key **keys, int *n, const char *dataset, const char *optimizer) {
     int i = find_key(*keys, *n, dataset, optimizer);
     if (i >= 0) return i;
-    tk_report_key *grown = realloc(*keys, sizeof **keys * (size_t)(*n + 1));
-    TK_ASSERT(grown);
+    tk_report_key *grown = tk_realloc(*keys, sizeof **keys * (size_t)(*n + 1));
     *keys = grown;
     snprintf(grown[*n].dataset, sizeof grown[*n].dataset, "%s", dataset);
     snprintf(grown[*n].optimizer, sizeof grown[*n].optimizer, "%s", optimizer);
@@ -222,8 +221,7 @@ static int cmp_int(const void *a, const void *b) {
 static void add_level(int **set, int *n, int v) {
     for (int i = 0; i < *n; i++)
         if ((*set)[i] == v) return;
-    int *grown = realloc(*set, sizeof(int) * (size_t)(*n + 1));
-    TK_ASSERT(grown);
+    int *grown = tk_realloc(*set, sizeof(int) * (size_t)(*n + 1));
     *set = grown;
     grown[(*n)++] = v;
     qsort(grown, (size_t)*n, sizeof(int), cmp_int);
@@ -242,8 +240,7 @@ static void build_target(tk_report *r, tk_report_target *t) {
         bool known = false;
         for (int s = 0; s < t->n_series && !known; s++) known = group_in_series(G, &t->series[s]);
         if (known) continue;
-        tk_report_series *grown = realloc(t->series, sizeof *grown * (size_t)(t->n_series + 1));
-        TK_ASSERT(grown);
+        tk_report_series *grown = tk_realloc(t->series, sizeof *grown * (size_t)(t->n_series + 1));
         t->series = grown;
         tk_report_series *s = &grown[t->n_series++];
         memset(s, 0, sizeof *s);
@@ -458,8 +455,7 @@ static int analyze_masks(tk_report *r, tk_error *err) {
         add_level(&r->mask_level, &r->n_mask_levels, m->level);
         for (int l = 0; l < info[i].n_layers; l++) {
             if (layer_index(r, info[i].layers[l].name) >= 0) continue;
-            char(*grown)[64] = realloc(r->layers, sizeof *r->layers * (size_t)(r->n_layers + 1));
-            TK_ASSERT(grown);
+            char(*grown)[64] = tk_realloc(r->layers, sizeof *r->layers * (size_t)(r->n_layers + 1));
             r->layers = grown;
             snprintf(grown[r->n_layers++], 64, "%s", info[i].layers[l].name);
         }
@@ -521,8 +517,7 @@ static int analyze_masks(tk_report *r, tk_error *err) {
                 if (sa == sb && a->seed == b->seed) continue; /* the same ticket twice */
                 tk_report_pair pair = {.level = level, .a = i, .b = j};
                 if (!compare_masks(&info[i], bits[i], &info[j], bits[j], &pair.jaccard, &pair.chance)) continue;
-                tk_report_pair *grown = realloc(r->pairs, sizeof *grown * (size_t)(r->n_pairs + 1));
-                TK_ASSERT(grown);
+                tk_report_pair *grown = tk_realloc(r->pairs, sizeof *grown * (size_t)(r->n_pairs + 1));
                 r->pairs = grown;
                 grown[r->n_pairs++] = pair;
                 tk_report_overlap *o1 = &r->overlap[(lv * S + sa) * S + sb], *o2 = &r->overlap[(lv * S + sb) * S + sa];

@@ -19,8 +19,7 @@ _Static_assert(sizeof tk_init_names / sizeof tk_init_names[0] == TK_INIT_COUNT, 
 static void *push(void **items, int *count, int *cap, size_t size) {
     if (*count == *cap) {
         *cap = *cap ? *cap * 2 : 16;
-        void *grown = realloc(*items, (size_t)*cap * size);
-        TK_ASSERT(grown);
+        void *grown = tk_realloc(*items, (size_t)*cap * size);
         *items = grown;
     }
     void *slot = (char *)*items + (size_t)(*count)++ * size;

@@ -58,8 +58,7 @@ static tk_find_config find_config(const tk_study *s, const tk_study_side *side, 
 static job *add_job(study_graph *g) {
     if (g->n == g->cap) {
         g->cap = g->cap ? 2 * g->cap : 64;
-        g->jobs = realloc(g->jobs, (size_t)g->cap * sizeof(job));
-        TK_ASSERT(g->jobs);
+        g->jobs = tk_realloc(g->jobs, (size_t)g->cap * sizeof(job));
     }
     job *j = &g->jobs[g->n++];
     memset(j, 0, sizeof *j);
