@@ -15,6 +15,7 @@
 
 #include "tk_common.h"
 #include "tk_layers.h"
+#include "tk_optim.h"
 #include "tk_rng.h"
 
 typedef enum tk_op_kind {
@@ -37,7 +38,9 @@ typedef enum tk_init_kind {
     TK_INIT_KAIMING_NORMAL_FAN_OUT, /* N(0, 2/fan_out) */
     TK_INIT_COUNT
 } tk_init_kind;
-extern const char *const tk_init_names[TK_INIT_COUNT];
+/* Name tables are declared without their size, so that the _Static_assert
+ * beside each definition counts the names actually written there. */
+extern const char *const tk_init_names[]; /* [TK_INIT_COUNT] */
 
 typedef struct tk_param {
     char name[64];      /* PyTorch-style, e.g. "blocks.0.conv1.weight" */
@@ -103,9 +106,10 @@ typedef struct tk_model {
     float *sparse_work;   /* each sparse layer's scratch, for `batch` samples, kept from forward to backward */
 } tk_model;
 
-/* ---- the op table (src/ops.c): one row per tk_op_kind. Adding an op: its
- * layer functions (src/<op>.c, declared in tk_layers.h), a tk_op_kind, its
- * row, and a tk_add_<op> that builds it (src/model.c). */
+/* ---- the op table (src/ops.c): one row per tk_op_kind; the model decides
+ * nothing by kind that a row can say. Adding an op: its layer functions
+ * (src/<op>.c, declared in tk_layers.h), a tk_op_kind, its row, and a
+ * tk_add_<op> that builds it (src/model.c). */
 typedef struct tk_op_scratch {
     size_t work;   /* floats shared by every op in turn (the largest need) */
     size_t argmax, keep, bn; /* summed: each op gets its own range (tk_op.scratch) */
@@ -120,8 +124,17 @@ typedef struct tk_op_def {
     void (*scratch)(const tk_model *m, tk_op *op, int B, tk_op_scratch *need);
     /* Multiply-adds per sample; NULL: none worth counting. */
     double (*macs)(const tk_model *m, const tk_op *op);
+    /* Sets its part of m->state to the untrained values; NULL: it has none. */
+    void (*reset_state)(tk_model *m, const tk_op *op);
+    /* Its output may take its input's buffer when nothing else reads that
+     * input: forward reads each input value only before writing the output
+     * value at the same place, and backward does not read the input. */
+    bool in_place;
+    /* Its backward reads its own output, which an in-place op after it would
+     * overwrite. */
+    bool backward_reads_output;
 } tk_op_def;
-extern const tk_op_def tk_ops[TK_OP_COUNT];
+extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 
 /* Which kernels the masked layers run on. `dense` multiplies every weight,
  * pruned ones (zero) included; `sparse` reads only the kept weights of a
@@ -130,7 +143,7 @@ extern const tk_op_def tk_ops[TK_OP_COUNT];
  * README: ticket bench --density). Both keep the masking contract and agree
  * within float32 rounding; each gives the same bits run after run. */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
-extern const char *const tk_kernels_names[TK_KERNELS_COUNT];
+extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
 #define TK_SPARSE_AUTO_DENSITY 0.1
 
 /* ---- building (used by registry entries) */
@@ -158,16 +171,27 @@ typedef struct tk_model_config {
     float width;      /* channel/width multiplier; 1 = the published network */
 } tk_model_config;
 
+/* The training a model gets unless told otherwise (tk_train_defaults). */
+typedef struct tk_model_defaults {
+    tk_optim_kind optim;
+    float lr, weight_decay;
+    int batch, epochs;
+} tk_model_defaults;
+
 typedef struct tk_model_entry {
     const char *name;
     const char *description;
     tk_shape default_input;
     /* Adds the layers; returns the logits tensor id. */
     int (*build)(tk_model *m, float width);
+    tk_model_defaults defaults;
 } tk_model_entry;
 
 const tk_model_entry *tk_model_registry(int *count);
+/* NULL when no entry has this name. */
 const tk_model_entry *tk_model_find(const char *name);
+/* The same, with a "did you mean" error when there is none. */
+const tk_model_entry *tk_model_lookup(const char *name, tk_error *err);
 /* The most classes a model may have (a dataset's limit too: TK_MAX_CLASSES). */
 #define TK_MODEL_MAX_CLASSES (1 << 20)
 /* Builds a registry model; unknown names get a "did you mean" error. */

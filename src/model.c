@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const tk_init_names[TK_INIT_COUNT] = {"zero", "one", "glorot_normal", "kaiming_normal_fan_in",
-                                                  "kaiming_normal_fan_out"};
-_Static_assert(sizeof tk_init_names / sizeof tk_init_names[0] == TK_INIT_COUNT, "init name table");
+const char *const tk_init_names[] = {"zero", "one", "glorot_normal", "kaiming_normal_fan_in",
+                                     "kaiming_normal_fan_out"};
+_Static_assert(TK_ARRAY_LEN(tk_init_names) == TK_INIT_COUNT, "one name per init kind");
 
 /* Grows an array held in (*items, *count, *cap) by one zeroed element. */
 static void *push(void **items, int *count, int *cap, size_t size) {
@@ -149,12 +149,12 @@ static void plan_buffers(tk_model *m) {
         consumers[op->in]++, last_use[op->in] = i;
         if (op->in2 >= 0) consumers[op->in2]++, last_use[op->in2] = i;
     }
-    /* In place when nothing else reads the ReLU's input and its producer's
-     * backward does not read its own output (only ReLU's does). */
+    /* In place when nothing else reads the op's input, which is not the
+     * caller's, and the input's producer does not need it for its backward. */
     for (int i = 0; i < m->n_ops; i++) {
         const tk_op *op = &m->ops[i];
-        if (op->kind == TK_OP_RELU && op->in != 0 && consumers[op->in] == 1 &&
-            m->ops[producer[op->in]].kind != TK_OP_RELU)
+        if (tk_ops[op->kind].in_place && op->in != 0 && consumers[op->in] == 1 &&
+            !tk_ops[m->ops[producer[op->in]].kind].backward_reads_output)
             alias[op->out] = alias[op->in];
     }
     m->act_offset = tk_calloc((size_t)n, sizeof(size_t));
@@ -238,7 +238,7 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
     return 0;
 }
 
-const char *const tk_kernels_names[TK_KERNELS_COUNT] = {"auto", "dense", "sparse"};
+const char *const tk_kernels_names[] = {"auto", "dense", "sparse"};
 _Static_assert(TK_ARRAY_LEN(tk_kernels_names) == TK_KERNELS_COUNT, "one name per kernel choice");
 
 /* Sizes m->sparse_work for the sparse layers at m->batch samples: a region
@@ -408,11 +408,7 @@ void tk_model_init(tk_model *m, tk_rng *rng) {
         float std = (float)sqrt(var);
         for (size_t j = 0; j < p->count; j++) w[j] = std * tk_rng_normal(rng);
     }
-    for (int i = 0; i < m->n_ops; i++) {
-        const tk_op *op = &m->ops[i];
-        if (op->kind != TK_OP_BATCHNORM) continue;
-        int C = m->tensors[op->in].C;
-        for (int c = 0; c < C; c++) m->state[op->run_mean + (size_t)c] = 0.0f, m->state[op->run_var + (size_t)c] = 1.0f;
-    }
+    for (int i = 0; i < m->n_ops; i++)
+        if (tk_ops[m->ops[i].kind].reset_state) tk_ops[m->ops[i].kind].reset_state(m, &m->ops[i]);
     memset(m->mask, 1, m->n_prunable);
 }

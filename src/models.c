@@ -1,7 +1,9 @@
 /* models.c - the model registry: every architecture ticket can train.
  *
  * Each entry builds its graph for any input shape, class count and width
- * multiplier. Parameter names follow the PyTorch modules of the reference
+ * multiplier, and keeps beside it what the model gets when not told: its
+ * input shape and its training (optimizer, learning rate, weight decay,
+ * batch, epochs). Parameter names follow the PyTorch modules of the reference
  * implementations (OpenLTH; ../shared/bench/torch_ref.py) so that golden
  * tests and exported tickets line up name for name. */
 #include "tk_model.h"
@@ -134,18 +136,29 @@ static int build_resnet18(tk_model *m, float width) {
     return tk_add_linear(m, "fc", x, m->classes, true, TK_INIT_KAIMING_NORMAL_FAN_IN);
 }
 
+/* Training defaults: Frankle & Carbin (2019) Table 1 for LeNet and Conv-x
+ * (Adam; iterations at batch 60 rounded to epochs); OpenLTH's cifar defaults
+ * for VGG and ResNet (SGD 0.1, momentum 0.9, multistep at 80 and 120 epochs
+ * of 160: tk_train_defaults adds what every SGD run gets). */
+#define ADAM(lr, epochs) {TK_OPTIM_ADAM, lr, 0, 60, epochs}
+#define OPENLTH_SGD {TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160}
+
 static const tk_model_entry registry[] = {
-    {"lenet_300_100", "LeNet-300-100 MLP (Frankle & Carbin 2019)", {1, 28, 28}, build_lenet_300_100},
-    {"conv2", "Conv-2: 2x conv64, pool, fc 256-256 (Frankle & Carbin 2019)", {3, 32, 32}, build_conv2},
-    {"conv4", "Conv-4: conv64 x2, pool, conv128 x2, pool, fc 256-256", {3, 32, 32}, build_conv4},
-    {"conv6", "Conv-6: Conv-4 + conv256 x2, pool", {3, 32, 32}, build_conv6},
-    {"vgg11", "VGG-11 with batch norm, CIFAR variant (OpenLTH)", {3, 32, 32}, build_vgg11},
-    {"vgg16", "VGG-16 with batch norm, CIFAR variant (OpenLTH)", {3, 32, 32}, build_vgg16},
-    {"vgg19", "VGG-19 with batch norm, CIFAR variant (OpenLTH; Morcos et al. 2019)", {3, 32, 32}, build_vgg19},
-    {"resnet20", "ResNet-20 for CIFAR, 16/32/64 channels (He et al. 2016)", {3, 32, 32}, build_resnet20},
-    {"resnet32", "ResNet-32 for CIFAR", {3, 32, 32}, build_resnet32},
-    {"resnet56", "ResNet-56 for CIFAR", {3, 32, 32}, build_resnet56},
-    {"resnet18", "ResNet-18 for 64x64 inputs, 3x3 stem without max-pool", {3, 64, 64}, build_resnet18},
+    {"lenet_300_100", "LeNet-300-100 MLP (Frankle & Carbin 2019)", {1, 28, 28}, build_lenet_300_100,
+     ADAM(1.2e-3f, 20)},
+    {"conv2", "Conv-2: 2x conv64, pool, fc 256-256 (Frankle & Carbin 2019)", {3, 32, 32}, build_conv2,
+     ADAM(2e-4f, 20)},
+    {"conv4", "Conv-4: conv64 x2, pool, conv128 x2, pool, fc 256-256", {3, 32, 32}, build_conv4, ADAM(3e-4f, 25)},
+    {"conv6", "Conv-6: Conv-4 + conv256 x2, pool", {3, 32, 32}, build_conv6, ADAM(3e-4f, 30)},
+    {"vgg11", "VGG-11 with batch norm, CIFAR variant (OpenLTH)", {3, 32, 32}, build_vgg11, OPENLTH_SGD},
+    {"vgg16", "VGG-16 with batch norm, CIFAR variant (OpenLTH)", {3, 32, 32}, build_vgg16, OPENLTH_SGD},
+    {"vgg19", "VGG-19 with batch norm, CIFAR variant (OpenLTH; Morcos et al. 2019)", {3, 32, 32}, build_vgg19,
+     OPENLTH_SGD},
+    {"resnet20", "ResNet-20 for CIFAR, 16/32/64 channels (He et al. 2016)", {3, 32, 32}, build_resnet20,
+     OPENLTH_SGD},
+    {"resnet32", "ResNet-32 for CIFAR", {3, 32, 32}, build_resnet32, OPENLTH_SGD},
+    {"resnet56", "ResNet-56 for CIFAR", {3, 32, 32}, build_resnet56, OPENLTH_SGD},
+    {"resnet18", "ResNet-18 for 64x64 inputs, 3x3 stem without max-pool", {3, 64, 64}, build_resnet18, OPENLTH_SGD},
 };
 
 const tk_model_entry *tk_model_registry(int *count) {
@@ -159,15 +172,20 @@ const tk_model_entry *tk_model_find(const char *name) {
     return NULL;
 }
 
-tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err) {
-    const tk_model_entry *entry = tk_model_find(cfg->name);
+const tk_model_entry *tk_model_lookup(const char *name, tk_error *err) {
+    const tk_model_entry *entry = tk_model_find(name);
     if (!entry) {
         const char *names[TK_ARRAY_LEN(registry)];
         for (int i = 0; i < TK_ARRAY_LEN(registry); i++) names[i] = registry[i].name;
         int index;
-        tk_parse_name("model", cfg->name, names, TK_ARRAY_LEN(registry), &index, err);
-        return NULL;
+        tk_parse_name("model", name, names, TK_ARRAY_LEN(registry), &index, err);
     }
+    return entry;
+}
+
+tk_model *tk_model_create(const tk_model_config *cfg, tk_error *err) {
+    const tk_model_entry *entry = tk_model_lookup(cfg->name, err);
+    if (!entry) return NULL;
     if (cfg->classes < 2 || cfg->classes > TK_MODEL_MAX_CLASSES) {
         tk_fail(err, "model %s: %d classes; a classifier needs 2 to %d", cfg->name, cfg->classes,
                 TK_MODEL_MAX_CLASSES);

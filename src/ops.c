@@ -1,6 +1,6 @@
 /* ops.c - the op table: for each kind of op, how it runs forward and
- * backward on the model's buffers, the scratch it needs for a batch, and
- * its multiply-adds. The layers themselves (src/<layer>.c) are plain
+ * backward on the model's buffers, the scratch it needs for a batch, its
+ * multiply-adds, its untrained state and whether it may run in place. The layers themselves (src/<layer>.c) are plain
  * functions over float* with explicit shapes; a row here binds one to the
  * model's tensors and parameters. */
 #include "tk_model.h"
@@ -104,6 +104,12 @@ static void bn_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need)
     op->scratch = need->bn, need->bn += 2 * (size_t)m->tensors[op->out].C;
 }
 
+/* Running mean 0 and variance 1, as PyTorch starts them. */
+static void bn_reset_state(tk_model *m, const tk_op *op) {
+    int C = m->tensors[op->in].C;
+    for (int c = 0; c < C; c++) m->state[op->run_mean + (size_t)c] = 0.0f, m->state[op->run_var + (size_t)c] = 1.0f;
+}
+
 /* ---- relu */
 
 static void relu_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
@@ -181,14 +187,17 @@ static void dropout_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *
     op->scratch = need->keep, need->keep += out_size(m, op, B);
 }
 
-const tk_op_def tk_ops[TK_OP_COUNT] = {
-    [TK_OP_LINEAR] = {"linear", linear_forward, linear_backward, NULL, weight_macs},
-    [TK_OP_CONV2D] = {"conv2d", conv_forward, conv_backward, conv_scratch, conv_macs},
-    [TK_OP_BATCHNORM] = {"batchnorm", bn_forward, bn_backward, bn_scratch, NULL},
-    [TK_OP_RELU] = {"relu", relu_forward, relu_backward, NULL, NULL},
-    [TK_OP_MAXPOOL] = {"maxpool", maxpool_forward, maxpool_backward, maxpool_scratch, NULL},
-    [TK_OP_AVGPOOL] = {"avgpool", avgpool_forward, avgpool_backward, NULL, NULL},
-    [TK_OP_ADD] = {"add", add_forward, add_backward, NULL, NULL},
-    [TK_OP_DROPOUT] = {"dropout", dropout_forward, dropout_backward, dropout_scratch, NULL},
+/* The columns every op has come first; the rest are named, NULL or false when absent. */
+const tk_op_def tk_ops[] = {
+    [TK_OP_LINEAR] = {"linear", linear_forward, linear_backward, .macs = weight_macs},
+    [TK_OP_CONV2D] = {"conv2d", conv_forward, conv_backward, .scratch = conv_scratch, .macs = conv_macs},
+    [TK_OP_BATCHNORM] = {"batchnorm", bn_forward, bn_backward, .scratch = bn_scratch, .reset_state = bn_reset_state},
+    [TK_OP_RELU] = {"relu", relu_forward, relu_backward, .in_place = true, .backward_reads_output = true},
+    [TK_OP_MAXPOOL] = {"maxpool", maxpool_forward, maxpool_backward, .scratch = maxpool_scratch},
+    [TK_OP_AVGPOOL] = {"avgpool", avgpool_forward, avgpool_backward},
+    [TK_OP_ADD] = {"add", add_forward, add_backward},
+    [TK_OP_DROPOUT] = {"dropout", dropout_forward, dropout_backward, .scratch = dropout_scratch},
 };
-_Static_assert(sizeof tk_ops / sizeof tk_ops[0] == TK_OP_COUNT, "one row per op");
+/* Counts the rows written above (the header leaves the size open); a row
+ * missing in the middle is a NULL name, which tests/test_models_golden.c finds. */
+_Static_assert(TK_ARRAY_LEN(tk_ops) == TK_OP_COUNT, "one row per op kind");

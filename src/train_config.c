@@ -8,40 +8,11 @@
 
 #include "tk_train.h"
 
-/* Frankle & Carbin (2019) Table 1 for LeNet and Conv-x (Adam; iterations at
- * batch 60 rounded to epochs); OpenLTH's cifar defaults for VGG and ResNet
- * (SGD 0.1, momentum 0.9, multistep at 80 and 120 epochs of 160). */
-typedef struct model_defaults {
-    const char *model;
-    tk_optim_kind optim;
-    float lr, weight_decay;
-    int batch, epochs;
-} model_defaults;
-
-static const model_defaults defaults_table[] = {
-    {"lenet_300_100", TK_OPTIM_ADAM, 1.2e-3f, 0, 60, 20},
-    {"conv2", TK_OPTIM_ADAM, 2e-4f, 0, 60, 20},
-    {"conv4", TK_OPTIM_ADAM, 3e-4f, 0, 60, 25},
-    {"conv6", TK_OPTIM_ADAM, 3e-4f, 0, 60, 30},
-    {"vgg11", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"vgg16", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"vgg19", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"resnet20", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"resnet32", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"resnet56", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-    {"resnet18", TK_OPTIM_SGD, 0.1f, 1e-4f, 128, 160},
-};
-
+/* The model's own defaults are beside its entry in the registry (src/models.c). */
 int tk_train_defaults(const char *model, tk_train_config *cfg, tk_error *err) {
-    const model_defaults *d = NULL;
-    for (int i = 0; i < TK_ARRAY_LEN(defaults_table); i++)
-        if (!strcmp(defaults_table[i].model, model)) d = &defaults_table[i];
-    tk_model_config probe = {.name = model, .classes = 10, .width = 1};
-    if (!d) {
-        tk_model *m = tk_model_create(&probe, err); /* for the did-you-mean message */
-        tk_model_free(m);
-        return m ? tk_fail(err, "model %s has no default hyper-parameters", model) : -1;
-    }
+    const tk_model_entry *entry = tk_model_lookup(model, err);
+    if (!entry) return -1;
+    const tk_model_defaults *d = &entry->defaults;
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->model, sizeof cfg->model, "%s", model);
     cfg->width = 1;

@@ -12,7 +12,11 @@
  * makes exported tickets line up with PyTorch models. The generator keeps
  * every ReLU input and max-pool window clear of its kink, so float32 rounding
  * cannot send a gradient down the other branch; any error here beyond the
- * tolerances is the engine's. */
+ * tolerances is the engine's.
+ *
+ * First, the tables the models are made of: every row of the op table, the
+ * registry and their name tables is filled in, so that no kind added to an
+ * enum is left without its row (a NULL name in the middle of a table). */
 #include "check.h"
 #include "tk_layers.h"
 #include "tk_model.h"
@@ -313,6 +317,38 @@ static void three_sgd_steps(const golden *g, const loaded *l) {
     tk_optim_free(o);
 }
 
+static bool is_listed(const char *const *names, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) return true;
+    return false;
+}
+
+static void test_every_table_row_is_filled_in(void) {
+    const char *names[TK_OP_COUNT];
+    for (int k = 0; k < TK_OP_COUNT; k++) {
+        const tk_op_def *d = &tk_ops[k];
+        CHECK(d->name && d->forward && d->backward);
+        if (!d->name) continue;
+        CHECK(!is_listed(names, k, d->name));
+        names[k] = d->name;
+    }
+    for (int k = 0; k < TK_INIT_COUNT; k++) CHECK(tk_init_names[k] && *tk_init_names[k]);
+    for (int k = 0; k < TK_KERNELS_COUNT; k++) CHECK(tk_kernels_names[k] && *tk_kernels_names[k]);
+    int count;
+    const tk_model_entry *entries = tk_model_registry(&count);
+    const char *models[64];
+    CHECK(count > 0 && count <= TK_ARRAY_LEN(models));
+    for (int i = 0; i < count && i < TK_ARRAY_LEN(models); i++) {
+        const tk_model_entry *e = &entries[i];
+        CHECK(e->name && e->description && e->build && e->default_input.C > 0);
+        if (!e->name) continue;
+        CHECK(!is_listed(models, i, e->name));
+        models[i] = e->name;
+        const tk_model_defaults *d = &e->defaults;
+        CHECK(d->optim < TK_OPTIM_COUNT && d->lr > 0 && d->weight_decay >= 0 && d->batch > 0 && d->epochs > 0);
+    }
+}
+
 static void test_lenet_300_100_three_sgd_steps(void) {
     golden *g = golden_open(GOLDEN);
     loaded l;
@@ -387,6 +423,7 @@ static void test_vgg11_gradients(void) { one_forward_backward(&vgg11); }
 static void test_resnet18_gradients(void) { one_forward_backward(&resnet18); }
 
 int main(void) {
+    RUN(test_every_table_row_is_filled_in);
     RUN(test_lenet_300_100_three_sgd_steps);
     RUN(test_resnet20_three_sgd_steps);
     RUN(test_conv2_gradients);
