@@ -74,6 +74,27 @@ static bool has_mat_header(const char *path) {
     return ok;
 }
 
+/* The 128-byte header of a MAT 5 or 7.3 file ends with its version (0x0100
+ * or 0x0200) and endian indicator ("IM" or "MI") at offsets 124 to 127.
+ * libmatio takes any other file for MAT 4, whose header it trusts for the
+ * size of a name (1.8 GB from a 272-byte file): SVHN is never MAT 4. */
+static int check_mat_header(const char *file, tk_error *err) {
+    uint8_t head[128];
+    FILE *f = fopen(file, "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    if (got < sizeof head)
+        return tk_fail(err, "%s: %zu bytes, shorter than the 128-byte header of a MAT 5 or 7.3 file (fetch it again "
+                       "from %s)", file, got, SVHN_URL);
+    bool little = head[126] == 'I' && head[127] == 'M', big = head[126] == 'M' && head[127] == 'I';
+    unsigned version = little ? head[124] | (unsigned)head[125] << 8 : (unsigned)head[124] << 8 | head[125];
+    if ((!little && !big) || (version != 0x0100 && version != 0x0200))
+        return tk_fail(err, "%s: not a MATLAB v5 or v7.3 file: the header's version and endian indicator at offset "
+                       "124 are %02x %02x %02x %02x, expected 00 01 49 4d (or 01 00 4d 49; 02 for v7.3) (SVHN's files "
+                       "come from %s)", file, head[124], head[125], head[126], head[127], SVHN_URL);
+    return 0;
+}
+
 static int svhn_detect(const char *path) {
     if (is_dir(path)) {
         char file[4096];
@@ -200,6 +221,7 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
     if (resolve_file(path, split, file, sizeof file, err)) return -1;
     struct stat st;
     if (stat(file, &st) != 0) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
+    if (check_mat_header(file, err)) return -1;
     Mat_LogInitFunc("ticket", matio_log);
     matio_said[0] = 0;
     mat_t *mat = Mat_Open(file, MAT_ACC_RDONLY);

@@ -688,6 +688,30 @@ static void test_svhn_sizes_beyond_file(void) {
     free(path), free(dir);
 }
 
+/* Found by fuzz_svhn: a file whose MAT 5 header is shifted by two bytes is
+ * MAT 4 to libmatio, which then allocated the name length its first bytes
+ * claim (1818846765 bytes from "-fil" of the header text) inside Mat_Open.
+ * The header is checked first. */
+static void test_svhn_not_mat5(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    size_t n;
+    uint8_t *bytes = small_svhn(path, &n);
+    CHECK(bytes != NULL && n > 128);
+    if (bytes && n > 128) {
+        memcpy(bytes + 124, "  \x00\x01", 4);
+        write_file(path, bytes, n);
+        const tk_format *f = tk_format_find("svhn");
+        tk_dataset d;
+        tk_error err = {0};
+        CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+        CHECK_CONTAINS(err.msg, "train_32x32.mat: not a MATLAB v5 or v7.3 file: the header's version and endian "
+                                "indicator at offset 124 are 20 20 00 01, expected 00 01 49 4d");
+    }
+    free(bytes);
+    rm_rf(dir);
+    free(path), free(dir);
+}
+
 /* ---- run files (src/train.c) */
 
 /* Found by fuzz_runfiles: summary.json's counts were cast to int64_t
@@ -749,6 +773,7 @@ int main(void) {
     RUN(test_model_id_and_step);
     RUN(test_sparsity_total);
     RUN(test_svhn_sizes_beyond_file);
+    RUN(test_svhn_not_mat5);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }
