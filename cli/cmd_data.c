@@ -1,7 +1,5 @@
 /* cmd_data.c - `ticket data`: list, inspect, verify and preview datasets. */
 #define _POSIX_C_SOURCE 200809L
-#include <png.h>
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,78 +7,24 @@
 #include "tk_catalog.h"
 #include "tk_cli.h"
 #include "tk_file.h"
+#include "tk_image.h"
 
 /* ---- arguments */
 
-/* Moves the one positional argument (NAME or PATH) out of argv so that
- * tk_cli_parse sees only options; a value that follows an option taking
- * one is not positional. An unknown option stops the scan, leaving it to
- * tk_cli_parse to name (its value would pass for a second NAME otherwise).
- * Returns -1 on a second positional argument. */
-static int take_name(int *argc, char **argv, const tk_option *opts, int n, const char **name, tk_error *err) {
-    *name = NULL;
-    int kept = 0;
-    for (int i = 0; i < *argc; i++) {
-        const char *a = argv[i];
-        if (a[0] == '-' && a[1]) {
-            argv[kept++] = argv[i];
-            if (strncmp(a, "--", 2) || !strcmp(a, "--help") || strchr(a, '=')) continue;
-            const tk_option *o = tk_cli_find(opts, n, a + 2);
-            if (!o) {
-                while (++i < *argc) argv[kept++] = argv[i];
-                break;
-            }
-            if (o->metavar && i + 1 < *argc) argv[kept++] = argv[++i];
-            continue;
-        }
-        if (*name) return tk_fail(err, "unexpected argument '%s' after '%s' (one dataset at a time)", a, *name);
-        *name = a;
-    }
-    *argc = kept;
-    return 0;
-}
-
-/* Parses a subcommand's arguments into opts and *name. Returns true when
- * the subcommand is done (help printed, or bad arguments) with its exit
- * code in *exit_code. */
-static bool parse(const char *sub, int argc, char **argv, tk_option *opts, int n, bool wants_name, const char *usage,
+/* How a subcommand starts: its options, and the dataset (NAME or PATH, the
+ * first argument) when `name` is not NULL. Returns true when the subcommand
+ * is done (help printed, or bad arguments) with its exit code in *exit_code. */
+static bool begin(const char *cmd, int argc, char **argv, tk_option *opts, int n, const char *usage,
                   const char *about, const char **name, int *exit_code) {
-    tk_error err = {0};
     bool help = false;
-    const char *positional = NULL;
-    *exit_code = 2;
-    if (take_name(&argc, argv, opts, n, &positional, &err) || tk_cli_parse(argc, argv, opts, n, &help, &err)) {
-        fprintf(stderr, "ticket data %s: %s\n", sub, err.msg);
+    *exit_code = tk_cli_begin(cmd, argc, argv, name, opts, n, usage, about, &help);
+    if (*exit_code || help) return true;
+    if (name && !*name) {
+        fprintf(stderr, "ticket %s: which dataset? usage: %s\n", cmd, usage);
+        *exit_code = 2;
         return true;
     }
-    if (help) {
-        tk_cli_usage(stdout, usage, about, opts, n);
-        *exit_code = 0;
-        return true;
-    }
-    if (wants_name && !positional) {
-        fprintf(stderr, "ticket data %s: which dataset? usage: %s\n", sub, usage);
-        return true;
-    }
-    if (!wants_name && positional) {
-        fprintf(stderr, "ticket data %s: unexpected argument '%s' (see --help)\n", sub, positional);
-        return true;
-    }
-    if (name) *name = positional;
     return false;
-}
-
-static int parse_split(const char *sub, const tk_option *opts, int n, tk_split *split) {
-    const char *v = tk_cli_find(opts, n, "split")->value;
-    if (!v) return 0;
-    int index;
-    tk_error err = {0};
-    if (tk_parse_name("split", v, tk_split_names, TK_SPLIT_COUNT, &index, &err)) {
-        fprintf(stderr, "ticket data %s: %s\n", sub, err.msg);
-        return -1;
-    }
-    *split = (tk_split)index;
-    return 0;
 }
 
 static const tk_catalog *catalog_or_complain(const char *sub) {
@@ -105,7 +49,7 @@ static void roots_text(char *buf, size_t cap) {
 
 static int data_list(int argc, char **argv) {
     int rc;
-    if (parse("list", argc, argv, NULL, 0, false, "ticket data list",
+    if (begin("data list", argc, argv, NULL, 0, "ticket data list",
               "Lists every dataset in the catalog: where it was found, or where to get it and where to put\n"
               "it. Data roots, searched in order: $TICKET_DATA (when set), ./data, /usr/share/datasets.",
               NULL, &rc))
@@ -185,7 +129,7 @@ static void print_counts(const split_summary *sp, const char *split) {
 static int data_info(int argc, char **argv) {
     const char *name;
     int rc;
-    if (parse("info", argc, argv, NULL, 0, true, "ticket data info NAME|PATH",
+    if (begin("data info", argc, argv, NULL, 0, "ticket data info NAME|PATH",
               "Loads every split of a dataset and shows its format, files, image shape, classes with their\n"
               "names, split sizes and the class histogram of each split. NAME is a catalog name (see\n"
               "`ticket data list`); PATH is a file, folder or archive in a known format.",
@@ -300,7 +244,7 @@ static int data_info(int argc, char **argv) {
 static int data_verify(int argc, char **argv) {
     const char *name;
     int rc;
-    if (parse("verify", argc, argv, NULL, 0, true, "ticket data verify NAME",
+    if (begin("data verify", argc, argv, NULL, 0, "ticket data verify NAME",
               "Checks the size, SHA-256 and MD5 of each file the catalog pins for dataset NAME, under the\n"
               "first data root holding each of its locations. Prints PASS, FAIL, MISSING or UNPINNED per\n"
               "file and exits 1 when a file fails or is missing. Loading never checks checksums, so\n"
@@ -384,56 +328,14 @@ static tk_option preview_options[] = {
 };
 enum { N_PREVIEW = sizeof preview_options / sizeof preview_options[0], GAP = 2, GAP_GREY = 128 };
 
-typedef struct png_sink {
-    tk_buf buf;
-    char error[256];
-} png_sink;
-
-static void png_sink_write(png_structp png, png_bytep data, size_t n) {
-    tk_buf_put(&((png_sink *)png_get_io_ptr(png))->buf, data, n);
-}
-
-static void png_sink_flush(png_structp png) { (void)png; }
-
-static void png_sink_error(png_structp png, png_const_charp msg) {
-    png_sink *sink = png_get_error_ptr(png);
-    snprintf(sink->error, sizeof sink->error, "%s", msg);
-    png_longjmp(png, 1);
-}
-
-static void png_sink_warning(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
-
-/* Encodes rows of width*channels bytes as an 8-bit grey or RGB PNG. */
-static int encode_png(const uint8_t *pixels, int width, int height, int channels, png_sink *sink, tk_error *err) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, sink, png_sink_error, png_sink_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
-        png_destroy_write_struct(&png, &info);
-        return tk_fail(err, "libpng could not start a PNG (out of memory?)");
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        return tk_fail(err, "libpng: %s", sink->error);
-    }
-    png_set_write_fn(png, sink, png_sink_write, png_sink_flush);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
-                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    for (int y = 0; y < height; y++) png_write_row(png, pixels + (size_t)y * (size_t)width * (size_t)channels);
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
-
 /* One row per class, the first `per_class` images of that class in split
  * order (so the same data gives the same picture), on a grey grid. */
-static uint8_t *build_grid(const tk_dataset *d, int classes, int per_class, int *width, int *height) {
-    *width = per_class * d->W + (per_class + 1) * GAP;
-    *height = classes * d->H + (classes + 1) * GAP;
-    size_t row_bytes = (size_t)*width * (size_t)d->C, hw = (size_t)d->H * (size_t)d->W;
-    uint8_t *grid = tk_malloc(row_bytes * (size_t)*height);
-    memset(grid, GAP_GREY, row_bytes * (size_t)*height);
+static tk_image build_grid(const tk_dataset *d, int classes, int per_class) {
+    tk_image grid = {.h = classes * d->H + (classes + 1) * GAP, .w = per_class * d->W + (per_class + 1) * GAP,
+                     .c = d->C};
+    size_t row_bytes = (size_t)grid.w * (size_t)d->C, hw = (size_t)d->H * (size_t)d->W;
+    grid.pixels = tk_malloc(row_bytes * (size_t)grid.h);
+    memset(grid.pixels, GAP_GREY, row_bytes * (size_t)grid.h);
     int *taken = tk_calloc((size_t)classes, sizeof *taken);
     for (int i = 0; i < d->n; i++) {
         int c = d->labels[i];
@@ -443,7 +345,7 @@ static uint8_t *build_grid(const tk_dataset *d, int classes, int per_class, int 
         for (int y = 0; y < d->H; y++)
             for (int x = 0; x < d->W; x++)
                 for (int ch = 0; ch < d->C; ch++) /* planar [C,H,W] to interleaved pixels */
-                    grid[(size_t)(y0 + y) * row_bytes + (size_t)(x0 + x) * (size_t)d->C + (size_t)ch] =
+                    grid.pixels[(size_t)(y0 + y) * row_bytes + (size_t)(x0 + x) * (size_t)d->C + (size_t)ch] =
                         img[(size_t)ch * hw + (size_t)y * (size_t)d->W + (size_t)x];
     }
     free(taken);
@@ -453,7 +355,7 @@ static uint8_t *build_grid(const tk_dataset *d, int classes, int per_class, int 
 static int data_preview(int argc, char **argv) {
     const char *name;
     int rc;
-    if (parse("preview", argc, argv, preview_options, N_PREVIEW, true,
+    if (begin("data preview", argc, argv, preview_options, N_PREVIEW,
               "ticket data preview NAME|PATH --out FILE.png [--per-class N] [--classes N] [--split S]",
               "Writes a PNG grid of sample images: one row per class (row i is class i), the first N\n"
               "images of each class in the split's order, so a person can see the data is right.",
@@ -461,42 +363,34 @@ static int data_preview(int argc, char **argv) {
         return rc;
     tk_error err = {0};
     const char *out = tk_cli_find(preview_options, N_PREVIEW, "out")->value;
-    int per_class = 8, show = 0;
-    tk_split split = TK_SPLIT_TRAIN;
-    if (!out) {
-        fprintf(stderr, "ticket data preview: --out FILE.png is required\n");
-        return 2;
-    }
-    if (tk_cli_int(preview_options, N_PREVIEW, "per-class", &per_class, &err) < 0 ||
+    const char *split_name = tk_cli_find(preview_options, N_PREVIEW, "split")->value;
+    int per_class = 8, show = 0, split = TK_SPLIT_TRAIN;
+    if ((!out ? tk_fail(&err, "--out FILE.png is required") : 0) ||
+        tk_cli_int(preview_options, N_PREVIEW, "per-class", &per_class, &err) < 0 ||
         tk_cli_int(preview_options, N_PREVIEW, "classes", &show, &err) < 0 ||
         (per_class < 1 || per_class > 100 ? tk_fail(&err, "--per-class must be from 1 to 100, got %d", per_class)
                                           : 0) ||
-        (show < 0 ? tk_fail(&err, "--classes must be positive, got %d", show) : 0)) {
-        fprintf(stderr, "ticket data preview: %s\n", err.msg);
-        return 2;
-    }
-    if (parse_split("preview", preview_options, N_PREVIEW, &split)) return 2;
+        (show < 0 ? tk_fail(&err, "--classes must be positive, got %d", show) : 0) ||
+        (split_name && tk_parse_name("split", split_name, tk_split_names, TK_SPLIT_COUNT, &split, &err)))
+        return tk_cli_fail("data preview", &err);
     tk_dataset d;
-    if (tk_dataset_open(name, split, &d, &err)) return tk_cli_fail("data preview", &err);
+    if (tk_dataset_open(name, (tk_split)split, &d, &err)) return tk_cli_fail("data preview", &err);
     int classes = show && show < d.classes ? show : d.classes;
     if (d.C != 1 && d.C != 3) {
-        fprintf(stderr, "ticket data preview: %s has %d channels; a preview shows grey (1) or RGB (3) images\n", name,
-                d.C);
+        tk_fail(&err, "%s has %d channels; a preview shows grey (1) or RGB (3) images", name, d.C);
         tk_dataset_free(&d);
-        return 2;
+        return tk_cli_fail("data preview", &err);
     }
-    int width, height;
-    uint8_t *grid = build_grid(&d, classes, per_class, &width, &height);
-    png_sink sink;
-    memset(&sink, 0, sizeof sink);
-    rc = encode_png(grid, width, height, d.C, &sink, &err) || tk_file_write_atomic(out, sink.buf.data, sink.buf.len, &err);
-    free(grid);
-    tk_buf_free(&sink.buf);
+    tk_image grid = build_grid(&d, classes, per_class);
+    tk_buf png = {0};
+    rc = tk_image_encode_png(&grid, &png, &err) || tk_file_write_atomic(out, png.data, png.len, &err);
+    tk_image_free(&grid);
+    tk_buf_free(&png);
     if (rc) {
         tk_dataset_free(&d);
         return tk_cli_fail("data preview", &err);
     }
-    printf("wrote %s: %dx%d pixels, %d classes x %d images of %dx%dx%d from the %s split of %s\n", out, width, height,
+    printf("wrote %s: %dx%d pixels, %d classes x %d images of %dx%dx%d from the %s split of %s\n", out, grid.w, grid.h,
            classes, per_class, d.C, d.H, d.W, tk_split_names[split], name);
     if (d.class_names) {
         printf("rows:");

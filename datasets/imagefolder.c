@@ -1,18 +1,13 @@
 /* imagefolder.c - datasets stored as image files: a folder, or a .zip, .tar
  * or .tar.gz of one (read in memory through libarchive, never extracted),
- * with JPEG and PNG images decoded by datasets/image_decode.c.
+ * with JPEG and PNG images decoded by datasets/image_decode.c. This file is
+ * the format: what the layouts share (datasets/imagefolder_layout.h), the
+ * generic layout, and loading a layout's plan into the images.
  *
  * Layouts, tried in this order:
- * - Places365 (a folder holding its file lists): places365_train_standard.txt
- *   and places365_val.txt, lines "path label", categories_places365.txt,
- *   lines "/a/airfield 0". The images sit beside the lists, unpacked
- *   (data_256/ or data_large/ for train, val_256/ or val_large/ for val) or as
- *   the archives Places distributes (train_256_places365standard.tar,
- *   val_256.tar, and their _large twins).
- * - Tiny ImageNet 200 (recognised by wnids.txt or val/val_annotations.txt):
- *   train/<wnid>/images/<image>.JPEG; val/images/<image>.JPEG labelled by
- *   val/val_annotations.txt (tab-separated: file, wnid, bounding box); class
- *   names from words.txt (up to the first comma) when present.
+ * - Places365 (datasets/places365.c), a folder holding its file lists.
+ * - Tiny ImageNet 200 (datasets/tiny_imagenet.c), recognised by wnids.txt or
+ *   val/val_annotations.txt.
  * - Generic, as torchvision's ImageFolder: root/<split>/<class>/<image>
  *   (split folders train, and test or else val for the test split;
  *   Imagenette and Imagewoof are of this kind), or root/<class>/<image>
@@ -23,9 +18,8 @@
  * Class-index rule: for the generic layout, classes are the class folders of
  * the train split (or of the root), sorted by byte value (strcmp, the order
  * of Python's sorted() for ASCII names), and a label is the index in that
- * order; the test split's folders must be among them. For Tiny ImageNet the
- * order is that of wnids.txt when present, else sorted folder names. For
- * Places365 the label is the index the file list gives.
+ * order; the test split's folders must be among them. The other layouts say
+ * their own rule in their files.
  *
  * Examples are in class order, then by member name (generic, Tiny ImageNet
  * train), or in the order of the file that labels them (Tiny ImageNet val,
@@ -41,8 +35,8 @@
  * starting with '.' and __MACOSX folders (archivers' leftovers) are skipped;
  * other image files (.gif, .bmp, ...) in a class folder are errors. */
 #define _POSIX_C_SOURCE 200809L
+#include "imagefolder_layout.h"
 #include "tk_archive.h"
-#include "tk_data.h"
 #include "tk_file.h"
 #include "tk_image.h"
 
@@ -63,17 +57,17 @@
 
 /* ---- names */
 
-static bool is_dir(const char *path) {
+bool imf_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static bool is_file(const char *path) {
+bool imf_is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static const char *base_name(const char *path) {
+const char *imf_base_name(const char *path) {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
 }
@@ -93,8 +87,7 @@ static bool junk_name(const char *name) {
     return false;
 }
 
-/* 1: an image ticket decodes; -1: an image format it does not; 0: not an image. */
-static int image_ext(const char *name) {
+int imf_image_ext(const char *name) {
     static const char *const decoded[] = {".jpg", ".jpeg", ".jpe", ".png"};
     static const char *const other[] = {".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".heic"};
     const char *dot = strrchr(name, '.');
@@ -124,29 +117,10 @@ static tk_archive *open_archive(const char *path, tk_error *err) {
 
 /* ---- listing: every file and folder name of a folder or archive */
 
-typedef struct entry {
-    char *name; /* relative, '/'-separated, no trailing '/' */
-    bool dir;
-} entry;
-
-/* Small text files the layouts read, kept while listing an archive so it is
- * not decompressed a third time. */
+/* The small text files a layout reads (Tiny ImageNet's: datasets/tiny_imagenet.c). */
 static const char *const text_files[] = {"wnids.txt", "words.txt", "val_annotations.txt"};
 
-typedef struct text_member {
-    char *name, *text;
-} text_member;
-
-typedef struct listing {
-    const char *path;
-    bool archive;
-    entry *e;
-    size_t n, cap;
-    text_member t[8];
-    int nt;
-} listing;
-
-static void listing_add(listing *l, const char *name, bool dir) {
+static void listing_add(imf_listing *l, const char *name, bool dir) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 1024;
         l->e = tk_realloc(l->e, sizeof *l->e * l->cap);
@@ -156,14 +130,14 @@ static void listing_add(listing *l, const char *name, bool dir) {
     l->e[l->n++].dir = dir;
 }
 
-static void listing_free(listing *l) {
+static void listing_free(imf_listing *l) {
     for (size_t i = 0; i < l->n; i++) free(l->e[i].name);
     for (int i = 0; i < l->nt; i++) free(l->t[i].name), free(l->t[i].text);
     free(l->e);
     memset(l, 0, sizeof *l);
 }
 
-static int walk(listing *l, const char *rel, int depth, tk_error *err) {
+static int walk(imf_listing *l, const char *rel, int depth, tk_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s%s%s", l->path, rel[0] ? "/" : "", rel);
     if (depth > MAX_DEPTH)
@@ -191,7 +165,7 @@ static int walk(listing *l, const char *rel, int depth, tk_error *err) {
     return rc;
 }
 
-static int list_archive(listing *l, tk_error *err) {
+static int list_archive(imf_listing *l, tk_error *err) {
     tk_archive *a = open_archive(l->path, err);
     if (!a) return -1;
     tk_archive_member m;
@@ -202,7 +176,7 @@ static int list_archive(listing *l, tk_error *err) {
         if (!name[0] || junk_name(name) || (!m.is_dir && !m.is_file)) continue;
         listing_add(l, name, m.is_dir);
         bool text = false;
-        for (int i = 0; i < TK_ARRAY_LEN(text_files); i++) text |= !strcmp(base_name(name), text_files[i]);
+        for (int i = 0; i < TK_ARRAY_LEN(text_files); i++) text |= !strcmp(imf_base_name(name), text_files[i]);
         if (m.is_file && text && l->nt < TK_ARRAY_LEN(l->t)) {
             uint8_t *buf = NULL;
             size_t cap = 0, n;
@@ -219,7 +193,7 @@ static int list_archive(listing *l, tk_error *err) {
     return r;
 }
 
-static int list_source(const char *path, listing *l, tk_error *err) {
+static int list_source(const char *path, imf_listing *l, tk_error *err) {
     memset(l, 0, sizeof *l);
     l->path = path;
     struct stat st;
@@ -229,8 +203,7 @@ static int list_source(const char *path, listing *l, tk_error *err) {
     return list_archive(l, err);
 }
 
-/* The text of member `name` (NUL-terminated, malloc'd), or NULL when absent. */
-static int read_text(const listing *l, const char *name, char **text, tk_error *err) {
+int imf_read_text(const imf_listing *l, const char *name, char **text, tk_error *err) {
     *text = NULL;
     if (l->archive) {
         for (int i = 0; i < l->nt && !*text; i++)
@@ -239,7 +212,7 @@ static int read_text(const listing *l, const char *name, char **text, tk_error *
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", l->path, name);
-    if (!is_file(path)) return 0;
+    if (!imf_is_file(path)) return 0;
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
@@ -250,8 +223,7 @@ static int read_text(const listing *l, const char *name, char **text, tk_error *
 
 /* ---- text files */
 
-/* Splits the next line off *cursor in place (without '\n' or '\r'); NULL at the end. */
-static char *next_line(char **cursor) {
+char *imf_next_line(char **cursor) {
     char *line = *cursor;
     if (!line || !*line) return NULL;
     char *nl = strchr(line, '\n');
@@ -262,8 +234,7 @@ static char *next_line(char **cursor) {
     return line;
 }
 
-/* Whitespace-separated fields of line, in place; returns how many (at most max). */
-static int fields(char *line, char **f, int max) {
+int imf_fields(char *line, char **f, int max) {
     int n = 0;
     char *save;
     for (char *tok = strtok_r(line, " \t", &save); tok && n < max; tok = strtok_r(NULL, " \t", &save)) f[n++] = tok;
@@ -272,34 +243,22 @@ static int fields(char *line, char **f, int max) {
 
 /* ---- classes */
 
-typedef struct class_ref {
-    const char *id;
-    int index;
-} class_ref;
-
-typedef struct class_set {
-    int n;
-    char **ids;      /* in class-index order */
-    class_ref *refs; /* sorted by id, for lookup */
-} class_set;
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int cmp_ref(const void *a, const void *b) {
-    return strcmp(((const class_ref *)a)->id, ((const class_ref *)b)->id);
+    return strcmp(((const imf_class_ref *)a)->id, ((const imf_class_ref *)b)->id);
 }
 
-static void class_add(class_set *cs, const char *id, size_t len) {
+void imf_class_add(imf_class_set *cs, const char *id, size_t len) {
     cs->ids = tk_realloc(cs->ids, sizeof(char *) * (size_t)(cs->n + 1));
     cs->ids[cs->n] = strndup(id, len);
     TK_ASSERT(cs->ids[cs->n]);
     cs->n++;
 }
 
-/* Builds the lookup order; a repeated id is an error naming `source`. */
-static int class_index(class_set *cs, const char *source, tk_error *err) {
+int imf_class_index(imf_class_set *cs, const char *source, tk_error *err) {
     cs->refs = tk_malloc(sizeof *cs->refs * (size_t)(cs->n ? cs->n : 1));
-    for (int i = 0; i < cs->n; i++) cs->refs[i] = (class_ref){cs->ids[i], i};
+    for (int i = 0; i < cs->n; i++) cs->refs[i] = (imf_class_ref){cs->ids[i], i};
     qsort(cs->refs, (size_t)cs->n, sizeof *cs->refs, cmp_ref);
     for (int i = 1; i < cs->n; i++)
         if (!strcmp(cs->refs[i].id, cs->refs[i - 1].id))
@@ -307,8 +266,7 @@ static int class_index(class_set *cs, const char *source, tk_error *err) {
     return 0;
 }
 
-/* The index of class id[0..len), or -1. */
-static int class_find(const class_set *cs, const char *id, size_t len) {
+int imf_class_find(const imf_class_set *cs, const char *id, size_t len) {
     int lo = 0, hi = cs->n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -322,29 +280,26 @@ static int class_find(const class_set *cs, const char *id, size_t len) {
     return -1;
 }
 
-static void class_free(class_set *cs) {
+static void class_free(imf_class_set *cs) {
     for (int i = 0; i < cs->n; i++) free(cs->ids[i]);
     free(cs->ids);
     free(cs->refs);
     memset(cs, 0, sizeof *cs);
 }
 
-/* Entries below `root` (a prefix ending in '/', or ""): the rest of the name. */
-static const char *below(const entry *e, const char *root) {
+const char *imf_below(const imf_entry *e, const char *root) {
     size_t len = strlen(root);
     return strncmp(e->name, root, len) ? NULL : e->name + len;
 }
 
-/* The class folders under root: the first component of every name that has
- * one more below it, plus folders right under root, sorted by byte value. */
-static int classes_from_folders(const listing *l, const char *root, class_set *cs, tk_error *err) {
+int imf_classes_from_folders(const imf_listing *l, const char *root, imf_class_set *cs, tk_error *err) {
     for (size_t i = 0; i < l->n; i++) {
-        const char *rest = below(&l->e[i], root);
+        const char *rest = imf_below(&l->e[i], root);
         if (!rest || !*rest || (!strchr(rest, '/') && !l->e[i].dir)) continue;
         size_t len = strcspn(rest, "/");
         /* Listings group a folder's names together: most repeats are the previous one. */
         const char *last = cs->n ? cs->ids[cs->n - 1] : NULL;
-        if (!last || strlen(last) != len || strncmp(last, rest, len)) class_add(cs, rest, len);
+        if (!last || strlen(last) != len || strncmp(last, rest, len)) imf_class_add(cs, rest, len);
     }
     if (cs->n > 1) qsort(cs->ids, (size_t)cs->n, sizeof(char *), cmp_str); /* ids is NULL when there are none */
     int kept = 0;
@@ -353,26 +308,12 @@ static int classes_from_folders(const listing *l, const char *root, class_set *c
         else cs->ids[kept++] = cs->ids[i];
     }
     cs->n = kept;
-    return class_index(cs, root, err);
+    return imf_class_index(cs, root, err);
 }
 
 /* ---- plans: which members become which examples */
 
-typedef struct plan {
-    size_t n, cap;
-    char **keys; /* member names, relative to the image source */
-    int32_t *labels;
-    int classes;
-    char (*names)[64]; /* [classes], or NULL when nothing names them */
-    /* Where the images are: a folder or an archive; members named
-     * prefix + key in an archive are matched too (Places365's data_256/). */
-    char source[4096];
-    bool archive;
-    const char *prefix;
-    char listed_in[512]; /* the file that named the keys, "" when they came from a listing */
-} plan;
-
-static void plan_add(plan *p, const char *key, int32_t label) {
+void imf_plan_add(imf_plan *p, const char *key, int32_t label) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 1024;
         p->keys = tk_realloc(p->keys, sizeof(char *) * p->cap);
@@ -383,15 +324,14 @@ static void plan_add(plan *p, const char *key, int32_t label) {
     p->labels[p->n++] = label;
 }
 
-static void plan_free(plan *p) {
+static void plan_free(imf_plan *p) {
     for (size_t i = 0; i < p->n; i++) free(p->keys[i]);
     free(p->keys);
     free(p->labels);
     free(p->names);
 }
 
-/* The classes become the plan's: their ids are the names unless `names` is given. */
-static void plan_take_classes(plan *p, class_set *cs, char (*names)[64]) {
+void imf_plan_take_classes(imf_plan *p, imf_class_set *cs, char (*names)[64]) {
     p->classes = cs->n;
     p->names = names;
     if (!names) {
@@ -401,25 +341,18 @@ static void plan_take_classes(plan *p, class_set *cs, char (*names)[64]) {
     class_free(cs);
 }
 
-typedef struct keyed {
-    const char *key;
-    int32_t label;
-    size_t at;
-} keyed;
-
-static int cmp_keyed_key(const void *a, const void *b) {
-    return strcmp(((const keyed *)a)->key, ((const keyed *)b)->key);
+int imf_cmp_keyed_key(const void *a, const void *b) {
+    return strcmp(((const imf_keyed *)a)->key, ((const imf_keyed *)b)->key);
 }
 
 static int cmp_keyed_label(const void *a, const void *b) {
-    const keyed *x = a, *y = b;
+    const imf_keyed *x = a, *y = b;
     return x->label != y->label ? (x->label < y->label ? -1 : 1) : strcmp(x->key, y->key);
 }
 
-/* Examples in class order, then by name: independent of listing order. */
-static void plan_sort(plan *p) {
-    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
-    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], p->labels[i], i};
+void imf_plan_sort(imf_plan *p) {
+    imf_keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) k[i] = (imf_keyed){p->keys[i], p->labels[i], i};
     qsort(k, p->n, sizeof *k, cmp_keyed_label);
     char **keys = tk_malloc(sizeof(char *) * (p->n ? p->n : 1));
     for (size_t i = 0; i < p->n; i++) keys[i] = (char *)k[i].key, p->labels[i] = k[i].label;
@@ -429,21 +362,16 @@ static void plan_sort(plan *p) {
     free(k);
 }
 
-/* Adds every image below split_root (".../train/") to p (unless NULL: then
- * it only checks) as an example of its class folder. Class folders must be
- * in cs (`classes_from` says where they come from, for the message). Every
- * class folder present must hold an image, and with every_class, so must
- * every class of cs. */
-static int scan_split(const listing *l, const char *split_root, const class_set *cs, const char *classes_from,
-                      bool every_class, plan *p, tk_error *err) {
+int imf_scan_split(const imf_listing *l, const char *split_root, const imf_class_set *cs, const char *classes_from,
+                      bool every_class, imf_plan *p, tk_error *err) {
     size_t *count = tk_calloc((size_t)(cs->n ? cs->n : 1), sizeof(size_t));
     bool *present = tk_calloc((size_t)(cs->n ? cs->n : 1), sizeof(bool));
     int rc = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
-        const char *rest = below(&l->e[i], split_root);
+        const char *rest = imf_below(&l->e[i], split_root);
         if (!rest || !*rest) continue;
         const char *slash = strchr(rest, '/');
-        int kind = l->e[i].dir ? 0 : image_ext(rest);
+        int kind = l->e[i].dir ? 0 : imf_image_ext(rest);
         if (!slash && kind) {
             rc = tk_fail(err, "%s: image %s is not inside a class folder: expected %s<class>/<image>", l->path,
                          l->e[i].name, split_root);
@@ -451,7 +379,7 @@ static int scan_split(const listing *l, const char *split_root, const class_set 
         }
         if (!slash && !l->e[i].dir) continue; /* a README beside the class folders */
         size_t len = slash ? (size_t)(slash - rest) : strlen(rest);
-        int c = class_find(cs, rest, len);
+        int c = imf_class_find(cs, rest, len);
         if (c < 0) {
             rc = tk_fail(err, "%s: class folder %s%.*s is not among the classes, which come from %s: remove it, or add "
                               "it there",
@@ -464,7 +392,7 @@ static int scan_split(const listing *l, const char *split_root, const class_set 
                               "or remove it",
                          l->path, l->e[i].name);
         else if (kind > 0) {
-            if (p) plan_add(p, l->e[i].name, c);
+            if (p) imf_plan_add(p, l->e[i].name, c);
             count[c]++;
         }
     }
@@ -474,19 +402,19 @@ static int scan_split(const listing *l, const char *split_root, const class_set 
                               "(remove the folder or add images)",
                          l->path, split_root, cs->ids[c]);
         else if (every_class && !count[c])
-            rc = tk_fail(err, "%s: class folder %s%s is missing, though %s lists the class: add its images or remove it "
-                              "from the list",
+            rc = tk_fail(err, "%s: class folder %s%s is missing, though %s lists the class: add its images or remove "
+                              "it from the list",
                          l->path, split_root, cs->ids[c], classes_from);
     free(count);
     free(present);
     return rc;
 }
 
-static size_t images_below(const listing *l, const char *root) {
+size_t imf_images_below(const imf_listing *l, const char *root) {
     size_t n = 0;
     for (size_t i = 0; i < l->n; i++) {
-        const char *rest = below(&l->e[i], root);
-        n += rest && !l->e[i].dir && image_ext(rest) != 0;
+        const char *rest = imf_below(&l->e[i], root);
+        n += rest && !l->e[i].dir && imf_image_ext(rest) != 0;
     }
     return n;
 }
@@ -498,15 +426,15 @@ static bool is_split_folder(const char *name, size_t len) {
 
 /* The root of a generic layout: down through folders that hold every image
  * and are neither split nor (being the last folder above images) class folders. */
-static int generic_root(const listing *l, char *root, size_t cap, tk_error *err) {
+static int generic_root(const imf_listing *l, char *root, size_t cap, tk_error *err) {
     root[0] = 0;
     for (;;) {
         const char *first = NULL;
         size_t first_len = 0, images = 0;
         bool shared = true, deep = true;
         for (size_t i = 0; i < l->n; i++) {
-            const char *rest = below(&l->e[i], root);
-            if (!rest || l->e[i].dir || !image_ext(rest)) continue;
+            const char *rest = imf_below(&l->e[i], root);
+            if (!rest || l->e[i].dir || !imf_image_ext(rest)) continue;
             images++;
             const char *slash = strchr(rest, '/');
             if (!slash) {
@@ -530,283 +458,39 @@ static int generic_root(const listing *l, char *root, size_t cap, tk_error *err)
     }
 }
 
-static int plan_generic(const listing *l, tk_split split, plan *p, tk_error *err) {
+static int plan_generic(const imf_listing *l, tk_split split, imf_plan *p, tk_error *err) {
     char root[2048], train[2100], test[2100];
     if (generic_root(l, root, sizeof root, err)) return -1;
     snprintf(train, sizeof train, "%strain/", root);
     snprintf(test, sizeof test, "%stest/", root);
-    if (!images_below(l, test)) snprintf(test, sizeof test, "%sval/", root);
-    bool splits = images_below(l, train) || images_below(l, test);
+    if (!imf_images_below(l, test)) snprintf(test, sizeof test, "%sval/", root);
+    bool splits = imf_images_below(l, train) || imf_images_below(l, test);
     const char *class_root = splits ? train : root;
-    if (splits && !images_below(l, train))
+    if (splits && !imf_images_below(l, train))
         return tk_fail(err, "%s: %s holds no train/ folder of images beside %s: classes come from train/<class>/",
                        l->path, root[0] ? root : "the top level", test);
     if (split == TK_SPLIT_TEST && !splits)
         return tk_fail(err, "%s has the layout %s<class>/<image>, without split folders, so all of it is the train "
                             "split; for a test split, arrange it as %strain/<class>/ and %sval/<class>/ (or test/)",
                        l->path, root, root, root);
-    if (split == TK_SPLIT_TEST && !images_below(l, test))
+    if (split == TK_SPLIT_TEST && !imf_images_below(l, test))
         return tk_fail(err, "%s: no %stest/ or %sval/ folder of images for the test split", l->path, root, root);
     char from[2200];
     snprintf(from, sizeof from, "the folders in %s", class_root[0] ? class_root : "the top level");
-    class_set cs = {0};
+    imf_class_set cs = {0};
     /* The train split is checked even for test: its empty class folders are errors either way. */
-    int rc = classes_from_folders(l, class_root, &cs, err);
-    if (rc == 0) rc = scan_split(l, class_root, &cs, from, true, split == TK_SPLIT_TRAIN ? p : NULL, err);
-    if (rc == 0 && split == TK_SPLIT_TEST) rc = scan_split(l, test, &cs, from, false, p, err);
-    if (rc == 0) plan_sort(p);
-    plan_take_classes(p, &cs, NULL);
+    int rc = imf_classes_from_folders(l, class_root, &cs, err);
+    if (rc == 0) rc = imf_scan_split(l, class_root, &cs, from, true, split == TK_SPLIT_TRAIN ? p : NULL, err);
+    if (rc == 0 && split == TK_SPLIT_TEST) rc = imf_scan_split(l, test, &cs, from, false, p, err);
+    if (rc == 0) imf_plan_sort(p);
+    imf_plan_take_classes(p, &cs, NULL);
     return rc;
-}
-
-/* ---- Tiny ImageNet */
-
-/* The folder holding wnids.txt or val/val_annotations.txt, shallowest first;
- * false when neither is there. */
-static bool tiny_root(const listing *l, char *root, size_t cap) {
-    size_t best = (size_t)-1;
-    for (size_t i = 0; i < l->n; i++) {
-        const char *name = l->e[i].name;
-        size_t len = strlen(name), keep;
-        if (l->e[i].dir) continue;
-        const char *marker = "val/val_annotations.txt";
-        size_t m = strlen(marker);
-        if (!strcmp(base_name(name), "wnids.txt")) keep = len - strlen("wnids.txt");
-        else if (len >= m && !strcmp(name + len - m, marker) && (len == m || name[len - m - 1] == '/')) keep = len - m;
-        else continue;
-        if (keep < best && keep < cap) {
-            best = keep;
-            memcpy(root, name, keep);
-            root[keep] = 0;
-        }
-    }
-    return best != (size_t)-1;
-}
-
-/* Display names: words.txt's first synonym ("goldfish, Carassius auratus" ->
- * "goldfish"); the wnid for a class words.txt does not name. */
-static char (*tiny_names(char *words, const class_set *cs))[64] {
-    char(*names)[64] = tk_calloc((size_t)cs->n, sizeof *names);
-    for (int c = 0; c < cs->n; c++) snprintf(names[c], sizeof names[c], "%s", cs->ids[c]);
-    char *cursor = words;
-    for (char *line; words && (line = next_line(&cursor)) != NULL;) {
-        char *tab = strchr(line, '\t');
-        int c = tab ? class_find(cs, line, (size_t)(tab - line)) : -1;
-        if (c >= 0) snprintf(names[c], sizeof names[c], "%.*s", (int)strcspn(tab + 1, ","), tab + 1);
-    }
-    return names;
-}
-
-static int tiny_val(const listing *l, const char *root, const class_set *cs, char *annotations, plan *p,
-                    tk_error *err) {
-    snprintf(p->listed_in, sizeof p->listed_in, "%sval/val_annotations.txt", root);
-    char *cursor = annotations, *f[2];
-    for (int line_no = 1;; line_no++) {
-        char *line = next_line(&cursor);
-        if (!line) break;
-        int nf = fields(line, f, 2);
-        if (nf == 0) continue;
-        int c = nf == 2 ? class_find(cs, f[1], strlen(f[1])) : -1;
-        if (c < 0)
-            return tk_fail(err, "%s: %s line %d: expected \"<file>\\t<wnid>\\t<bounding box>\" with a wnid from "
-                                "wnids.txt, found %s",
-                           l->path, p->listed_in, line_no, nf == 2 ? f[1] : "one field");
-        char key[4096];
-        snprintf(key, sizeof key, "%sval/images/%s", root, f[0]);
-        plan_add(p, key, c);
-    }
-    /* An image nobody labelled would silently drop out of the split. */
-    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
-    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], 0, i};
-    qsort(k, p->n, sizeof *k, cmp_keyed_key);
-    char images[2100];
-    snprintf(images, sizeof images, "%sval/images/", root);
-    int rc = 0;
-    for (size_t i = 0; i < l->n && rc == 0; i++) {
-        const char *rest = below(&l->e[i], images);
-        keyed probe = {l->e[i].name, 0, 0};
-        if (rest && !l->e[i].dir && image_ext(rest) && !bsearch(&probe, k, p->n, sizeof *k, cmp_keyed_key))
-            rc = tk_fail(err, "%s: %s has no line in %s, so it has no label: add one or remove the image", l->path,
-                         l->e[i].name, p->listed_in);
-    }
-    free(k);
-    return rc;
-}
-
-static int plan_tiny(const listing *l, const char *root, tk_split split, plan *p, tk_error *err) {
-    char name[2100], train[2100], val[2100], from[2200];
-    char *wnids = NULL, *words = NULL, *annotations = NULL;
-    class_set cs = {0};
-    snprintf(train, sizeof train, "%strain/", root);
-    snprintf(val, sizeof val, "%sval/", root);
-    snprintf(name, sizeof name, "%swnids.txt", root);
-    int rc = read_text(l, name, &wnids, err);
-    if (rc == 0 && wnids) {
-        snprintf(from, sizeof from, "%s", name);
-        char *cursor = wnids, *f[1];
-        for (char *line; (line = next_line(&cursor)) != NULL;)
-            if (fields(line, f, 1)) class_add(&cs, f[0], strlen(f[0]));
-        rc = class_index(&cs, name, err);
-    } else if (rc == 0) {
-        snprintf(from, sizeof from, "the folders in %s (no wnids.txt)", train);
-        rc = classes_from_folders(l, train, &cs, err);
-    }
-    if (rc == 0 && !cs.n) rc = tk_fail(err, "%s: %s lists no classes", l->path, from);
-    snprintf(name, sizeof name, "%swords.txt", root);
-    if (rc == 0) rc = read_text(l, name, &words, err);
-    if (rc == 0 && split == TK_SPLIT_TRAIN) {
-        rc = scan_split(l, train, &cs, from, true, p, err);
-        if (rc == 0) plan_sort(p);
-    } else if (rc == 0) {
-        snprintf(name, sizeof name, "%sval/val_annotations.txt", root);
-        rc = read_text(l, name, &annotations, err);
-        if (rc == 0 && annotations) rc = tiny_val(l, root, &cs, annotations, p, err);
-        else if (rc == 0 && images_below(l, val)) { /* val rearranged into class folders */
-            rc = scan_split(l, val, &cs, from, false, p, err);
-            if (rc == 0) plan_sort(p);
-        } else if (rc == 0)
-            rc = tk_fail(err, "%s: no %s to label the images of the val split (Tiny ImageNet's test labels are not "
-                              "public; its val split is the test split)",
-                         l->path, name);
-    }
-    plan_take_classes(p, &cs, tiny_names(words, &cs));
-    free(wnids);
-    free(words);
-    free(annotations);
-    return rc;
-}
-
-/* ---- Places365 */
-
-static const char *const places_lists[2] = {"places365_train_standard.txt", "places365_val.txt"};
-static const char *const places_categories = "categories_places365.txt";
-#define PLACES_URL "http://data.csail.mit.edu/places/places365/"
-
-typedef struct places_images {
-    const char *folder, *archive, *prefix;
-} places_images;
-
-static const places_images places_where[2][2] = {
-    {{"data_256", "train_256_places365standard.tar", "data_256/"},
-     {"data_large", "train_large_places365standard.tar", "data_large/"}},
-    {{"val_256", "val_256.tar", "val_256/"}, {"val_large", "val_large.tar", "val_large/"}},
-};
-
-static bool places_root(const char *path) {
-    char file[4096];
-    for (int i = 0; i < 2; i++) {
-        snprintf(file, sizeof file, "%s/%s", path, places_lists[i]);
-        if (is_file(file)) return true;
-    }
-    snprintf(file, sizeof file, "%s/%s", path, places_categories);
-    return is_file(file);
-}
-
-static int places_classes(const char *path, plan *p, tk_error *err) {
-    char file[4096];
-    snprintf(file, sizeof file, "%s/%s", path, places_categories);
-    if (!is_file(file)) return 0;
-    uint8_t *data;
-    size_t n;
-    if (tk_file_read_all(file, &data, &n, err)) return -1;
-    data[n] = 0;
-    int count = 0, rc = 0;
-    for (const char *line = (const char *)data; *line;) { /* lines that are not blank */
-        size_t len = strcspn(line, "\n");
-        count += strspn(line, " \t\r") < len;
-        line += len + (line[len] == '\n');
-    }
-    if (count > TK_MAX_CLASSES) {
-        free(data);
-        return tk_fail(err, "%s: %d categories, more than the %d classes a dataset may have; fetch "
-                            "filelist_places365-standard.tar again from %s",
-                       file, count, TK_MAX_CLASSES, PLACES_URL);
-    }
-    p->names = tk_calloc((size_t)(count ? count : 1), sizeof *p->names);
-    bool *seen = tk_calloc((size_t)(count ? count : 1), sizeof(bool));
-    char *cursor = (char *)data, *f[3];
-    for (int line_no = 1; rc == 0; line_no++) {
-        char *line = next_line(&cursor), *end;
-        if (!line) break;
-        int nf = fields(line, f, 3);
-        if (nf == 0) continue;
-        long c = nf == 2 ? strtol(f[1], &end, 10) : -1;
-        if (nf != 2 || *end || c < 0 || c >= count || seen[c]) {
-            rc = tk_fail(err, "%s line %d: expected \"/<letter>/<category> <index>\" with each index 0..%d once", file,
-                         line_no, count - 1);
-            break;
-        }
-        seen[c] = true;
-        /* "/a/apartment_building/outdoor" -> "apartment_building/outdoor" */
-        const char *cat = f[0];
-        if (cat[0] == '/' && cat[1] && cat[2] == '/') cat += 3;
-        snprintf(p->names[c], sizeof p->names[c], "%s", cat);
-    }
-    free(seen);
-    free(data);
-    p->classes = count;
-    return rc;
-}
-
-/* classes_hint: the catalog's class count, 0 when there is none. */
-static int plan_places(const char *path, tk_split split, int classes_hint, plan *p, tk_error *err) {
-    int s = split == TK_SPLIT_TRAIN ? 0 : 1;
-    if (places_classes(path, p, err)) return -1;
-    char file[4096];
-    snprintf(file, sizeof file, "%s/%s", path, places_lists[s]);
-    snprintf(p->listed_in, sizeof p->listed_in, "%s", file);
-    if (!is_file(file))
-        return tk_fail(err, "Places365 folder %s has no %s (the %s file list): unpack filelist_places365-standard.tar "
-                            "from %s into it",
-                       path, places_lists[s], tk_split_names[split], PLACES_URL);
-    uint8_t *data;
-    size_t n;
-    if (tk_file_read_all(file, &data, &n, err)) return -1;
-    data[n] = 0;
-    char *cursor = (char *)data, *f[3], *end;
-    int rc = 0;
-    /* Without a categories file (or an empty one), the catalog's count, else the labels' own. */
-    int limit = p->classes ? p->classes : classes_hint > 0 ? classes_hint : TK_MAX_CLASSES;
-    for (int line_no = 1; rc == 0; line_no++) {
-        char *line = next_line(&cursor);
-        if (!line) break;
-        int nf = fields(line, f, 3);
-        if (nf == 0) continue;
-        long c = nf == 2 ? strtol(f[1], &end, 10) : -1;
-        if (nf != 2 || *end || c < 0 || c >= limit)
-            rc = tk_fail(err, "%s line %d: expected \"<image path> <label>\" with a label in 0..%d, found \"%s\"",
-                         file, line_no, limit - 1, nf == 2 ? f[1] : line);
-        else
-            plan_add(p, f[0] + (f[0][0] == '/'), (int32_t)c);
-    }
-    free(data);
-    if (rc) return -1;
-    if (!p->classes && classes_hint > 0) p->classes = classes_hint; /* no names either */
-    if (!p->classes && tk_classes_from_labels(p->labels, (int)p->n, file,
-                                              "give the folder categories_places365.txt from "
-                                              "filelist_places365-standard.tar", &p->classes, err))
-        return -1;
-    char tried[1024] = "";
-    size_t at = 0;
-    for (int i = 0; i < 2; i++) {
-        const places_images *w = &places_where[s][i];
-        snprintf(p->source, sizeof p->source, "%s/%s", path, w->folder);
-        if (is_dir(p->source)) return 0;
-        snprintf(p->source, sizeof p->source, "%s/%s", path, w->archive);
-        if (is_file(p->source)) {
-            p->archive = true;
-            p->prefix = w->prefix;
-            return 0;
-        }
-        at += (size_t)snprintf(tried + at, sizeof tried - at, "%s%s/ or %s", i ? ", " : "", w->folder, w->archive);
-    }
-    return tk_fail(err, "Places365 folder %s has the %s list but not its images: expected %s there (from %s)", path,
-                   places_lists[s], tried, PLACES_URL);
 }
 
 /* ---- decoding into the output */
 
-static int fill_from_folder(const plan *p, int H, int W, tk_image_scratch *scratch, uint8_t *images, tk_error *err) {
+static int fill_from_folder(const imf_plan *p, int H, int W, tk_image_scratch *scratch, uint8_t *images,
+                            tk_error *err) {
     size_t image_size = 3 * (size_t)H * (size_t)W;
     char path[8300];
     for (size_t i = 0; i < p->n; i++) {
@@ -823,7 +507,7 @@ static int fill_from_folder(const plan *p, int H, int W, tk_image_scratch *scrat
 }
 
 /* One pass over the archive in storage order; sorted keys find each member's example. */
-static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, tk_image_scratch *scratch,
+static int fill_from_archive(const imf_plan *p, const imf_keyed *sorted, int H, int W, tk_image_scratch *scratch,
                              uint8_t *images, tk_error *err) {
     tk_archive *a = open_archive(p->source, err);
     if (!a) return -1;
@@ -837,9 +521,9 @@ static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, t
     while (rc == 0 && (r = tk_archive_next(a, &m, err)) == 1) {
         if (!m.is_file) continue;
         normalize(m.name, member, sizeof member);
-        keyed probe = {member, 0, 0};
+        imf_keyed probe = {member, 0, 0};
         if (prefix_len && !strncmp(member, p->prefix, prefix_len)) probe.key += prefix_len;
-        const keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, cmp_keyed_key);
+        const imf_keyed *hit = bsearch(&probe, sorted, p->n, sizeof *sorted, imf_cmp_keyed_key);
         if (!hit) continue;
         snprintf(name, sizeof name, "%s: member %s", p->source, member);
         rc = tk_archive_read(a, MAX_IMAGE_BYTES, &buf, &cap, &n, err);
@@ -861,10 +545,10 @@ static int fill_from_archive(const plan *p, const keyed *sorted, int H, int W, t
 }
 
 /* Decodes every planned image into images[i] (3 x H x W). */
-static int fill(const plan *p, int H, int W, uint8_t *images, tk_error *err) {
-    keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
-    for (size_t i = 0; i < p->n; i++) k[i] = (keyed){p->keys[i], 0, i};
-    qsort(k, p->n, sizeof *k, cmp_keyed_key);
+static int fill(const imf_plan *p, int H, int W, uint8_t *images, tk_error *err) {
+    imf_keyed *k = tk_malloc(sizeof *k * (p->n ? p->n : 1));
+    for (size_t i = 0; i < p->n; i++) k[i] = (imf_keyed){p->keys[i], 0, i};
+    qsort(k, p->n, sizeof *k, imf_cmp_keyed_key);
     int rc = 0;
     for (size_t i = 1; i < p->n && rc == 0; i++)
         if (!strcmp(k[i].key, k[i - 1].key))
@@ -890,19 +574,19 @@ static int imagefolder_load(const char *path, tk_split split, const tk_load_opti
                        DEFAULT_SIDE);
     if (split == TK_SPLIT_EXTRA)
         return tk_fail(err, "%s: image folders have no extra split (train, and val or test for the test split)", path);
-    plan p;
+    imf_plan p;
     memset(&p, 0, sizeof p);
-    listing l;
+    imf_listing l;
     memset(&l, 0, sizeof l);
     int rc;
     char root[2048];
-    if (is_dir(path) && places_root(path)) {
-        rc = plan_places(path, split, opt ? opt->classes : 0, &p, err);
+    if (imf_is_dir(path) && imf_places_root(path)) {
+        rc = imf_plan_places(path, split, opt ? opt->classes : 0, &p, err);
     } else {
         rc = list_source(path, &l, err);
         snprintf(p.source, sizeof p.source, "%s", path);
         p.archive = l.archive;
-        if (rc == 0 && tiny_root(&l, root, sizeof root)) rc = plan_tiny(&l, root, split, &p, err);
+        if (rc == 0 && imf_tiny_root(&l, root, sizeof root)) rc = imf_plan_tiny(&l, root, split, &p, err);
         else if (rc == 0) rc = plan_generic(&l, split, &p, err);
     }
     uint8_t *images = NULL;
@@ -934,7 +618,7 @@ static int imagefolder_load(const char *path, tk_split split, const tk_load_opti
     char name[4096];
     snprintf(name, sizeof name, "%s", path);
     for (size_t len = strlen(name); len > 1 && name[len - 1] == '/';) name[--len] = 0;
-    snprintf(out->name, sizeof out->name, "%s", base_name(name));
+    snprintf(out->name, sizeof out->name, "%s", imf_base_name(name));
     plan_free(&p);
     return 0;
 }
@@ -950,24 +634,24 @@ static bool images_in_folders(const char *path, bool inside, int levels, int *bu
         if (junk_component(de->d_name, strlen(de->d_name))) continue;
         char child[4096];
         snprintf(child, sizeof child, "%s/%s", path, de->d_name);
-        if (inside && image_ext(de->d_name) > 0) found = is_file(child);
-        else if (levels > 0 && is_dir(child)) found = images_in_folders(child, true, levels - 1, budget);
+        if (inside && imf_image_ext(de->d_name) > 0) found = imf_is_file(child);
+        else if (levels > 0 && imf_is_dir(child)) found = images_in_folders(child, true, levels - 1, budget);
     }
     closedir(d);
     return found;
 }
 
 static int imagefolder_detect(const char *path) {
-    if (is_dir(path)) {
+    if (imf_is_dir(path)) {
         char file[4096];
         snprintf(file, sizeof file, "%s/wnids.txt", path);
-        bool tiny = is_file(file);
+        bool tiny = imf_is_file(file);
         snprintf(file, sizeof file, "%s/val/val_annotations.txt", path);
-        if (tiny || is_file(file) || places_root(path)) return 30;
+        if (tiny || imf_is_file(file) || imf_places_root(path)) return 30;
         int budget = 2000;
         return images_in_folders(path, false, 3, &budget) ? 10 : 0; /* wrapper/split/class/image */
     }
-    if (!is_file(path)) return 0;
+    if (!imf_is_file(path)) return 0;
     tk_archive *a = open_archive(path, NULL);
     if (!a) return 0;
     tk_archive_member m;
@@ -979,7 +663,7 @@ static int imagefolder_detect(const char *path) {
         if (!m.is_file) continue;
         normalize(m.name, name, sizeof name);
         if (junk_name(name)) continue;
-        if (strchr(name, '/') && image_ext(name) > 0) score = 10;
+        if (strchr(name, '/') && imf_image_ext(name) > 0) score = 10;
     }
     tk_archive_close(a);
     return score;

@@ -1,4 +1,6 @@
-/* tk_image.h - JPEG and PNG images decoded from memory into uint8 pixels.
+/* tk_image.h - JPEG and PNG images decoded from memory into uint8 pixels,
+ * and pixels encoded as PNG (datasets/image_encode.c; the decoding is
+ * datasets/image_decode.c's).
  *
  * The decoder is chosen by the first bytes (FF D8 FF: JPEG through
  * libjpeg-turbo; the 8-byte PNG signature: PNG through libpng), never by the
@@ -28,6 +30,7 @@
 #define TK_IMAGE_H
 
 #include "tk_common.h"
+#include "tk_file.h"
 
 typedef enum tk_image_kind { TK_IMAGE_UNKNOWN, TK_IMAGE_JPEG, TK_IMAGE_PNG, TK_IMAGE_KIND_COUNT } tk_image_kind;
 extern const char *const tk_image_kind_names[TK_IMAGE_KIND_COUNT];
@@ -59,5 +62,9 @@ void tk_image_scratch_free(tk_image_scratch *s);
  * planar ([channels][height][width]) to out. scratch may be NULL. */
 int tk_image_decode_fit(const uint8_t *data, size_t n, const char *name, int channels, int height, int width,
                         tk_image_scratch *scratch, uint8_t *out, tk_error *err);
+
+/* Appends img (8-bit grey or RGB, c = 1 or 3) to *out as a PNG: no
+ * interlacing, libpng's default compression and filters, no other chunks. */
+int tk_image_encode_png(const tk_image *img, tk_buf *out, tk_error *err);
 
 #endif

@@ -1,16 +1,17 @@
-/* train.c - the training loop: data order, steps, evaluation, checkpoints, resume. */
+/* train.c - the training loop: data order, steps, evaluation, checkpoints,
+ * resume. The run directory's other files are src/run_files.c's, the
+ * progress display src/progress.c's. */
 #define _POSIX_C_SOURCE 200809L
-#include <cJSON.h>
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "progress.h"
+#include "run_files.h"
 #include "tk_checkpoint.h"
 #include "tk_file.h"
-#include "tk_provenance.h"
 #include "tk_train.h"
 #include "tk_transform.h"
 
@@ -21,9 +22,7 @@ typedef struct eval_result {
 typedef struct trainer {
     const tk_train_config *cfg;
     const tk_train_start *start;
-    const char *dir;
-    char path_config[1024], path_ckpt[1024], path_metrics[1024], path_summary[1024], path_rewind[1024];
-    char path_provenance[1024];
+    run_files files;
     tk_dataset train, test;
     int32_t *train_index, *val_index; /* examples of the train file used for training / validation */
     int n_train, n_val;
@@ -131,201 +130,32 @@ static bool due(int64_t step, tk_duration every, int64_t ipe, int64_t total) {
     return step == total || (n > 0 && step % n == 0);
 }
 
-/* Appends one evaluation to metrics.jsonl and returns the line (static buffer). */
-static const char *record_evaluation(trainer *t, tk_error *err, int *rc) {
-    static char line[1024];
+/* Evaluates, and appends the evaluation to metrics.jsonl; line[cap] gets it. */
+static int record_evaluation(trainer *t, char *line, size_t cap, tk_error *err) {
     eval_result test = evaluate(t, &t->test, NULL, t->test.n);
     t->last_test = test;
     t->last_test_step = t->st.step;
-    float train_loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : NAN;
-    float train_acc = t->st.seen ? (float)t->st.correct / (float)t->st.seen : NAN;
-    int n = snprintf(line, sizeof line,
-                     "{\"iteration\": %lld, \"epoch\": %.6g, \"train_loss\": %.9g, \"train_accuracy\": %.9g, "
-                     "\"test_loss\": %.9g, \"test_accuracy\": %.9g",
-                     (long long)t->st.step, (double)t->st.step / (double)t->ipe, train_loss, train_acc,
-                     test.loss, test.accuracy);
-    if (t->n_val > 0) {
+    run_evaluation e = {
+        .iteration = t->st.step,
+        .epoch = (double)t->st.step / (double)t->ipe,
+        .train_loss = t->st.seen ? (float)(t->st.loss_sum / ((double)t->st.seen / t->cfg->batch)) : NAN,
+        .train_accuracy = t->st.seen ? (float)t->st.correct / (float)t->st.seen : NAN,
+        .test_loss = test.loss,
+        .test_accuracy = test.accuracy,
+        .has_val = t->n_val > 0,
+        .lr = learning_rate(t, t->st.step > 0 ? t->st.step - 1 : 0),
+    };
+    if (e.has_val) {
         eval_result val = evaluate(t, &t->train, t->val_index, t->n_val);
-        n += snprintf(line + n, sizeof line - (size_t)n, ", \"val_loss\": %.9g, \"val_accuracy\": %.9g", val.loss,
-                      val.accuracy);
+        e.val_loss = val.loss, e.val_accuracy = val.accuracy;
         if (t->st.min_val_iteration < 0 || val.loss < t->st.min_val_loss)
             t->st.min_val_loss = val.loss, t->st.min_val_iteration = t->st.step;
     }
-    snprintf(line + n, sizeof line - (size_t)n, ", \"lr\": %.9g}",
-             learning_rate(t, t->st.step > 0 ? t->st.step - 1 : 0));
     if (test.accuracy > t->st.best_accuracy || t->st.best_iteration < 0)
         t->st.best_accuracy = test.accuracy, t->st.best_iteration = t->st.step;
     t->st.loss_sum = 0;
     t->st.correct = t->st.seen = 0;
-    size_t len = strlen(line);
-    TK_ASSERT(len + 1 < sizeof line);
-    line[len] = '\n'; /* appended with its newline, then the string ends there again */
-    *rc = tk_file_append_durable(t->path_metrics, line, len + 1, err);
-    line[len] = 0;
-    return line;
-}
-
-/* After a crash, metrics.jsonl may hold evaluations past the checkpoint;
- * they will be recomputed (identically), so drop them. */
-static int truncate_metrics(trainer *t, tk_error *err) {
-    if (!tk_file_exists(t->path_metrics)) return 0;
-    uint8_t *data;
-    size_t n;
-    if (tk_file_read_all(t->path_metrics, &data, &n, err)) return -1;
-    size_t keep = 0;
-    for (size_t start = 0; start < n;) {
-        uint8_t *end = memchr(data + start, '\n', n - start);
-        if (!end) break; /* a half-written last line goes too */
-        long long it = -1;
-        if (sscanf((const char *)data + start, "{\"iteration\": %lld", &it) != 1 || it > t->st.step) break;
-        keep = start = (size_t)(end - data) + 1;
-    }
-    int rc = keep == n ? 0 : tk_file_write_atomic(t->path_metrics, data, keep, err);
-    free(data);
-    return rc;
-}
-
-/* The numbers, then "provenance": the run's segments (provenance.json), one
- * line each. */
-static int write_summary(const trainer *t, const tk_train_result *r, tk_error *err) {
-    tk_buf b = {0};
-    tk_buf_printf(&b,
-                  "{\n  \"iterations\": %lld,\n  \"final_accuracy\": %.9g,\n  \"final_loss\": %.9g,\n"
-                  "  \"best_accuracy\": %.9g,\n  \"best_iteration\": %lld,\n  \"early_stop_iteration\": %lld,\n"
-                  "  \"seconds\": %.3f,\n  \"samples_per_second\": %.1f,\n  \"provenance\": [",
-                  (long long)r->iterations, r->final_accuracy, r->final_loss, r->best_accuracy,
-                  (long long)r->best_iteration, (long long)r->early_stop_iteration, r->seconds, r->samples_per_second);
-    cJSON *segments = tk_provenance_read_segments(t->path_provenance), *s;
-    int i = 0;
-    cJSON_ArrayForEach(s, segments) {
-        char *line = cJSON_PrintUnformatted(s);
-        TK_ASSERT(line);
-        tk_buf_printf(&b, "%s\n    %s", i++ ? "," : "", line);
-        free(line);
-    }
-    cJSON_Delete(segments);
-    tk_buf_printf(&b, "%s]\n}\n", i ? "\n  " : "");
-    int rc = tk_file_write_atomic(t->path_summary, b.data, b.len, err);
-    tk_buf_free(&b);
-    return rc;
-}
-
-/* This process's provenance joins the run's segments; a run resumed under
- * another (another machine, kernel or build) still resumes, but its bits may
- * differ from an uninterrupted run's, so say so. */
-static int note_provenance(const trainer *t, tk_error *err) {
-    tk_provenance now, before;
-    bool changed;
-    tk_provenance_collect(&now);
-    if (tk_provenance_note_segment(t->path_provenance, t->st.step, &now, &changed, &before, err)) return -1;
-    if (changed) {
-        char was[1200], is[1200];
-        tk_provenance_format(&before, was, sizeof was);
-        tk_provenance_format(&now, is, sizeof is);
-        fprintf(stderr, "ticket: warning: %s resumes at iteration %lld under another provenance (recorded in its "
-                        "provenance.json and summary.json):\n  before: %s\n  now:    %s\n",
-                t->dir, (long long)t->st.step, was, is);
-    }
-    return 0;
-}
-
-int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
-    uint8_t *data;
-    size_t n;
-    if (tk_file_read_all(path, &data, &n, err)) return -1;
-    char *text = (char *)data;
-    cJSON *o = cJSON_Parse(text);
-    free(text);
-    const char *keys[] = {"iterations", "final_accuracy", "final_loss", "best_accuracy", "best_iteration",
-                          "early_stop_iteration", "seconds", "samples_per_second"};
-    double v[8];
-    for (int i = 0; i < 8; i++) {
-        const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
-        if (!cJSON_IsNumber(it)) {
-            cJSON_Delete(o);
-            return tk_fail(err, "%s: missing or non-numeric '%s'; delete the file to re-evaluate the run", path,
-                           keys[i]);
-        }
-        v[i] = it->valuedouble;
-        /* Counts (0: iterations, 4: best, 5: early stop, -1 for none) are
-         * whole; the rest are floats, seconds and rates finite: checked
-         * before the casts below, which are undefined out of range. */
-        bool count = i == 0 || i == 4 || i == 5;
-        if (count ? !tk_whole_in(v[i], i == 5 ? -1 : 0, TK_WHOLE_MAX) : !tk_fits_float(v[i])) {
-            cJSON_Delete(o);
-            return tk_fail(err, "%s: '%s' is %.17g, expected %s; delete the file to re-evaluate the run", path, keys[i],
-                           v[i], count ? (i == 5 ? "a whole number from -1 to 2^53" : "a whole number from 0 to 2^53")
-                                       : "a finite number");
-        }
-    }
-    cJSON_Delete(o);
-    *r = (tk_train_result){(int64_t)v[0], (float)v[1], (float)v[2], (float)v[3], (int64_t)v[4], (int64_t)v[5], v[6], v[7]};
-    return 0;
-}
-
-/* A run directory belongs to one configuration: refuse to mix two. The
- * config is written only once setup has accepted it against the data, so a
- * refused option can be corrected and rerun into the same directory. */
-static int claim_directory(trainer *t, bool write, tk_error *err) {
-    char *mine = tk_train_config_to_json(t->cfg);
-    size_t len = strlen(mine);
-    int rc = 0;
-    if (tk_file_exists(t->path_config)) {
-        uint8_t *data;
-        size_t n;
-        rc = tk_file_read_all(t->path_config, &data, &n, err);
-        if (rc == 0) {
-            bool same = n == len + 1 && !memcmp(data, mine, len) && data[len] == '\n';
-            free(data);
-            if (!same)
-                rc = tk_fail(err, "%s holds a run with other hyper-parameters (see its config.json); "
-                             "continue it with `ticket train --resume %s` or choose another --out directory",
-                             t->dir, t->dir);
-        }
-    } else if (write) {
-        mine[len] = '\n'; /* replaces the terminator: the buffer holds len + 1 bytes */
-        rc = tk_file_write_atomic(t->path_config, mine, len + 1, err);
-    }
-    free(mine);
-    return rc;
-}
-
-/* What the person watching sees: a bar redrawn at most ten times a second
- * on a terminal, or one JSON line per evaluation otherwise. */
-typedef struct progress {
-    tk_progress mode;
-    double t0, last_draw;
-    int64_t start_step;
-} progress;
-
-static void progress_step(progress *p, const trainer *t) {
-    double now = tk_now();
-    if (p->mode != TK_PROGRESS_BAR || (now - p->last_draw < 0.1 && t->st.step < t->st.total)) return;
-    p->last_draw = now;
-    double elapsed = now - p->t0, done = (double)(t->st.step - p->start_step);
-    double rate = elapsed > 0 ? done * t->cfg->batch / elapsed : 0;
-    double eta = done > 0 ? elapsed / done * (double)(t->st.total - t->st.step) : 0;
-    int width = 24, filled = (int)(width * (double)t->st.step / (double)t->st.total);
-    char bar[32];
-    for (int i = 0; i < width; i++) bar[i] = i < filled ? '#' : '.';
-    bar[width] = 0;
-    /* Running means since the last evaluation; called right after a step, so seen > 0. */
-    double loss = t->st.loss_sum / ((double)t->st.seen / t->cfg->batch);
-    double acc = 100.0 * (double)t->st.correct / (double)t->st.seen;
-    fprintf(stderr, "\r\033[K[%s] it %lld/%lld ep %.2f loss %.4f acc %.2f%% %.0f samples/s ETA %dm%02ds", bar,
-            (long long)t->st.step, (long long)t->st.total, (double)t->st.step / (double)t->ipe, loss, acc, rate,
-            (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
-}
-
-static void progress_line(progress *p, const char *line) {
-    if (p->mode == TK_PROGRESS_LINES) {
-        printf("%s\n", line);
-        fflush(stdout);
-    } else if (p->mode == TK_PROGRESS_BAR) {
-        fprintf(stderr, "\r\033[K%s\n", line);
-        p->last_draw = 0; /* redraw the bar at once below the line */
-    }
+    return run_files_append_metrics(&t->files, &e, line, cap, err);
 }
 
 /* Replaces *d by the result of a transform when it succeeds. */
@@ -455,44 +285,45 @@ static int begin(trainer *t, tk_error *err) {
 
 static int snapshot_if_due(trainer *t, tk_error *err) {
     if (!t->start || !t->start->snapshot || tk_duration_iters(t->start->snapshot_at, t->ipe) != t->st.step ||
-        tk_file_exists(t->path_rewind))
+        tk_file_exists(t->files.rewind))
         return 0;
-    return tk_checkpoint_save(t->path_rewind, t->model, t->cfg->width, t->optim, &t->st, err);
+    return tk_checkpoint_save(t->files.rewind, t->model, t->cfg->width, t->optim, &t->st, err);
 }
 
 static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *err) {
-    if (tk_file_exists(t->path_summary)) return tk_train_read_summary(t->path_summary, result, err);
-    if (setup(t, err) || claim_directory(t, true, err)) return -1;
-    if (tk_file_exists(t->path_ckpt)) {
-        if (tk_checkpoint_load(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err) ||
-            truncate_metrics(t, err))
+    const run_files *f = &t->files;
+    if (tk_file_exists(f->summary)) return tk_train_read_summary(f->summary, result, err);
+    if (setup(t, err) || run_files_claim(f, t->cfg, true, err)) return -1;
+    if (tk_file_exists(f->checkpoint)) {
+        if (tk_checkpoint_load(f->checkpoint, t->model, t->cfg->width, t->optim, &t->st, err) ||
+            run_files_truncate_metrics(f, t->st.step, err))
             return -1;
-    } else if (begin(t, err) ||
-               (tk_file_exists(t->path_metrics) && tk_file_write_atomic(t->path_metrics, "", 0, err))) {
+    } else if (begin(t, err) || run_files_clear_metrics(f, err)) {
         return -1;
     }
     openblas_set_num_threads(t->cfg->threads);
-    if (note_provenance(t, err)) return -1;
+    if (run_files_note_provenance(f, t->st.step, err)) return -1;
     /* The mask is final here and stays so for the whole run. `dense` keeps
      * every multiplication and every update of pruned weights, as before. */
     tk_model_use_kernels(t->model, t->cfg->kernels);
     if (t->cfg->kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(t->optim, t->model->mask, t->model->n_prunable);
     double t0 = tk_now();
     int64_t start_step = t->st.step;
-    progress p = {.mode = mode, .t0 = t0, .start_step = start_step};
+    progress p = {.mode = mode, .batch = t->cfg->batch, .ipe = t->ipe, .t0 = t0, .start_step = start_step};
     int rc = snapshot_if_due(t, err);
     while (t->st.step < t->st.total && rc == 0) {
         train_step(t);
         rc = snapshot_if_due(t, err);
-        progress_step(&p, t);
+        progress_step(&p, &t->st);
         if (due(t->st.step, t->cfg->eval_every, t->ipe, t->st.total)) {
-            const char *line = record_evaluation(t, err, &rc);
+            char line[1024];
+            rc = record_evaluation(t, line, sizeof line, err);
             if (rc == 0) progress_line(&p, line);
         }
         if (rc == 0 && due(t->st.step, t->cfg->checkpoint_every, t->ipe, t->st.total))
-            rc = tk_checkpoint_save(t->path_ckpt, t->model, t->cfg->width, t->optim, &t->st, err);
+            rc = tk_checkpoint_save(f->checkpoint, t->model, t->cfg->width, t->optim, &t->st, err);
     }
-    if (mode == TK_PROGRESS_BAR) fprintf(stderr, "\r\033[K");
+    progress_end(&p);
     if (rc) return rc;
     /* The last step is always evaluated, unless the run was resumed after it. */
     eval_result final = t->last_test_step == t->st.step ? t->last_test : evaluate(t, &t->test, NULL, t->test.n);
@@ -507,7 +338,7 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
         .seconds = seconds,
         .samples_per_second = seconds > 0 ? (double)(t->st.step - start_step) * t->cfg->batch / seconds : 0,
     };
-    return write_summary(t, result, err);
+    return run_files_write_summary(f, result, err);
 }
 
 int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progress, tk_train_result *result,
@@ -518,14 +349,9 @@ int tk_train_run(const tk_train_config *cfg, const char *dir, tk_progress progre
 int tk_train_run_from(const tk_train_config *cfg, const char *dir, const tk_train_start *start,
                       tk_progress progress, tk_train_result *result, tk_error *err) {
     if (tk_train_validate(cfg, err) || tk_mkdirs(dir, err)) return -1;
-    trainer t = {.cfg = cfg, .start = start, .dir = dir, .last_test_step = -1};
-    snprintf(t.path_rewind, sizeof t.path_rewind, "%s/rewind", dir);
-    snprintf(t.path_config, sizeof t.path_config, "%s/config.json", dir);
-    snprintf(t.path_ckpt, sizeof t.path_ckpt, "%s/checkpoint", dir);
-    snprintf(t.path_metrics, sizeof t.path_metrics, "%s/metrics.jsonl", dir);
-    snprintf(t.path_summary, sizeof t.path_summary, "%s/summary.json", dir);
-    snprintf(t.path_provenance, sizeof t.path_provenance, "%s/provenance.json", dir);
-    int rc = claim_directory(&t, false, err);
+    trainer t = {.cfg = cfg, .start = start, .last_test_step = -1};
+    run_files_init(&t.files, dir);
+    int rc = run_files_claim(&t.files, cfg, false, err);
     if (rc == 0) rc = run(&t, progress, result, err);
     trainer_free(&t);
     return rc;

@@ -4,7 +4,9 @@
  * real data when this machine has it. */
 #define _GNU_SOURCE
 #include "check.h"
+#include "tk_data.h"
 #include "tk_file.h"
+#include "tk_image.h"
 
 #include <limits.h>
 #include <sys/stat.h>
@@ -154,6 +156,31 @@ static uint32_t be32(const unsigned char *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+/* The preview's pixels: grey (128) between the images, and in row c the first
+ * `per_class` images of class c in split order, 2 pixels apart. */
+static bool preview_shows(const uint8_t *png, size_t n, const tk_dataset *d, int per_class) {
+    tk_image img = {0};
+    tk_error err = {0};
+    if (tk_image_decode(png, n, "preview", &img, &err)) {
+        printf("  %s\n", err.msg);
+        return false;
+    }
+    bool same = img.c == d->C && img.pixels[0] == 128;
+    int taken[16] = {0};
+    for (int i = 0; i < d->n && same; i++) {
+        int c = d->labels[i];
+        if (c >= 16 || taken[c] == per_class) continue;
+        int x0 = 2 + taken[c]++ * (d->W + 2), y0 = 2 + c * (d->H + 2), C = d->C, H = d->H, W = d->W;
+        const uint8_t *image = d->images + (size_t)i * (size_t)(C * H * W); /* planar; the PNG interleaves */
+        for (int ch = 0; ch < C; ch++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                    same &= img.pixels[((y0 + y) * img.w + x0 + x) * C + ch] == image[(ch * H + y) * W + x];
+    }
+    tk_image_free(&img);
+    return same;
+}
+
 static void test_preview_writes_a_png(void) {
     char *png = path_in(root, "grid.png"), *args;
     if (asprintf(&args, "data preview mnist --out '%s' --per-class 3", png) < 0) abort();
@@ -170,7 +197,15 @@ static void test_preview_writes_a_png(void) {
         CHECK(be32(bytes + 20) == 10 * 8 + 11 * 2); /* 10 classes */
         CHECK(bytes[24] == 8 && bytes[25] == 0);
     }
-    free(bytes);
+    tk_dataset d;
+    tk_error err = {0};
+    char *mnist = path_in(data, "mnist");
+    CHECK(tk_dataset_open(mnist, TK_SPLIT_TRAIN, &d, &err) == 0);
+    if (bytes && err.msg[0] == 0) {
+        CHECK(preview_shows(bytes, n, &d, 3));
+        tk_dataset_free(&d);
+    }
+    free(bytes), free(mnist);
     CHECK(!tk_file_exists("grid.png.tmp"));
 
     /* --classes limits the rows; a synthetic RGB dataset gives an RGB image. */

@@ -1,7 +1,8 @@
 /* test_imagefolder.c - image datasets as people download them, written here
  * with the real libraries: JPEG with libjpeg, PNG with libpng, .zip, .tar and
  * .tar.gz with libarchive. Layouts: generic split/class folders, class folders
- * alone, Tiny ImageNet 200, Places365; colour oddities; resizing; bad input. */
+ * alone, Tiny ImageNet 200, Places365; colour oddities; resizing; bad input;
+ * and ticket's own PNG encoder, decoded back. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 #include "tk_data.h"
@@ -829,6 +830,33 @@ static void test_detect_rejects_others(void) {
     free(dir);
 }
 
+/* tk_image_encode_png gives back the same pixels, grey and RGB, and names libpng's complaint. */
+static void test_png_encode_round_trip(void) {
+    for (int c = 1; c <= 3; c += 2) {
+        tk_image img = {.h = 5, .w = 7, .c = c};
+        img.pixels = tk_malloc((size_t)(img.h * img.w * c));
+        for (int i = 0; i < img.h * img.w * c; i++) img.pixels[i] = (uint8_t)(i * 37 + 11);
+        tk_buf png = {0};
+        tk_error err = {0};
+        tk_image back = {0};
+        CHECK(tk_image_encode_png(&img, &png, &err) == 0);
+        CHECK(tk_image_sniff(png.data, png.len) == TK_IMAGE_PNG);
+        CHECK(tk_image_decode(png.data, png.len, "encoded", &back, &err) == 0);
+        CHECK(back.h == img.h && back.w == img.w && back.c == c);
+        CHECK(back.pixels && !memcmp(back.pixels, img.pixels, (size_t)(img.h * img.w * c)));
+        tk_image_free(&back);
+        tk_image_free(&img);
+        tk_buf_free(&png);
+    }
+    tk_image empty = {.h = 0, .w = 4, .c = 1};
+    tk_buf png = {0};
+    tk_error err = {0};
+    CHECK(tk_image_encode_png(&empty, &png, &err) == -1);
+    CHECK_CONTAINS(err.msg, "libpng: ");
+    CHECK_CONTAINS(err.msg, "IHDR");
+    tk_buf_free(&png);
+}
+
 int main(void) {
     RUN(test_folder_zip_targz_agree);
     RUN(test_class_index_rule);
@@ -840,5 +868,6 @@ int main(void) {
     RUN(test_tiny_imagenet_errors);
     RUN(test_places365);
     RUN(test_detect_rejects_others);
+    RUN(test_png_encode_round_trip);
     CHECK_MAIN_END();
 }
