@@ -60,7 +60,7 @@ $(B)/libticket.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/%.o: %.c $(wildcard include/*.h) tests/check.h
+$(B)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

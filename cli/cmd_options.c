@@ -53,7 +53,7 @@ int tk_cli_parse(int argc, char **argv, tk_option *opts, int n, bool *help, tk_e
 int tk_cli_begin(const char *cmd, int argc, char **argv, const char **positional, tk_option *opts, int n,
                  const char *usage, const char *about, bool *help) {
     if (positional) {
-        *positional = argc > 0 && strncmp(argv[0], "--", 2) ? argv[0] : NULL;
+        *positional = argc > 0 && argv[0][0] != '-' ? argv[0] : NULL; /* -h is help, not a name */
         if (*positional) argc--, argv++;
     }
     tk_error err = {0};
