@@ -187,16 +187,22 @@ static void dropout_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *
     op->scratch = need->keep, need->keep += out_size(m, op, B);
 }
 
-/* The columns every op has come first; the rest are named, NULL or false when absent. */
+/* Every column named (clang's -Wmissing-field-initializers refuses a row that
+ * mixes positions and names); those left out are NULL or false. */
 const tk_op_def tk_ops[] = {
-    [TK_OP_LINEAR] = {"linear", linear_forward, linear_backward, .macs = weight_macs},
-    [TK_OP_CONV2D] = {"conv2d", conv_forward, conv_backward, .scratch = conv_scratch, .macs = conv_macs},
-    [TK_OP_BATCHNORM] = {"batchnorm", bn_forward, bn_backward, .scratch = bn_scratch, .reset_state = bn_reset_state},
-    [TK_OP_RELU] = {"relu", relu_forward, relu_backward, .in_place = true, .backward_reads_output = true},
-    [TK_OP_MAXPOOL] = {"maxpool", maxpool_forward, maxpool_backward, .scratch = maxpool_scratch},
-    [TK_OP_AVGPOOL] = {"avgpool", avgpool_forward, avgpool_backward},
-    [TK_OP_ADD] = {"add", add_forward, add_backward},
-    [TK_OP_DROPOUT] = {"dropout", dropout_forward, dropout_backward, .scratch = dropout_scratch},
+    [TK_OP_LINEAR] = {.name = "linear", .forward = linear_forward, .backward = linear_backward, .macs = weight_macs},
+    [TK_OP_CONV2D] = {.name = "conv2d", .forward = conv_forward, .backward = conv_backward,
+                        .scratch = conv_scratch, .macs = conv_macs},
+    [TK_OP_BATCHNORM] = {.name = "batchnorm", .forward = bn_forward, .backward = bn_backward,
+                        .scratch = bn_scratch, .reset_state = bn_reset_state},
+    [TK_OP_RELU] = {.name = "relu", .forward = relu_forward, .backward = relu_backward,
+                        .in_place = true, .backward_reads_output = true},
+    [TK_OP_MAXPOOL] = {.name = "maxpool", .forward = maxpool_forward, .backward = maxpool_backward,
+                        .scratch = maxpool_scratch},
+    [TK_OP_AVGPOOL] = {.name = "avgpool", .forward = avgpool_forward, .backward = avgpool_backward},
+    [TK_OP_ADD] = {.name = "add", .forward = add_forward, .backward = add_backward},
+    [TK_OP_DROPOUT] = {.name = "dropout", .forward = dropout_forward, .backward = dropout_backward,
+                        .scratch = dropout_scratch},
 };
 /* Counts the rows written above (the header leaves the size open); a row
  * missing in the middle is a NULL name, which tests/test_models_golden.c finds. */
