@@ -77,22 +77,59 @@ static bool has_mat_header(const char *path) {
 /* The 128-byte header of a MAT 5 or 7.3 file ends with its version (0x0100
  * or 0x0200) and endian indicator ("IM" or "MI") at offsets 124 to 127.
  * libmatio takes any other file for MAT 4, whose header it trusts for the
- * size of a name (1.8 GB from a 272-byte file): SVHN is never MAT 4. */
-static int check_mat_header(const char *file, tk_error *err) {
-    uint8_t head[128];
+ * size of a name (1.8 GB from a 272-byte file): SVHN is never MAT 4. In a
+ * MAT 5 file, libmatio also trusts each top-level element's declared size
+ * (a compressed element of 143 bytes in 62 sent it through gigabytes), so
+ * every element's tag is checked against the bytes that remain first. */
+static int check_mat_file(const char *file, tk_error *err) {
     FILE *f = fopen(file, "rb");
-    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
-    if (f) fclose(f);
-    if (got < sizeof head)
-        return tk_fail(err, "%s: %zu bytes, shorter than the 128-byte header of a MAT 5 or 7.3 file (fetch it again "
-                       "from %s)", file, got, SVHN_URL);
+    if (!f) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
+    uint8_t head[128];
+    struct stat st;
+    size_t got = fread(head, 1, sizeof head, f);
+    int rc = 0;
+    if (fstat(fileno(f), &st) != 0 || got < sizeof head) {
+        rc = tk_fail(err, "%s: %zu bytes, shorter than the 128-byte header of a MAT 5 or 7.3 file (fetch it again "
+                     "from %s)", file, got, SVHN_URL);
+        goto done;
+    }
     bool little = head[126] == 'I' && head[127] == 'M', big = head[126] == 'M' && head[127] == 'I';
     unsigned version = little ? head[124] | (unsigned)head[125] << 8 : (unsigned)head[124] << 8 | head[125];
-    if ((!little && !big) || (version != 0x0100 && version != 0x0200))
-        return tk_fail(err, "%s: not a MATLAB v5 or v7.3 file: the header's version and endian indicator at offset "
-                       "124 are %02x %02x %02x %02x, expected 00 01 49 4d (or 01 00 4d 49; 02 for v7.3) (SVHN's files "
-                       "come from %s)", file, head[124], head[125], head[126], head[127], SVHN_URL);
-    return 0;
+    if ((!little && !big) || (version != 0x0100 && version != 0x0200)) {
+        rc = tk_fail(err, "%s: not a MATLAB v5 or v7.3 file: the header's version and endian indicator at offset "
+                     "124 are %02x %02x %02x %02x, expected 00 01 49 4d (or 01 00 4d 49; 02 for v7.3) (SVHN's files "
+                     "come from %s)", file, head[124], head[125], head[126], head[127], SVHN_URL);
+        goto done;
+    }
+    enum { MI_COMPRESSED = 15 };
+    size_t n = (size_t)st.st_size;
+    for (size_t at = 128; version == 0x0100 && at < n;) {
+        uint8_t t[8];
+        if (n - at < 8 || fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(t, 1, 8, f) != 8) {
+            rc = tk_fail(err, "%s: %zu stray bytes at offset %zu, where a MAT element's 8-byte tag should be; the "
+                         "file is cut short or damaged (fetch it again from %s)", file, n - at, at, SVHN_URL);
+            break;
+        }
+        uint32_t type = little ? (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24
+                               : (uint32_t)t[3] | (uint32_t)t[2] << 8 | (uint32_t)t[1] << 16 | (uint32_t)t[0] << 24;
+        uint32_t size = little ? (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24
+                               : (uint32_t)t[7] | (uint32_t)t[6] << 8 | (uint32_t)t[5] << 16 | (uint32_t)t[4] << 24;
+        if (type >> 16) { /* a small element: type and size in 4 bytes, data in the other 4 */
+            at += 8;
+            continue;
+        }
+        if (size > n - at - 8) {
+            rc = tk_fail(err, "%s: the MAT element at offset %zu declares %u bytes, but %zu remain: the file is cut "
+                         "short or damaged (fetch it again from %s)", file, at, size, n - at - 8, SVHN_URL);
+            break;
+        }
+        size_t next = at + 8 + size;
+        if (type != MI_COMPRESSED) next = (next + 7) / 8 * 8; /* uncompressed elements end on 8 bytes */
+        at = next;
+    }
+done:
+    fclose(f);
+    return rc;
 }
 
 static int svhn_detect(const char *path) {
@@ -221,7 +258,7 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
     if (resolve_file(path, split, file, sizeof file, err)) return -1;
     struct stat st;
     if (stat(file, &st) != 0) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
-    if (check_mat_header(file, err)) return -1;
+    if (check_mat_file(file, err)) return -1;
     Mat_LogInitFunc("ticket", matio_log);
     matio_said[0] = 0;
     mat_t *mat = Mat_Open(file, MAT_ACC_RDONLY);

@@ -712,6 +712,29 @@ static void test_svhn_not_mat5(void) {
     free(path), free(dir);
 }
 
+/* Found by fuzz_svhn: a compressed element declaring 143 bytes where 54
+ * remain kept libmatio busy for over 30 s, allocating and clearing what the
+ * declared sizes inside it claim. Every top-level element's size is checked
+ * against the bytes that remain first: here, the file cut inside X. */
+static void test_svhn_element_beyond_file(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    size_t n;
+    uint8_t *bytes = small_svhn(path, &n);
+    CHECK(bytes != NULL && n > 200);
+    if (bytes && n > 200) {
+        write_file(path, bytes, 200);
+        const tk_format *f = tk_format_find("svhn");
+        tk_dataset d;
+        tk_error err = {0};
+        CHECK(f && f->load(path, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+        CHECK_CONTAINS(err.msg, "train_32x32.mat: the MAT element at offset 128 declares ");
+        CHECK_CONTAINS(err.msg, " bytes, but 64 remain: the file is cut short or damaged");
+    }
+    free(bytes);
+    rm_rf(dir);
+    free(path), free(dir);
+}
+
 /* ---- run files (src/train.c) */
 
 /* Found by fuzz_runfiles: summary.json's counts were cast to int64_t
@@ -774,6 +797,7 @@ int main(void) {
     RUN(test_sparsity_total);
     RUN(test_svhn_sizes_beyond_file);
     RUN(test_svhn_not_mat5);
+    RUN(test_svhn_element_beyond_file);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }
