@@ -81,6 +81,11 @@ static bool has_mat_header(const char *path) {
  * MAT 5 file, libmatio also trusts each top-level element's declared size
  * (a compressed element of 143 bytes in 62 sent it through gigabytes), so
  * every element's tag is checked against the bytes that remain first. */
+static uint32_t mat_u32(const uint8_t *p, bool little) {
+    return little ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24
+                  : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+}
+
 static int check_mat_file(const char *file, tk_error *err) {
     FILE *f = fopen(file, "rb");
     if (!f) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
@@ -110,10 +115,7 @@ static int check_mat_file(const char *file, tk_error *err) {
                          "file is cut short or damaged (fetch it again from %s)", file, n - at, at, SVHN_URL);
             break;
         }
-        uint32_t type = little ? (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24
-                               : (uint32_t)t[3] | (uint32_t)t[2] << 8 | (uint32_t)t[1] << 16 | (uint32_t)t[0] << 24;
-        uint32_t size = little ? (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24
-                               : (uint32_t)t[7] | (uint32_t)t[6] << 8 | (uint32_t)t[5] << 16 | (uint32_t)t[4] << 24;
+        uint32_t type = mat_u32(t, little), size = mat_u32(t + 4, little);
         if (type >> 16) { /* a small element: type and size in 4 bytes, data in the other 4 */
             at += 8;
             continue;
