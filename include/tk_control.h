@@ -48,7 +48,7 @@ typedef enum tk_control_use { TK_CONTROL_IN_FIND, TK_CONTROL_IN_TRANSFER } tk_co
 /* A transfer job's head mask stream (tk_transfer_apply), beside which
  * random_ticket's streams sit. */
 #define TK_TRANSFER_HEAD_STREAM(level) (1000 + 3 * (uint64_t)(level))
-/* Levels at most this many (find and study validate it), so no two streams meet. */
+/* Levels at most this many (tk_find_config_validate refuses more), so no two streams meet. */
 #define TK_CONTROL_MAX_LEVEL 100
 
 /* The stream (beyond TK_STREAM_COUNT) of control c's mask (which = 0) or

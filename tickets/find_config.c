@@ -47,7 +47,7 @@ static int parse_pruning(const cJSON *p, const char *path, tk_find_config *c, tk
         q->rate = (float)it->valuedouble;
     }
     if ((it = cJSON_GetObjectItemCaseSensitive(p, "levels"))) {
-        if (need(cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, 100), path, "pruning.levels", "a whole number in [0, 100]", err))
+        if (need(cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, TK_CONTROL_MAX_LEVEL), path, "pruning.levels", "a whole number in [0, 100]", err))
             return -1;
         c->levels = (int)it->valuedouble;
     }
@@ -151,7 +151,8 @@ int tk_find_config_validate(const tk_find_config *c, tk_error *err) {
     if (c->prune.n_densities == 0 && !(c->prune.rate > 0 && c->prune.rate < 1))
         return tk_fail(err, "pruning.rate %g must be in (0, 1): the fraction of remaining weights pruned per round",
                        c->prune.rate);
-    if (c->levels < 0 || c->levels > 100) return tk_fail(err, "pruning.levels %d must be in [0, 100]", c->levels);
+    if (c->levels < 0 || c->levels > TK_CONTROL_MAX_LEVEL)
+        return tk_fail(err, "pruning.levels %d must be in [0, %d]", c->levels, TK_CONTROL_MAX_LEVEL);
     /* The rewind point against the length: both in epochs and iterations, so
      * only an obvious excess is caught here; the trainer checks the exact
      * iteration once it knows the epoch size. */
