@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 static const char *const split_files[TK_SPLIT_COUNT] = {"train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"};
 
@@ -86,6 +87,86 @@ static uint32_t mat_u32(const uint8_t *p, bool little) {
                   : (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
 }
 
+/* libmatio inflates only as many bytes of a compressed element as the
+ * variable needs and never reaches the stream's Adler-32 checksum, so a
+ * damaged download would load as wrong pixels. The whole stream is inflated
+ * here (into a scratch buffer, about 0.3 s per 100 MB of images) and must end
+ * with its checksum inside the element. Its first bytes (the variable's
+ * header) go to head, its inflated size to *inflated. */
+static int check_deflate(FILE *f, const char *file, size_t at, uint32_t size, uint8_t *head, size_t *head_n,
+                         uint64_t *inflated, tk_error *err) {
+    enum { CHUNK = 1 << 16 };
+    uint8_t *in = tk_malloc(CHUNK), *out = tk_malloc(4 * CHUNK);
+    z_stream z = {0};
+    int zrc = inflateInit(&z);
+    TK_ASSERT(zrc == Z_OK);
+    uint32_t left = size;
+    bool read_failed = false;
+    size_t cap = *head_n;
+    *head_n = 0;
+    while (zrc == Z_OK) {
+        if (z.avail_in == 0 && left > 0) {
+            uInt want = left < CHUNK ? (uInt)left : CHUNK;
+            if (fseeko(f, (off_t)(at + 8 + (size - left)), SEEK_SET) != 0 || fread(in, 1, want, f) != want) {
+                read_failed = true;
+                break;
+            }
+            z.next_in = in, z.avail_in = want, left -= want;
+        }
+        z.next_out = out, z.avail_out = 4 * CHUNK;
+        zrc = inflate(&z, Z_NO_FLUSH);
+        size_t produced = 4 * CHUNK - z.avail_out, keep = produced < cap - *head_n ? produced : cap - *head_n;
+        memcpy(head + *head_n, out, keep);
+        *head_n += keep;
+        if (zrc == Z_BUF_ERROR && z.avail_in == 0 && left > 0) zrc = Z_OK; /* wants more input */
+    }
+    *inflated = z.total_out;
+    int rc = 0;
+    if (read_failed)
+        rc = tk_fail(err, "%s: cannot read the compressed MAT element at offset %zu: %s", file, at,
+                     ferror(f) ? strerror(errno) : "the file ended early");
+    else if (zrc != Z_STREAM_END)
+        rc = tk_fail(err, "%s: the compressed MAT element at offset %zu (%u bytes) is damaged: zlib says \"%s\" "
+                     "after %lu of its bytes; the download is corrupt (fetch it again from %s)",
+                     file, at, size, zrc == Z_BUF_ERROR ? "stream cut short" : z.msg ? z.msg : "error", z.total_in,
+                     SVHN_URL);
+    inflateEnd(&z);
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* A top-level variable's header, from its miMATRIX tag on: libmatio sizes
+ * what it allocates for cell, struct and sparse arrays (and their nested
+ * arrays) by their headers alone, so only numeric and char arrays are let
+ * through (SVHN holds two numeric ones), and their element count must fit
+ * in the bytes the variable has (`payload`, inflated if compressed). */
+static int check_variable(const char *file, size_t at, const uint8_t *h, size_t hn, uint64_t payload, bool little,
+                          tk_error *err) {
+    enum { MI_INT32 = 5, MI_UINT32 = 6, MI_MATRIX = 14, CLASS_CHAR = 4, CLASS_SPARSE = 5, CLASS_UINT64 = 15 };
+    uint32_t rank_bytes = hn >= 32 ? mat_u32(h + 28, little) : 0;
+    if (hn < 32 || mat_u32(h, little) != MI_MATRIX || mat_u32(h + 8, little) != MI_UINT32 ||
+        mat_u32(h + 12, little) != 8 || mat_u32(h + 24, little) != MI_INT32 || rank_bytes < 8 || rank_bytes % 4 ||
+        rank_bytes > hn - 32)
+        return tk_fail(err, "%s: the MAT element at offset %zu is not a well-formed MATLAB array (its array flags "
+                       "or dimensions are missing or damaged): fetch the file again from %s", file, at, SVHN_URL);
+    unsigned cls = mat_u32(h + 16, little) & 0xff;
+    if (cls < CLASS_CHAR || cls == CLASS_SPARSE || cls > CLASS_UINT64)
+        return tk_fail(err, "%s: the variable at offset %zu is a %s array; SVHN's files hold only the numeric arrays "
+                       "X and y (the file is not SVHN's cropped digits, or damaged: fetch it again from %s)", file, at,
+                       class_name((enum matio_classes)cls), SVHN_URL);
+    uint64_t count = 1;
+    for (uint32_t d = 0; d < rank_bytes / 4; d++) {
+        uint64_t side = mat_u32(h + 32 + 4 * d, little);
+        count = side && count > UINT64_MAX / side ? UINT64_MAX : count * side;
+    }
+    if (count > payload)
+        return tk_fail(err, "%s: the variable at offset %zu declares %llu elements in %llu bytes: its dimensions are "
+                       "damaged (fetch the file again from %s)", file, at, (unsigned long long)count,
+                       (unsigned long long)payload, SVHN_URL);
+    return 0;
+}
+
 static int check_mat_file(const char *file, tk_error *err) {
     FILE *f = fopen(file, "rb");
     if (!f) return tk_fail(err, "cannot open %s: %s", file, strerror(errno));
@@ -106,7 +187,7 @@ static int check_mat_file(const char *file, tk_error *err) {
                      "come from %s)", file, head[124], head[125], head[126], head[127], SVHN_URL);
         goto done;
     }
-    enum { MI_COMPRESSED = 15 };
+    enum { MI_MATRIX = 14, MI_COMPRESSED = 15 };
     size_t n = (size_t)st.st_size;
     for (size_t at = 128; version == 0x0100 && at < n;) {
         uint8_t t[8];
@@ -116,17 +197,28 @@ static int check_mat_file(const char *file, tk_error *err) {
             break;
         }
         uint32_t type = mat_u32(t, little), size = mat_u32(t + 4, little);
-        if (type >> 16) { /* a small element: type and size in 4 bytes, data in the other 4 */
-            at += 8;
-            continue;
+        if (type != MI_MATRIX && type != MI_COMPRESSED) {
+            rc = tk_fail(err, "%s: the MAT element at offset %zu has type %u, where a variable (type 14, or 15 "
+                         "compressed) should be: the file is damaged (fetch it again from %s)", file, at, type,
+                         SVHN_URL);
+            break;
         }
         if (size > n - at - 8) {
             rc = tk_fail(err, "%s: the MAT element at offset %zu declares %u bytes, but %zu remain: the file is cut "
                          "short or damaged (fetch it again from %s)", file, at, size, n - at - 8, SVHN_URL);
             break;
         }
-        size_t next = at + 8 + size;
-        if (type != MI_COMPRESSED) next = (next + 7) / 8 * 8; /* uncompressed elements end on 8 bytes */
+        uint8_t h[512];
+        size_t hn = sizeof h, next = at + 8 + size;
+        uint64_t payload = size;
+        if (type == MI_COMPRESSED) {
+            if ((rc = check_deflate(f, file, at, size, h, &hn, &payload, err))) break;
+        } else {
+            memcpy(h, t, 8);
+            hn = 8 + fread(h + 8, 1, size < sizeof h - 8 ? size : sizeof h - 8, f);
+            next = (next + 7) / 8 * 8; /* uncompressed elements end on 8 bytes */
+        }
+        if ((rc = check_variable(file, at, h, hn, payload, little, err))) break;
         at = next;
     }
 done:
@@ -281,8 +373,9 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
         tk_fail(err, "%s: variable X holds no images (shape [%zu,%zu,%zu,0])", file, dims[0], dims[1], dims[2]);
         goto fail;
     }
-    /* matio's linear read takes an int count; SVHN's largest (extra, 1.6 GB)
-     * fits. Checked before anything is sized by X's header. */
+    /* One variable's bytes fit an int (the dataset counts images in ints);
+     * SVHN's largest (extra, 1.6 GB) fits. Checked before anything is sized
+     * by X's header. */
     if (n > (size_t)INT_MAX / image_size) {
         tk_fail(err, "%s: X's header says %zu images of %zu bytes, more than ticket reads from one MAT variable (%d "
                      "bytes)", file, n, image_size, INT_MAX);
@@ -312,13 +405,22 @@ static int svhn_load(const char *path, tk_split split, const tk_load_options *op
     }
     labels = tk_malloc(sizeof(int32_t) * n);
     if (read_labels(file, y, n, labels, err)) goto fail;
-    images = tk_malloc(n * image_size);
+    /* X's data through Mat_VarRead, not Mat_VarReadDataLinear: on a damaged
+     * compressed variable the linear read returns without releasing the
+     * z_stream it copied (32 KB lost per file, libmatio 1.5.23), while
+     * Mat_VarRead inflates with the variable's own stream, which
+     * Mat_VarFree ends. Its buffer is malloc'ed, sized by the header checked
+     * above; the dataset takes it over. */
+    Mat_VarFree(x);
     matio_said[0] = 0;
-    if (Mat_VarReadDataLinear(mat, x, images, 0, 1, (int)(n * image_size))) {
+    x = Mat_VarRead(mat, "X");
+    if (!x || !x->data || x->nbytes != n * image_size) {
         tk_fail(err, "%s: cannot read the data of X%s%s (the file is damaged: fetch it again from %s)", file,
                 matio_said[0] ? ": matio says: " : "", matio_said, SVHN_URL);
         goto fail;
     }
+    images = x->data;
+    x->data = NULL;
     transpose_planes(images, n * dims[2], dims[0], dims[1]);
     out->images = images;
     out->labels = labels;

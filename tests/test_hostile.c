@@ -671,8 +671,8 @@ static void svhn_refused(const char *path, uint8_t *bytes, size_t n, size_t afte
 /* Found by fuzz_svhn: X's header sized the image array (up to 2 GB) before
  * any data was read, and y's header sized libmatio's read of the labels
  * (131074 x 131073 doubles, 137 GB, from a 332-byte file: the failed
- * allocation then read as "no variable y"). Both are checked against what
- * the file can hold before anything is sized by them. */
+ * allocation then read as "no variable y"). Every variable's element count
+ * is checked against the bytes it has before libmatio reads the file. */
 static void test_svhn_sizes_beyond_file(void) {
     char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
     size_t n;
@@ -680,14 +680,13 @@ static void test_svhn_sizes_beyond_file(void) {
     CHECK(bytes != NULL);
     if (!bytes) return;
     const int32_t x_dims[4] = {4, 4, 3, 2}, x_many[4] = {4, 4, 3, 10000000};
-    char want[256];
-    snprintf(want, sizeof want, "train_32x32.mat: X's header says 10000000 images of 48 bytes, more than its %zu "
-             "bytes can hold even compressed (the file is damaged", n);
-    svhn_refused(path, bytes, n, 0, x_dims, x_many, 4, want);
+    svhn_refused(path, bytes, n, 0, x_dims, x_many, 4,
+                 "train_32x32.mat: the variable at offset 128 declares 480000000 elements in 152 bytes: its "
+                 "dimensions are damaged (fetch the file again");
     uint8_t *x_at = memmem(bytes, n, x_dims, sizeof x_dims);
     const int32_t y_dims[2] = {2, 1}, y_huge[2] = {131074, 131073};
     svhn_refused(path, bytes, n, x_at ? (size_t)(x_at - bytes) + sizeof x_dims : 0, y_dims, y_huge, 2,
-                 "train_32x32.mat: variable y has shape [131074,131073], expected a column [N,1] of labels");
+                 "train_32x32.mat: the variable at offset 288 declares 17180262402 elements in 64 bytes");
     free(bytes);
     rm_rf(dir);
     free(path), free(dir);
@@ -716,6 +715,36 @@ static void test_svhn_header_and_elements(void) {
         CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: not a MATLAB v5 or v7.3 file: the header's version "
                                                "and endian indicator at offset 124 are 20 20 00 01, expected 00 01 "
                                                "49 4d");
+    }
+    free(bytes);
+    rm_rf(dir);
+    free(path), free(dir);
+}
+
+/* Found by fuzz_svhn: libmatio sizes a cell array's cells by its header
+ * alone (746 GB from a 361-byte file, inside Mat_VarReadInfo). Only numeric
+ * and char variables reach libmatio, and only variable elements. */
+static void test_svhn_only_numeric_variables(void) {
+    char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    double one = 1;
+    size_t d11[2] = {1, 1};
+    matvar_t *cells[1] = {Mat_VarCreate(NULL, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, d11, &one, 0)};
+    matvar_t *X = Mat_VarCreate("X", MAT_C_CELL, MAT_T_CELL, 2, d11, cells, 0);
+    Mat_VarWrite(mat, X, MAT_COMPRESSION_ZLIB);
+    Mat_VarFree(X);
+    Mat_Close(mat);
+    tk_error err = {0};
+    CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: the variable at offset 128 is a cell array; SVHN's "
+                                           "files hold only the numeric arrays X and y");
+    size_t n;
+    uint8_t *bytes = small_svhn(path, &n);
+    CHECK(bytes != NULL && n > 136);
+    if (bytes && n > 136) {
+        bytes[128] = 9; /* miDOUBLE where the variable X starts */
+        write_file(path, bytes, n);
+        CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: the MAT element at offset 128 has type 9, where a "
+                                               "variable (type 14, or 15 compressed) should be");
     }
     free(bytes);
     rm_rf(dir);
@@ -784,6 +813,7 @@ int main(void) {
     RUN(test_sparsity_total);
     RUN(test_svhn_sizes_beyond_file);
     RUN(test_svhn_header_and_elements);
+    RUN(test_svhn_only_numeric_variables);
     RUN(test_summary_out_of_range);
     CHECK_MAIN_END();
 }

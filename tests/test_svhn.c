@@ -236,10 +236,37 @@ static void test_bad_inputs_name_file_and_variable(void) {
     free(dir);
 }
 
+/* A compressed X whose deflate stream is damaged in the middle, its element
+ * sizes intact: the loader says so (and frees all libmatio held, which
+ * make test-asan's leak check sees). */
+static void test_damaged_compressed_images(void) {
+    char *dir = test_tmpdir("svhn");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/train_32x32.mat", dir);
+    write_split(path, 32, 32, 3, 40, 0, MAT_COMPRESSION_ZLIB);
+    size_t n;
+    uint8_t *bytes = (uint8_t *)read_whole_file(path, &n);
+    uint32_t x_size = (uint32_t)bytes[132] | (uint32_t)bytes[133] << 8 | (uint32_t)bytes[134] << 16 |
+                      (uint32_t)bytes[135] << 24;
+    CHECK(x_size > 64 && 136 + x_size < n);
+    memset(bytes + 136 + x_size / 2, 0xff, 32);
+    write_file(path, bytes, n);
+    tk_dataset d;
+    tk_error err = {0};
+    CHECK(tk_format_svhn.load(dir, TK_SPLIT_TRAIN, NULL, &d, &err) == -1);
+    CHECK_CONTAINS(err.msg, "train_32x32.mat: the compressed MAT element at offset 128 (");
+    CHECK_CONTAINS(err.msg, "is damaged: zlib says");
+    CHECK_CONTAINS(err.msg, "the download is corrupt (fetch it again from http://ufldl.stanford.edu/housenumbers/)");
+    free(bytes);
+    rm_rf(dir);
+    free(dir);
+}
+
 int main(void) {
     RUN(test_every_split_from_folder);
     RUN(test_layout_non_square_grey);
     RUN(test_single_file_carries_its_split);
     RUN(test_bad_inputs_name_file_and_variable);
+    RUN(test_damaged_compressed_images);
     CHECK_MAIN_END();
 }
