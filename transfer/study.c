@@ -17,9 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tk_backend.h"
 #include "tk_catalog.h"
+#include "tk_claim.h"
 #include "tk_file.h"
 #include "tk_scheduler.h"
 #include "tk_study.h"
@@ -171,10 +173,7 @@ static int transfer_prepare(tk_model *m, void *ctx, tk_error *err) {
 /* `threads` is the scheduler's share; runs use their configuration's thread
  * count, which is part of what makes them reproducible (set "threads" in
  * the study's train keys to match the workers). */
-static int run_job(void *ctx, int index, int threads, tk_error *err) {
-    (void)threads;
-    study_graph *g = ctx;
-    const job *j = &g->jobs[index];
+static int train_job(const study_graph *g, const job *j, tk_error *err) {
     if (j->kind == JOB_FIND) {
         tk_find_config c = find_config(g->s, j->side, j->seed, j->level);
         memcpy(c.controls, j->controls, sizeof c.controls);
@@ -190,6 +189,54 @@ static int run_job(void *ctx, int index, int threads, tk_error *err) {
     tk_train_result r;
     if (tk_train_run_from(&cfg, j->dir, &start, TK_PROGRESS_NONE, &r, err)) return tk_fail_prefix(err, "%s: ", j->dir);
     return 0;
+}
+
+static bool done(void *ctx, int i);
+static const char *label(void *ctx, int i, char *buf, size_t cap);
+
+/* OUT/claims/NAME, NAME the job's folder below OUT with '/' as '.': where
+ * the worker training the job says so (tk_claim.h), and NAME.failed the
+ * last failure's message, for `ticket study status`. */
+static void claim_path(const study_graph *g, const job *j, char *path, size_t cap) {
+    size_t skip = strlen(g->out) + 1;
+    int len = snprintf(path, cap, "%s/claims/%s", g->out, j->dir + skip);
+    for (char *c = path + strlen(g->out) + strlen("/claims/"); len > 0 && *c; c++)
+        if (*c == '/') *c = '.';
+}
+
+typedef struct job_ref {
+    study_graph *g;
+    int index;
+} job_ref;
+
+static bool ref_done(void *ctx) {
+    const job_ref *r = ctx;
+    return done(r->g, r->index);
+}
+
+/* Trains a job under its claim, so that workers of several processes or
+ * machines sharing OUT never train the same job: one that finds the job
+ * claimed waits for it, and does nothing once it is done. */
+static int run_job(void *ctx, int index, int threads, tk_error *err) {
+    (void)threads;
+    study_graph *g = ctx;
+    const job *j = &g->jobs[index];
+    char claim[1400], failed[1450], name[256], what[300];
+    claim_path(g, j, claim, sizeof claim);
+    snprintf(failed, sizeof failed, "%s.failed", claim);
+    snprintf(what, sizeof what, "job %d (%s)", index, label(g, index, name, sizeof name));
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/claims", g->out);
+    job_ref ref = {g, index};
+    tk_claim *c = NULL;
+    int got = tk_mkdirs(dir, err) ? -1 : tk_claim_acquire(claim, what, ref_done, &ref, &c, err);
+    if (got) return got < 0 ? -1 : 0;
+    int rc = done(g, index) ? 0 : train_job(g, j, err);
+    char said[sizeof err->msg + 1];
+    if (rc == 0) unlink(failed);
+    else tk_file_write_atomic(failed, said, (size_t)snprintf(said, sizeof said, "%s\n", err->msg), NULL);
+    tk_claim_release(c);
+    return rc;
 }
 
 static int n_deps(void *ctx, int i) { return ((study_graph *)ctx)->jobs[i].dep >= 0; }
@@ -358,6 +405,9 @@ static int print_plan(study_graph *g, int workers, tk_error *err) {
 
 int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err) {
     if (tk_mkdirs(o->out, err)) return -1;
+    char claims[1100];
+    snprintf(claims, sizeof claims, "%s/claims", o->out);
+    if (!o->plan_only) tk_claim_clear_stale(claims);
     study_graph g = {.s = s, .out = o->out};
     build_graph(&g);
     if (!o->plan_only) load_datasets_once(s); /* before estimate, which reads the train splits too */
