@@ -136,20 +136,33 @@ static int check_deflate(FILE *f, const char *file, size_t at, uint32_t size, ui
     return rc;
 }
 
-/* A top-level variable's header, from its miMATRIX tag on: libmatio sizes
- * what it allocates for cell, struct and sparse arrays (and their nested
- * arrays) by their headers alone, so only numeric and char arrays are let
- * through (SVHN holds two numeric ones), and their element count must fit
- * in the bytes the variable has (`payload`, inflated if compressed). */
+/* A top-level variable's header, from its miMATRIX tag on (the first hn
+ * bytes of it in h; `payload` bytes follow the tag, inflated if compressed).
+ * libmatio sizes what it allocates by these headers alone: the name and data
+ * lengths, and for cell, struct and sparse arrays (and the arrays nested in
+ * them) the element counts. So only numeric and char arrays are let through
+ * (SVHN holds two numeric ones), and every length and count must fit in the
+ * bytes the variable has. */
 static int check_variable(const char *file, size_t at, const uint8_t *h, size_t hn, uint64_t payload, bool little,
                           tk_error *err) {
-    enum { MI_INT32 = 5, MI_UINT32 = 6, MI_MATRIX = 14, CLASS_CHAR = 4, CLASS_SPARSE = 5, CLASS_UINT64 = 15 };
+    enum { MI_INT8 = 1, MI_INT32 = 5, MI_UINT32 = 6, MI_MATRIX = 14, CLASS_CHAR = 4, CLASS_SPARSE = 5,
+           CLASS_UINT64 = 15, MAX_NAME = 256 };
+    uint64_t inner = hn >= 8 ? mat_u32(h + 4, little) : 0; /* the bytes after the tag */
     uint32_t rank_bytes = hn >= 32 ? mat_u32(h + 28, little) : 0;
-    if (hn < 32 || mat_u32(h, little) != MI_MATRIX || mat_u32(h + 8, little) != MI_UINT32 ||
+    size_t name_at = 32 + (rank_bytes + 7) / 8 * 8;
+    uint32_t name_tag = name_at + 8 <= hn ? mat_u32(h + name_at, little) : 0;
+    uint32_t name_len = name_tag >> 16 ? name_tag >> 16 : name_at + 8 <= hn ? mat_u32(h + name_at + 4, little) : 0;
+    bool small_name = name_tag >> 16;
+    size_t data_at = name_at + (small_name ? 8 : 8 + (name_len + 7) / 8 * 8);
+    uint32_t data_tag = data_at + 8 <= hn ? mat_u32(h + data_at, little) : 0;
+    uint64_t data_len = data_tag >> 16 ? 0 : data_at + 8 <= hn ? mat_u32(h + data_at + 4, little) : UINT64_MAX;
+    if (hn < 32 || mat_u32(h, little) != MI_MATRIX || inner > payload || mat_u32(h + 8, little) != MI_UINT32 ||
         mat_u32(h + 12, little) != 8 || mat_u32(h + 24, little) != MI_INT32 || rank_bytes < 8 || rank_bytes % 4 ||
-        rank_bytes > hn - 32)
-        return tk_fail(err, "%s: the MAT element at offset %zu is not a well-formed MATLAB array (its array flags "
-                       "or dimensions are missing or damaged): fetch the file again from %s", file, at, SVHN_URL);
+        rank_bytes > MAX_NAME || name_at + 8 > hn || (!small_name && name_tag != MI_INT8) ||
+        name_len > (small_name ? 4 : MAX_NAME) || data_at + 8 > hn || data_len > inner + 8 - data_at - 8)
+        return tk_fail(err, "%s: the MAT element at offset %zu is not a well-formed MATLAB array (its array flags, "
+                       "dimensions, name or data length are missing, damaged, or longer than the element): fetch "
+                       "the file again from %s", file, at, SVHN_URL);
     unsigned cls = mat_u32(h + 16, little) & 0xff;
     if (cls < CLASS_CHAR || cls == CLASS_SPARSE || cls > CLASS_UINT64)
         return tk_fail(err, "%s: the variable at offset %zu is a %s array; SVHN's files hold only the numeric arrays "
@@ -160,10 +173,10 @@ static int check_variable(const char *file, size_t at, const uint8_t *h, size_t 
         uint64_t side = mat_u32(h + 32 + 4 * d, little);
         count = side && count > UINT64_MAX / side ? UINT64_MAX : count * side;
     }
-    if (count > payload)
+    if (count > inner)
         return tk_fail(err, "%s: the variable at offset %zu declares %llu elements in %llu bytes: its dimensions are "
                        "damaged (fetch the file again from %s)", file, at, (unsigned long long)count,
-                       (unsigned long long)payload, SVHN_URL);
+                       (unsigned long long)inner, SVHN_URL);
     return 0;
 }
 
@@ -213,6 +226,7 @@ static int check_mat_file(const char *file, tk_error *err) {
         uint64_t payload = size;
         if (type == MI_COMPRESSED) {
             if ((rc = check_deflate(f, file, at, size, h, &hn, &payload, err))) break;
+            payload = payload >= 8 ? payload - 8 : 0; /* after the inflated miMATRIX tag */
         } else {
             memcpy(h, t, 8);
             hn = 8 + fread(h + 8, 1, size < sizeof h - 8 ? size : sizeof h - 8, f);

@@ -722,8 +722,9 @@ static void test_svhn_header_and_elements(void) {
 }
 
 /* Found by fuzz_svhn: libmatio sizes a cell array's cells by its header
- * alone (746 GB from a 361-byte file, inside Mat_VarReadInfo). Only numeric
- * and char variables reach libmatio, and only variable elements. */
+ * alone (746 GB from a 361-byte file, inside Mat_VarReadInfo), and a name by
+ * its tag (4 GB). Only variable elements of numeric and char arrays reach
+ * libmatio, their lengths within the element. */
 static void test_svhn_only_numeric_variables(void) {
     char *dir = test_tmpdir("hostile"), *path = path_in(dir, "train_32x32.mat");
     mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
@@ -745,6 +746,14 @@ static void test_svhn_only_numeric_variables(void) {
         write_file(path, bytes, n);
         CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: the MAT element at offset 128 has type 9, where a "
                                                "variable (type 14, or 15 compressed) should be");
+        bytes[128] = 14;
+        /* X's name as a full element of 4278190169 bytes (libmatio allocated them). */
+        const uint8_t long_name[8] = {1, 0, 0, 0, 0x59, 0, 0, 0xff};
+        memcpy(bytes + 128 + 8 + 48, long_name, 8);
+        write_file(path, bytes, n);
+        CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: the MAT element at offset 128 is not a well-formed "
+                                               "MATLAB array (its array flags, dimensions, name or data length are "
+                                               "missing, damaged, or longer than the element)");
     }
     free(bytes);
     rm_rf(dir);
