@@ -9,6 +9,7 @@
 #   make study      deps, build, data, then the default transfer study
 #   make regress    the quick study, checked against the registry of published numbers
 #   make regress-kernels  the quick study under two OpenBLAS core types, each checked
+#   make test-slurm the quick study through a single-node Slurm on this machine, one task killed
 #   make install    bin/ticket into PREFIX/bin, its catalog, plots, registry and studies
 #                   into PREFIX/share/ticket (PREFIX=/usr/local, DESTDIR honoured)
 #   make fuzz       build the libFuzzer harnesses of tests/fuzz/ into build-fuzz/ (clang);
@@ -41,7 +42,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study regress regress-kernels test run-tests test-asan test-kernels bench clean golden layers \
+.PHONY: all deps data study regress regress-kernels test-slurm test run-tests test-asan test-kernels bench clean golden layers \
         install uninstall fuzz fuzz-build fuzz-seeds
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
@@ -151,6 +152,11 @@ regress: data
 
 regress-kernels: data
 	@bash tests/regress-kernels.sh
+
+# The quick study through a single-node Slurm started on this machine (root,
+# slurm-wlm and munge; says SKIP without them).
+test-slurm: all data
+	@bash tests/slurm.sh
 
 bench: all
 	./bin/ticket bench

@@ -6,7 +6,9 @@ static int run_local(const tk_job_graph *g, const tk_backend_options *o, tk_erro
 }
 
 const tk_backend tk_backends[TK_BACKEND_COUNT] = {
-    [TK_BACKEND_LOCAL] = {"local", "a pool of worker processes on this machine (fork)", run_local},
+    [TK_BACKEND_LOCAL] = {"local", "a pool of worker processes on this machine (fork)", run_local, NULL},
+    [TK_BACKEND_SLURM] = {"slurm", "sbatch job arrays, one per depth of the graph, chained by afterok",
+                          tk_slurm_run, tk_slurm_queued},
 };
 _Static_assert(sizeof tk_backends / sizeof tk_backends[0] == TK_BACKEND_COUNT, "one row per backend");
 

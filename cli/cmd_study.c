@@ -15,7 +15,17 @@ static tk_option options[] = {
     {"threads", "N", "BLAS threads shared by the workers (default 2)", NULL},
     {"backend", "NAME", "run: who runs the jobs (default local; listed above)", NULL},
     {"job", "N", "job: the job to run, numbered as `ticket study plan` lists them", NULL},
+    {"dry-run", NULL, "run --backend slurm: print the batch scripts, submit nothing", NULL},
+    {"partition", "P", "slurm: sbatch --partition", NULL},
+    {"time", "T", "slurm: sbatch --time, each task's limit (e.g. 4:00:00)", NULL},
+    {"cpus-per-task", "N", "slurm: each task's CPUs, also its BLAS threads (default 1)", NULL},
+    {"account", "A", "slurm: sbatch --account", NULL},
+    {"array-max", "K", "slurm: tasks of one array running at a time (--array=...%K)", NULL},
+    {"sbatch-arg", "ARGS", "slurm: more sbatch options, separated by spaces (e.g. \"--qos=low --mem=4G\")", NULL},
 };
+/* The options only the Slurm backend takes. */
+static const char *const slurm_only[] = {"dry-run", "partition", "time", "cpus-per-task", "account", "array-max",
+                                         "sbatch-arg"};
 enum { N_OPTIONS = sizeof options / sizeof options[0] };
 
 /* Options that belong to one subcommand only. */
@@ -34,10 +44,61 @@ static int load_study(const char *path, tk_study *s, tk_error *err) {
     return rc;
 }
 
+/* The Slurm options, refused with another backend. */
+static int slurm_options(tk_study_run_options *o, tk_error *err) {
+    bool slurm = o->backend == &tk_backends[TK_BACKEND_SLURM];
+    for (int i = 0; i < TK_ARRAY_LEN(slurm_only); i++)
+        if (!slurm && tk_cli_find(options, N_OPTIONS, slurm_only[i])->value)
+            return tk_fail(err, "--%s belongs to `ticket study run --backend slurm`", slurm_only[i]);
+    o->dry_run = tk_cli_find(options, N_OPTIONS, "dry-run")->value != NULL;
+    o->slurm.partition = tk_cli_find(options, N_OPTIONS, "partition")->value;
+    o->slurm.time = tk_cli_find(options, N_OPTIONS, "time")->value;
+    o->slurm.account = tk_cli_find(options, N_OPTIONS, "account")->value;
+    o->slurm.sbatch_args = tk_cli_find(options, N_OPTIONS, "sbatch-arg")->value;
+    if (tk_cli_int(options, N_OPTIONS, "cpus-per-task", &o->slurm.cpus_per_task, err) < 0 ||
+        tk_cli_int(options, N_OPTIONS, "array-max", &o->slurm.array_max, err) < 0)
+        return -1;
+    if (o->slurm.cpus_per_task < 0 || o->slurm.array_max < 0)
+        return tk_fail(err, "--cpus-per-task and --array-max must be positive");
+    return 0;
+}
+
+/* A study folder holds one study: another's results would mix with its own. */
+static int check_owner(const char *out, const tk_study *s, tk_error *err) {
+    char copy[1100];
+    snprintf(copy, sizeof copy, "%s/study.json", out);
+    if (!tk_file_exists(copy)) return 0;
+    tk_study owner;
+    if (load_study(copy, &owner, err)) return tk_fail_prefix(err, "the study folder %s: ", out);
+    if (strcmp(owner.name, s->name))
+        return tk_fail(err, "%s holds the study '%s' (%s), not '%s': pass --out with a folder of its own", out,
+                       owner.name, copy, s->name);
+    return 0;
+}
+
+static int study_status(int argc, char **argv) {
+    tk_error err = {0};
+    if (argc != 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+        fprintf(argc == 1 ? stdout : stderr, "usage: ticket study status DIR\n\nJobs done, running, queued (in a "
+                "backend's queue: Slurm's squeue), failed and waiting, per level, of the study in DIR.\n");
+        return argc == 1 ? 0 : 2;
+    }
+    char spec[1100];
+    snprintf(spec, sizeof spec, "%s/study.json", argv[0]);
+    if (!tk_file_exists(spec)) {
+        fprintf(stderr, "ticket study status: %s is not a study directory (no study.json); `ticket study run` makes "
+                "one\n", argv[0]);
+        return 2;
+    }
+    tk_study s;
+    if (load_study(spec, &s, &err) || tk_study_status(&s, argv[0], &err)) return tk_cli_fail("study", &err);
+    return 0;
+}
+
 int tk_cmd_study(int argc, char **argv) {
     tk_error err = {0};
     const char *usage = "ticket study plan|run|job STUDY.json [--out DIR] [-j N] [--threads N] [--backend NAME] "
-                        "[--job N]";
+                        "[--job N] [Slurm options]\n       ticket study status DIR";
     char about[1024];
     int len = snprintf(about, sizeof about,
                        "plan: the job graph (find levels per source, target and seed; transfers per source\n"
@@ -45,11 +106,13 @@ int tk_cmd_study(int argc, char **argv) {
                        "run: runs it, skipping finished jobs, then writes the report into DIR/report\n"
                        "(ticket report DIR rewrites it).\n"
                        "job: runs job N alone in this process, once the job it waits for is done.\n"
+                       "status: jobs done, running, queued, failed and waiting per level of the study in DIR.\n"
                        "Backends:");
     for (int k = 0; k < TK_BACKEND_COUNT && len > 0 && (size_t)len < sizeof about; k++)
         len += snprintf(about + len, sizeof about - (size_t)len, "\n  %-8s %s", tk_backends[k].name,
                         tk_backends[k].summary);
     const char *sub = argc >= 1 ? argv[0] : "";
+    if (!strcmp(sub, "status")) return study_status(argc - 1, argv + 1);
     if (strcmp(sub, "plan") && strcmp(sub, "run") && strcmp(sub, "job")) {
         bool asked = !strcmp(sub, "--help") || !strcmp(sub, "-h");
         tk_cli_usage(asked ? stdout : stderr, usage, about, options, N_OPTIONS);
@@ -71,6 +134,7 @@ int tk_cmd_study(int argc, char **argv) {
     tk_study_run_options o = {.plan_only = plan, .progress_tty = isatty(STDERR_FILENO)};
     const char *backend = tk_cli_find(options, N_OPTIONS, "backend")->value;
     if (backend && tk_backend_parse(backend, &o.backend, &err)) return tk_cli_fail("study", &err);
+    if (slurm_options(&o, &err)) return tk_cli_fail("study", &err);
     int index = -1;
     int has_job = tk_cli_int(options, N_OPTIONS, "job", &index, &err);
     if (has_job < 0) return tk_cli_fail("study", &err);
@@ -97,15 +161,19 @@ int tk_cmd_study(int argc, char **argv) {
         if (!plan) return tk_cli_fail("study", &err);
         fprintf(stderr, "ticket study: warning: %s\n(planning with the catalog's shapes and sizes)\n", err.msg);
     }
+    if (!plan && check_owner(out, &s, &err)) return tk_cli_fail("study", &err);
     if (!plan) {
-        /* The report command rebuilds the study from this copy. */
-        uint8_t *data;
-        size_t n;
+        /* The report command rebuilds the study from this copy. It is
+         * rewritten only when it differs: the tasks of a Slurm array start
+         * together, each with this copy as its specification. */
+        uint8_t *data, *had = NULL;
+        size_t n, n_had = 0;
         char copy[1100];
         snprintf(copy, sizeof copy, "%s/study.json", out);
         if (tk_mkdirs(out, &err) || tk_file_read_all(spec, &data, &n, &err)) return tk_cli_fail("study", &err);
-        int rc = tk_file_write_atomic(copy, data, n, &err);
-        free(data);
+        bool same = tk_file_read_all(copy, &had, &n_had, NULL) == 0 && n_had == n && !memcmp(had, data, n);
+        int rc = same ? 0 : tk_file_write_atomic(copy, data, n, &err);
+        free(data), free(had);
         if (rc) return tk_cli_fail("study", &err);
     }
     if (job) {
@@ -114,8 +182,13 @@ int tk_cmd_study(int argc, char **argv) {
         printf("study %s: job %d %s\n", s.name, index, was_done ? "was already done" : "done");
         return 0;
     }
-    if (tk_study_run(&s, &o, &err)) return tk_cli_fail("study", &err);
-    if (!plan) printf("study %s: done; report in %s/report (report.md, results.csv, figures/)\n", s.name, out);
+    char spec_copy[1100];
+    snprintf(spec_copy, sizeof spec_copy, "%s/study.json", out);
+    o.spec = spec_copy;
+    int rc = tk_study_run(&s, &o, &err);
+    if (rc < 0) return tk_cli_fail("study", &err);
+    if (!plan && !o.dry_run && rc == 0)
+        printf("study %s: done; report in %s/report (report.md, results.csv, figures/)\n", s.name, out);
     return 0;
 }
 

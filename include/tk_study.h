@@ -12,6 +12,7 @@
 #ifndef TK_STUDY_H
 #define TK_STUDY_H
 
+#include "tk_backend.h"
 #include "tk_find.h"
 #include "tk_report.h"
 
@@ -82,9 +83,17 @@ typedef struct tk_study_run_options {
     int threads;         /* BLAS threads in all; 0: 2 */
     bool plan_only;      /* print the job graph and the cost estimate, run nothing */
     bool progress_tty;
+    const char *spec;    /* the study's copy in `out` (OUT/study.json), for backends that start jobs elsewhere */
+    bool dry_run;        /* a queueing backend prints what it would submit */
+    tk_slurm_options slurm;
 } tk_study_run_options;
 
+/* 0 when every job has run and the report is written; 1 when the backend
+ * queued them to run later (its last job writes the report). */
 int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err);
+/* Per find level: jobs done, running (a live claim), queued (a backend's
+ * queue), failed (the last try's message kept), and waiting; printed. */
+int tk_study_status(const tk_study *s, const char *out, tk_error *err);
 /* Runs job `index` of the study's graph (as `ticket study plan` numbers
  * them) in this process, rebuilding the graph from `s`: refused when its
  * dependency is not done; *was_done (nothing run) when it had finished. */

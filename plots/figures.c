@@ -16,6 +16,7 @@
  * and the kind's own, documented at the top of each script. */
 #define _XOPEN_SOURCE 700
 #include "tk_file.h"
+#include "tk_process.h"
 #include "tk_report.h"
 
 #include <cJSON.h>
@@ -43,64 +44,16 @@ typedef struct fig_ctx {
 
 /* ---- finding gnuplot */
 
-/* gnuplot on $PATH (as execvp would search it), into path. */
-static bool find_gnuplot(char *path, size_t cap) {
-    const char *env = getenv("PATH");
-    char *dirs = strdup(env ? env : "/usr/bin:/bin");
-    TK_ASSERT(dirs);
-    bool found = false;
-    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
-        snprintf(path, cap, "%s/gnuplot", *d ? d : ".");
-        found = access(path, X_OK) == 0;
-    }
-    free(dirs);
-    return found;
-}
-
-/* Runs `gnuplot vars script` with fork/exec (no shell); its output is kept
- * for the error message. */
+/* Runs `gnuplot vars script`; its output goes into the error message. */
 static int run_gnuplot(const fig_ctx *c, const char *script, const char *vars, tk_error *err) {
-    char *const argv[] = {(char *)"gnuplot", (char *)vars, (char *)script, NULL};
-    int fds[2];
-    if (pipe(fds) != 0) return tk_fail_system(err, "cannot run gnuplot for %s: pipe: %s", script, strerror(errno));
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(fds[0]), close(fds[1]);
-        return tk_fail_system(err, "cannot run gnuplot for %s: fork: %s", script, strerror(e));
-    }
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0) dup2(null, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        execv(c->gnuplot, argv);
-        _exit(127);
-    }
-    close(fds[1]);
+    char *const argv[] = {(char *)c->gnuplot, (char *)vars, (char *)script, NULL};
     char msg[2048];
-    size_t len = 0;
-    for (;;) {
-        char chunk[512];
-        ssize_t got = read(fds[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-        size_t keep = (size_t)got < sizeof msg - 1 - len ? (size_t)got : sizeof msg - 1 - len;
-        memcpy(msg + len, chunk, keep);
-        len += keep;
-    }
-    msg[len] = 0;
-    close(fds[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) msg[--len] = 0;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
-    if (WIFEXITED(status))
-        return tk_fail_system(err, "gnuplot failed on %s (with %s), exit status %d: %s", script, vars, WEXITSTATUS(status),
-                       len ? msg : "(no message)");
-    return tk_fail_system(err, "gnuplot was killed by signal %d on %s (with %s)", WTERMSIG(status), script, vars);
+    int status = tk_run_program(argv, msg, sizeof msg, err);
+    if (status == 0) return 0;
+    if (status > 0)
+        return tk_fail_system(err, "gnuplot failed on %s (with %s), exit status %d: %s", script, vars, status,
+                              msg[0] ? msg : "(no message)");
+    return tk_fail_prefix(err, "on %s (with %s): ", script, vars);
 }
 
 /* ---- one figure */
@@ -585,7 +538,7 @@ int tk_report_figures(tk_report *r, const char *dir, tk_error *err) {
     fig_ctx c = {.r = r, .dir = dir};
     r->figures_skipped = false;
     r->curves_missing = 0;
-    if (!find_gnuplot(c.gnuplot, sizeof c.gnuplot)) {
+    if (!tk_find_program("gnuplot", c.gnuplot, sizeof c.gnuplot)) {
         r->figures_skipped = true;
         return 0;
     }

@@ -13,7 +13,7 @@ for i in "${!layers[@]}"; do rank[${layers[$i]}]=$i; done
 # Each public header (include/tk_NAME.h) belongs to the layer that implements it.
 declare -A home
 put() { local layer=$1; shift; for h in "$@"; do home[$h]=$layer; done; }
-put base      tk_common tk_file tk_rng tk_parallel tk_duration tk_json tk_claim
+put base      tk_common tk_file tk_rng tk_parallel tk_duration tk_json tk_claim tk_process
 put datasets  tk_archive tk_data tk_image tk_catalog tk_transform
 put src       tk_gemm tk_layers tk_sparse tk_model tk_optim tk_checkpoint tk_train tk_provenance tk_build_version
 put tickets   tk_prune tk_control tk_find tk_ticket

@@ -484,7 +484,9 @@ static void test_jobs_one_at_a_time(void) {
     snprintf(want, sizeof want, "the study tiny has %d jobs, 0 to %d", n, n - 1);
     CHECK_TICKET(root, "", args, 2, want);
     snprintf(args, sizeof args, "study run '%s' --out '%s' --backend slurn", spec, out);
-    CHECK_TICKET(root, "", args, 2, "unknown backend 'slurn' (valid: local)");
+    CHECK_TICKET(root, "", args, 2, "unknown backend 'slurn'", "slurm", "local");
+    snprintf(args, sizeof args, "study run '%s' --out '%s' --partition gpu", spec, out);
+    CHECK_TICKET(root, "", args, 2, "--partition belongs to `ticket study run --backend slurm`");
     snprintf(args, sizeof args, "study plan '%s' --out '%s' --job 0", spec, out);
     CHECK_TICKET(root, "", args, 2, "--job belongs to `ticket study job`");
     for (int i = 0; i < n; i++) {
@@ -497,8 +499,22 @@ static void test_jobs_one_at_a_time(void) {
     snprintf(args, sizeof args, "report '%s'", out);
     CHECK_TICKET(root, "", args, 0, "report written");
     CHECK(same_table(out, reference, "results.csv"));
+    /* A folder holds one study. */
+    study_spec other = tiny;
+    other.name = "other";
+    char *other_spec = write_spec(root, &other);
+    snprintf(args, sizeof args, "study run '%s' --out '%s'", other_spec, out);
+    CHECK_TICKET(root, "", args, 2, "holds the study 'tiny'", "not 'other': pass --out with a folder of its own");
+    /* The Slurm backend: its scripts without sbatch, and a clear refusal
+     * to submit without it. */
+    snprintf(args, sizeof args, "study run '%s' --out fresh --backend slurm --dry-run --array-max 3", spec);
+    CHECK_TICKET(root, "PATH=/nonexistent", args, 0, "/fresh/slurm/depth_00.sh\n#!/bin/sh", "#SBATCH --array=0-",
+                 "%3\n", "--dependency=afterok:", "study job 'fresh/study.json' --out 'fresh' --job \"$1\"",
+                 "report 'fresh'");
+    snprintf(args, sizeof args, "study run '%s' --out fresh --backend slurm", spec);
+    CHECK_TICKET(root, "PATH=/nonexistent", args, 2, "--backend slurm needs sbatch on $PATH");
     rm_rf(root);
-    free(root), free(spec), free(out);
+    free(root), free(spec), free(out), free(other_spec);
 }
 
 /* ---- 2. transfer semantics */

@@ -410,16 +410,20 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
     if (!o->plan_only) tk_claim_clear_stale(claims);
     study_graph g = {.s = s, .out = o->out};
     build_graph(&g);
-    if (!o->plan_only) load_datasets_once(s); /* before estimate, which reads the train splits too */
+    /* Before estimate, which reads the train splits too; not for a backend
+     * that queues the jobs to run elsewhere. */
+    const tk_backend *backend = o->backend ? o->backend : &tk_backends[TK_BACKEND_LOCAL];
+    if (!o->plan_only && !backend->queued) load_datasets_once(s);
     int rc = estimate(&g, err);
     tk_backend_options bo = {.workers = o->workers ? o->workers : s->workers, .threads = o->threads ? o->threads : 2,
-                             .progress_tty = o->progress_tty};
+                             .progress_tty = o->progress_tty, .study_dir = o->out, .spec = o->spec,
+                             .study_name = s->name, .dry_run = o->dry_run, .slurm = o->slurm};
     if (rc == 0 && o->plan_only) {
         rc = print_plan(&g, bo.workers, err);
     } else if (rc == 0) {
         tk_job_graph jg = job_graph(&g);
-        rc = (o->backend ? o->backend : &tk_backends[TK_BACKEND_LOCAL])->run(&jg, &bo, err);
-        if (rc == 0) rc = tk_study_report(s, o->out, err);
+        rc = backend->run(&jg, &bo, err);
+        if (rc == 0 && !o->dry_run) rc = tk_study_report(s, o->out, err);
     }
     free(g.jobs);
     return rc;
@@ -447,6 +451,56 @@ int tk_study_job(const tk_study *s, const char *out, int index, int threads, boo
     }
     free(g.jobs);
     return rc;
+}
+
+/* ---- status */
+
+int tk_study_status(const tk_study *s, const char *out, tk_error *err) {
+    study_graph g = {.s = s, .out = out};
+    build_graph(&g);
+    tk_queue_state *queue = tk_calloc((size_t)g.n + 1, sizeof *queue);
+    for (int b = 0; b < TK_BACKEND_COUNT; b++)
+        if (tk_backends[b].queued) tk_backends[b].queued(out, g.n, queue);
+    enum { DONE, RUNNING, QUEUED, FAILED, WAITING, STATES };
+    static const char *const names[STATES] = {"done", "running", "queued", "failed", "waiting"};
+    int (*count)[STATES] = tk_calloc((size_t)s->levels + 1, sizeof *count), total[STATES] = {0};
+    char failed_line[1600] = "";
+    for (int i = 0; i < g.n; i++) {
+        const job *j = &g.jobs[i];
+        char claim[1400], failed[1450];
+        claim_path(&g, j, claim, sizeof claim);
+        snprintf(failed, sizeof failed, "%s.failed", claim);
+        tk_claim_holder h;
+        int state = done(&g, i)                                         ? DONE
+                    : tk_claim_holder_of(claim, &h) && !h.stale          ? RUNNING
+                    : queue[i] == TK_QUEUE_RUNNING                       ? RUNNING
+                    : queue[i] == TK_QUEUE_PENDING                       ? QUEUED
+                    : tk_file_exists(failed)                             ? FAILED
+                                                                         : WAITING;
+        count[j->level][state]++, total[state]++;
+        if (state == FAILED && !failed_line[0]) {
+            uint8_t *text;
+            size_t n;
+            char name[256];
+            if (tk_file_read_all(failed, &text, &n, NULL) == 0) {
+                snprintf(failed_line, sizeof failed_line, "job %d (%s) failed: %s", i,
+                         label(&g, i, name, sizeof name), (const char *)text);
+                free(text);
+            }
+        }
+    }
+    printf("study %s in %s: %d of %d jobs done\n\nlevel", s->name, out, total[DONE], g.n);
+    for (int k = 0; k < STATES; k++) printf(" %8s", names[k]);
+    for (int level = 0; level <= s->levels; level++) {
+        printf("\n%5d", level);
+        for (int k = 0; k < STATES; k++) printf(" %8d", count[level][k]);
+    }
+    printf("\n");
+    if (failed_line[0]) printf("\n%s", failed_line);
+    if (total[FAILED]) printf("%d failed; `ticket study run` again runs them again\n", total[FAILED]);
+    free(count), free(queue), free(g.jobs);
+    (void)err;
+    return 0;
 }
 
 /* ---- collection */
