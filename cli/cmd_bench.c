@@ -73,7 +73,7 @@ static double time_steps(tk_model *m, tk_optim *o, const float *x, const int32_t
             tk_softmax_xent_backward(dl, probs, y, B, m->classes);
             tk_model_zero_grad(m);
             tk_model_backward(m, B);
-            tk_optim_step(o, m->param, m->grad, m->mask, m->n_prunable, 0.01f);
+            tk_model_step(m, o, 0.01f);
         }
         times[reps++] = tk_now() - t0;
     }
@@ -113,8 +113,7 @@ static int measure(const bench_config *c, int threads, double seconds, double de
     tk_optim *o = tk_optim_create(&oc, m->n_params);
     if (density < 1) random_masks(m, density);
     /* As a training run sets them up (src/train.c). */
-    tk_model_use_kernels(m, kernels);
-    if (kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(o, m->mask, m->n_prunable);
+    tk_model_use_kernels(m, kernels, o);
     double train = time_steps(m, o, x, y, probs, B, true, seconds);
     double eval = time_steps(m, o, x, y, probs, B, false, seconds);
     *r = (bench_result){B / train, B / eval, 1e3 * train, 1e3 * eval, tk_model_flops(m), 0};

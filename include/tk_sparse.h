@@ -5,9 +5,10 @@
  * w[out, in] from index lists built once from the mask (a training run never
  * changes its mask), and reads their values from w itself, so the optimizer
  * and the masking contract see the same dense arena as ever:
- *   y = x . w^T + b,  dx += dy . w,  dw[o, j] += sum_b dy[b, o] x[b, j] only
- *   where mask[o, j] is 1 (the other gradients stay untouched, as the
- *   contract wants them zero anyway), db += sum_b dy[b, :].
+ *   y = x . w^T + b,  dx += dy . w,  db += sum_b dy[b, :], and the
+ *   gradients of the kept weights alone, packed: dw[q] += sum_b dy[b, o]
+ *   x[b, j] for the q-th kept (o, j) in row-major order (the pruned ones
+ *   are zero by contract: computing them would be waste).
  * The same contract as tk_linear_forward/backward (tk_layers.h).
  *
  * The batch runs along the vectors: x is transposed to xT[in, B] once per
@@ -28,9 +29,6 @@ typedef struct tk_sparse_linear tk_sparse_linear;
 tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out);
 void tk_sparse_linear_free(tk_sparse_linear *s);
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s);
-
-/* dw = 0 at the kept positions: the only ones the backward pass writes. */
-void tk_sparse_linear_zero_kept(const tk_sparse_linear *s, float *dw);
 
 /* Scratch floats a call with a batch of B needs. */
 size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B);

@@ -42,8 +42,8 @@ static void linear_backward(tk_model *m, const tk_op *op, int B) {
     float *dx = m->dact[op->in];
     const float *in = m->act[op->in], *dy = m->dact[op->out];
     if (op->sparse)
-        tk_sparse_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B, op->sparse,
-                                  m->sparse_work + op->sparse_work);
+        tk_sparse_linear_backward(dx, m->kept_grad + op->kept_offset, G(m, op->bias), dy, in, P(m, op->weight), B,
+                                  op->sparse, m->sparse_work + op->sparse_work);
     else
         tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
                            (int)tk_shape_size(m->tensors[op->in]), m->tensors[op->out].C);

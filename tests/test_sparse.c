@@ -9,6 +9,7 @@
 #include "tk_common.h"
 #include "tk_file.h"
 #include "tk_find.h"
+#include "tk_optim.h"
 #include "tk_rng.h"
 #include "tk_sparse.h"
 #include "tk_ticket.h"
@@ -54,8 +55,8 @@ static layer layer_for(const layer_case *c, uint64_t seed) {
 static void free_layer(layer *l) { free(l->mask), free(l->x), free(l->w), free(l->b), free(l->dy); }
 
 /* Outputs of one forward and one backward, dx and dw accumulated onto
- * starting values: dx onto 1, dw onto a sentinel that pruned positions must
- * keep. */
+ * starting values: dx onto 1, dw onto a sentinel that pruned positions,
+ * which the packed gradients do not cover, keep. */
 #define DW_START 7.0f
 typedef struct outputs {
     float *y, *dx, *dw, *db;
@@ -70,11 +71,18 @@ static outputs run_sparse(const layer *l, int threads) {
     for (size_t i = 0; i < nw; i++) o.dw[i] = DW_START;
     tk_sparse_linear *s = tk_sparse_linear_create(l->mask, c->in, c->out);
     float *work = malloc((tk_sparse_linear_workspace(s, c->B) + 1) * sizeof(float));
+    size_t kept = tk_sparse_linear_kept(s);
+    float *packed = malloc((kept + 1) * sizeof(float));
+    for (size_t q = 0; q < kept; q++) packed[q] = DW_START;
     int saved = openblas_get_num_threads();
     openblas_set_num_threads(threads);
     tk_sparse_linear_forward(o.y, l->x, l->w, l->b, c->B, s, work);
-    tk_sparse_linear_backward(o.dx, o.dw, o.db, l->dy, l->x, l->w, c->B, s, work);
+    tk_sparse_linear_backward(o.dx, packed, o.db, l->dy, l->x, l->w, c->B, s, work);
     openblas_set_num_threads(saved);
+    /* The packed gradients back at their places, in row-major order. */
+    for (size_t i = 0, q = 0; i < nw; i++)
+        if (l->mask[i]) o.dw[i] = packed[q++];
+    free(packed);
     free(work);
     tk_sparse_linear_free(s);
     return o;
@@ -155,6 +163,54 @@ static void test_kept_count(void) {
     CHECK(tk_sparse_linear_kept(s) == 3);
     CHECK(tk_sparse_linear_workspace(s, 4) == 64 * (2 * 3 + 2)); /* the batch padded to 64 */
     tk_sparse_linear_free(s);
+}
+
+/* ---- packed optimizer: after two ordinary steps (so that its state is not
+ * zero), a packed optimizer gives the same bits as a masked one, for every
+ * kind, and its state reads back as the masked one's. */
+#define OPT_N 300
+#define OPT_MASKED 250
+
+static void test_packed_optimizer_same_bits(void) {
+    tk_optim_config cfgs[4] = {tk_optim_defaults(TK_OPTIM_SGD), tk_optim_defaults(TK_OPTIM_SGD),
+                               tk_optim_defaults(TK_OPTIM_ADAM), tk_optim_defaults(TK_OPTIM_ADAMW)};
+    cfgs[1].momentum = 0.9f, cfgs[1].nesterov = true, cfgs[1].weight_decay = 1e-2f, cfgs[2].weight_decay = 1e-3f;
+    tk_rng rng;
+    tk_rng_seed(&rng, 3, TK_STREAM_INIT);
+    uint8_t mask[OPT_MASKED];
+    float p0[OPT_N], grads[4][OPT_N];
+    for (int i = 0; i < OPT_N; i++) {
+        if (i < OPT_MASKED) mask[i] = tk_rng_uniform(&rng) < 0.1;
+        p0[i] = i < OPT_MASKED && !mask[i] ? 0.0f : tk_rng_normal(&rng);
+        for (int s = 0; s < 4; s++) grads[s][i] = tk_rng_normal(&rng);
+    }
+    for (int k = 0; k < 4; k++) {
+        tk_optim *ref = tk_optim_create(&cfgs[k], OPT_N), *o = tk_optim_create(&cfgs[k], OPT_N);
+        float pr[OPT_N], po[OPT_N], g[OPT_N], kept_grad[OPT_MASKED];
+        memcpy(pr, p0, sizeof pr), memcpy(po, p0, sizeof po);
+        for (int s = 0; s < 4; s++) {
+            if (s == 2) tk_optim_pack(o, mask, OPT_MASKED);
+            memcpy(g, grads[s], sizeof g);
+            tk_optim_step(ref, pr, g, mask, OPT_MASKED, 0.05f);
+            memcpy(g, grads[s], sizeof g);
+            if (s < 2) {
+                tk_optim_step(o, po, g, mask, OPT_MASKED, 0.05f);
+                continue;
+            }
+            for (int i = 0, q = 0; i < OPT_MASKED; i++)
+                if (mask[i]) kept_grad[q++] = g[i];
+            tk_optim_step_packed(o, po, kept_grad, g, 0.05f);
+        }
+        int same = same_bits(pr, po, OPT_N);
+        for (int moment = 0; moment < tk_optim_state_per_param(o); moment++) {
+            float state[OPT_N];
+            tk_optim_state(o, moment, state);
+            same &= same_bits(state, moment ? ref->v : ref->m, OPT_N);
+        }
+        if (!same) printf("  %s (config %d): packed steps differ from masked ones\n", tk_optim_names[cfgs[k].kind], k);
+        CHECK(same);
+        tk_optim_free(ref), tk_optim_free(o);
+    }
 }
 
 /* ---- end to end: LeNet at width 0.1 on 8x8 IDX data (fc1 [30,64], fc2
@@ -264,5 +320,6 @@ int main(void) {
     RUN(test_kept_count);
     RUN(test_matches_exact_masked_product);
     RUN(test_threads_do_not_change_bits);
+    RUN(test_packed_optimizer_same_bits);
     CHECK_MAIN_END();
 }
