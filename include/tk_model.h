@@ -66,8 +66,8 @@ typedef struct tk_op {
     int k, stride, pad;   /* conv kernel / pool window */
     float p;              /* dropout probability */
     size_t scratch;       /* per-sample offset into the op's scratch (argmax, keep, bn save) */
-    struct tk_sparse_linear *sparse; /* linear: its kept weights, when it runs sparse (tk_model_use_kernels) */
-    size_t sparse_work;   /* its offset into the model's sparse_work */
+    struct tk_sparse_linear *sparse; /* linear, conv: its kept weights, when it runs sparse (tk_model_use_kernels) */
+    size_t sparse_work;   /* linear: its offset into the model's sparse_work */
     size_t kept_offset;   /* with packed gradients: where its weight's kept ones start in kept_grad */
 } tk_op;
 
@@ -151,6 +151,7 @@ extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
 extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
 #define TK_SPARSE_AUTO_DENSITY 0.1
+#define TK_SPARSE_CONV_AUTO_DENSITY 0.1
 
 /* ---- building (used by registry entries) */
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes);

@@ -42,4 +42,17 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
 void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                                int B, const tk_sparse_linear *s, float *work);
 
+/* The same products on the calling thread, over blocks whose rows are ld
+ * floats long (ld a multiple of TK_SPARSE_CHUNK; every column counts, so
+ * unused ones must be zero): the form a convolution lowered by im2col takes,
+ * x^T[in, ld] being its col (sparse conv2d: tk_conv2d_sparse_forward).
+ *   yT[o, :] = b[o] + sum of w[o, j] xT[j, :] over kept (o, j) (b may be NULL)
+ *   dw[q] += dyT[o, :] . xT[j, :] for the q-th kept (o, j)
+ *   dxT[j, :] = sum of w[o, j] dyT[o, :] over kept (o, j) (written, not added) */
+#define TK_SPARSE_CHUNK 64
+void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
+                            const tk_sparse_linear *s);
+void tk_sparse_rows_weight_grad(float *dw, const float *dyT, const float *xT, size_t ld, const tk_sparse_linear *s);
+void tk_sparse_rows_input_grad(float *dxT, const float *dyT, size_t ld, const float *w, const tk_sparse_linear *s);
+
 #endif

@@ -241,6 +241,18 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
 const char *const tk_kernels_names[] = {"auto", "dense", "sparse"};
 _Static_assert(TK_ARRAY_LEN(tk_kernels_names) == TK_KERNELS_COUNT, "one name per kernel choice");
 
+/* The ops' scratch for m->batch samples (what is there is not kept). */
+static void alloc_scratch(tk_model *m) {
+    free(m->work), free(m->argmax), free(m->keep), free(m->bn_save);
+    tk_op_scratch need = {0};
+    for (int i = 0; i < m->n_ops; i++)
+        if (tk_ops[m->ops[i].kind].scratch) tk_ops[m->ops[i].kind].scratch(m, &m->ops[i], m->batch, &need);
+    m->work = tk_alloc_aligned((need.work ? need.work : 1) * sizeof(float));
+    m->argmax = tk_alloc_aligned((need.argmax ? need.argmax : 1) * sizeof(int32_t));
+    m->keep = tk_alloc_aligned(need.keep ? need.keep : 1);
+    m->bn_save = tk_alloc_aligned((need.bn ? need.bn : 1) * sizeof(float));
+}
+
 /* Sizes m->sparse_work for the sparse layers at m->batch samples: a region
  * of its own for each, since the backward pass reads what the forward left. */
 static void size_sparse_work(tk_model *m) {
@@ -248,7 +260,7 @@ static void size_sparse_work(tk_model *m) {
     m->sparse_work = NULL;
     size_t need = 0;
     for (int i = 0; i < m->n_ops; i++)
-        if (m->ops[i].sparse) {
+        if (m->ops[i].sparse && m->ops[i].kind == TK_OP_LINEAR) {
             m->ops[i].sparse_work = need;
             need += tk_sparse_linear_workspace(m->ops[i].sparse, m->batch);
         }
@@ -272,13 +284,15 @@ int tk_model_use_kernels(tk_model *m, tk_kernels k, tk_optim *o) {
         for (size_t j = 0; j < w->count; j++) kept += mask[j] != 0;
         op->kept_offset = kept_before;
         kept_before += kept;
-        if (op->kind != TK_OP_LINEAR || k == TK_KERNELS_DENSE ||
-            (k == TK_KERNELS_AUTO && (double)kept > TK_SPARSE_AUTO_DENSITY * (double)w->count))
+        double auto_density = op->kind == TK_OP_LINEAR ? TK_SPARSE_AUTO_DENSITY : TK_SPARSE_CONV_AUTO_DENSITY;
+        if (k == TK_KERNELS_DENSE || (k == TK_KERNELS_AUTO && (double)kept > auto_density * (double)w->count))
             continue;
-        op->sparse = tk_sparse_linear_create(mask, w->shape[1], w->shape[0]);
+        /* A conv's w[K, C, R, S] is the matrix [K, C*R*S] of its im2col GEMM. */
+        op->sparse = tk_sparse_linear_create(mask, (int)(w->count / (size_t)w->shape[0]), w->shape[0]);
         sparse++;
     }
     size_sparse_work(m);
+    if (m->batch) alloc_scratch(m); /* a sparse conv's scratch is not a dense one's */
     free(m->kept_grad);
     m->kept_grad = NULL;
     m->n_kept = kept_before;
@@ -369,7 +383,6 @@ void tk_model_set_batch(tk_model *m, int B) {
     m->batch = B;
     m->act = tk_calloc((size_t)m->n_tensors, sizeof(float *));
     m->dact = tk_calloc((size_t)m->n_tensors, sizeof(float *));
-    tk_op_scratch need = {0};
     /* Tensor 0 (the input) is the caller's buffer; its gradient is never needed. */
     m->act_arena = tk_alloc_aligned(m->act_per_sample * (size_t)B * sizeof(float));
     m->dact_arena = tk_alloc_aligned(m->grad_per_sample * (size_t)B * sizeof(float));
@@ -377,12 +390,7 @@ void tk_model_set_batch(tk_model *m, int B) {
         m->act[t] = m->act_arena + m->act_offset[t] * (size_t)B;
         m->dact[t] = m->dact_arena + m->grad_offset[t] * (size_t)B;
     }
-    for (int i = 0; i < m->n_ops; i++)
-        if (tk_ops[m->ops[i].kind].scratch) tk_ops[m->ops[i].kind].scratch(m, &m->ops[i], B, &need);
-    m->work = tk_alloc_aligned((need.work ? need.work : 1) * sizeof(float));
-    m->argmax = tk_alloc_aligned((need.argmax ? need.argmax : 1) * sizeof(int32_t));
-    m->keep = tk_alloc_aligned(need.keep ? need.keep : 1);
-    m->bn_save = tk_alloc_aligned((need.bn ? need.bn : 1) * sizeof(float));
+    alloc_scratch(m);
     size_sparse_work(m);
 }
 

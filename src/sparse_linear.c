@@ -53,7 +53,7 @@ size_t tk_sparse_linear_kept(const tk_sparse_linear *s) { return s->kept; }
 /* The batch is padded with zeros to whole chunks of CHUNK values, four
  * vectors of 16 that stay in registers while a row's kept weights stream by
  * (one AVX-512, two AVX2 or four SSE registers each). */
-#define CHUNK 64
+#define CHUNK TK_SPARSE_CHUNK
 typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
 
 static size_t padded(int B) { return ((size_t)B + CHUNK - 1) / CHUNK * CHUNK; }
@@ -186,24 +186,61 @@ typedef struct pass {
     const tk_sparse_linear *s;
     const float *w, *b, *xT, *dyT;
     float *yT, *dxT, *dx, *dw;
-    int B;
-    size_t ld; /* B padded */
+    int B;     /* with dx: its rows, which get dxT's first B columns added */
+    size_t ld; /* row length of xT, yT, dyT, dxT: a multiple of CHUNK */
 } pass;
 
 static int units_of(int n) { return (n + SPAN - 1) / SPAN; }
 
-static void forward_rows(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
+/* The three products over rows (columns for dx) [lo, hi) of w. */
+static void forward_range(const pass *c, int lo, int hi) {
     const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->out ? (u + 1) * SPAN : s->out;
-    for (int o = u * SPAN; o < end; o++) {
+    for (int o = lo; o < hi; o++) {
         const int32_t *cols = s->row_col + s->row_start[o];
         int32_t n = s->row_start[o + 1] - s->row_start[o];
         for (size_t b = 0; b < c->ld; b += CHUNK)
             combine(c->yT + (size_t)o * c->ld + b, c->b ? c->b[o] : 0.0f, c->xT + b, c->ld, cols,
                     c->w + (size_t)o * s->in, 1, n);
     }
+}
+
+static void weight_grad_range(const pass *c, int lo, int hi) {
+    const tk_sparse_linear *s = c->s;
+    for (int o = lo; o < hi; o++)
+        dots(c->dw + s->row_start[o], c->dyT + (size_t)o * c->ld, c->xT, c->ld, s->row_col + s->row_start[o],
+             s->row_start[o + 1] - s->row_start[o]);
+}
+
+static void input_grad_range(const pass *c, int lo, int hi) {
+    const tk_sparse_linear *s = c->s;
+    for (int j = lo; j < hi; j++) {
+        float *acc = c->dxT + (size_t)j * c->ld;
+        const int32_t *rows = s->col_row + s->col_start[j];
+        int32_t n = s->col_start[j + 1] - s->col_start[j];
+        for (size_t b = 0; b < c->ld; b += CHUNK)
+            combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
+        for (int i = 0; c->dx && i < c->B; i++) c->dx[(size_t)i * s->in + j] += acc[i];
+    }
+}
+
+static int span_end(int u, int n) { return (u + 1) * SPAN < n ? (u + 1) * SPAN : n; }
+
+static void forward_rows(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    forward_range(c, u * SPAN, span_end(u, c->s->out));
+}
+
+static void weight_grad_rows(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    weight_grad_range(c, u * SPAN, span_end(u, c->s->out));
+}
+
+static void input_grad_columns(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    input_grad_range(c, u * SPAN, span_end(u, c->s->in));
 }
 
 void tk_sparse_linear_forward(float *y, const float *x, const float *w, const float *b, int B,
@@ -215,29 +252,23 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
     transpose(y, (size_t)s->out, c.yT, ld, s->out, B);
 }
 
-static void weight_grad_rows(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
-    const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->out ? (u + 1) * SPAN : s->out;
-    for (int o = u * SPAN; o < end; o++)
-        dots(c->dw + s->row_start[o], c->dyT + (size_t)o * c->ld, c->xT, c->ld, s->row_col + s->row_start[o],
-             s->row_start[o + 1] - s->row_start[o]);
+void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
+                            const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .w = w, .b = b, .xT = xT, .yT = yT, .ld = ld};
+    forward_range(&c, 0, s->out);
 }
 
-static void input_grad_columns(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
-    const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->in ? (u + 1) * SPAN : s->in;
-    for (int j = u * SPAN; j < end; j++) {
-        float *acc = c->dxT + (size_t)j * c->ld;
-        const int32_t *rows = s->col_row + s->col_start[j];
-        int32_t n = s->col_start[j + 1] - s->col_start[j];
-        for (size_t b = 0; b < c->ld; b += CHUNK)
-            combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
-        for (int i = 0; i < c->B; i++) c->dx[(size_t)i * s->in + j] += acc[i];
-    }
+void tk_sparse_rows_weight_grad(float *dw, const float *dyT, const float *xT, size_t ld, const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .xT = xT, .dyT = dyT, .dw = dw, .ld = ld};
+    weight_grad_range(&c, 0, s->out);
+}
+
+void tk_sparse_rows_input_grad(float *dxT, const float *dyT, size_t ld, const float *w, const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .w = w, .dyT = dyT, .dxT = dxT, .ld = ld};
+    input_grad_range(&c, 0, s->in);
 }
 
 void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
