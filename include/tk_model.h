@@ -151,7 +151,11 @@ extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
 extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
 #define TK_SPARSE_AUTO_DENSITY 0.1
-#define TK_SPARSE_CONV_AUTO_DENSITY 0.1
+/* Convolutions break even higher: measured with every layer sparse against
+ * every layer dense (1 thread, training, src/conv2d.c's sparse backend),
+ * conv4 b60 1.05x at 30%, 1.26x at 20%, 2.3x at 10%; resnet20 b128 1.07x,
+ * 1.34x, 1.8x. 20% keeps a margin for the noise of a shared machine. */
+#define TK_SPARSE_CONV_AUTO_DENSITY 0.2
 
 /* ---- building (used by registry entries) */
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes);
