@@ -54,28 +54,34 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Median seconds per step over repeats of `steps` steps, after warm-up. */
+static void one_step(tk_model *m, tk_optim *o, const float *x, const int32_t *y, float *probs, int B, bool train) {
+    const float *logits = tk_model_forward(m, x, B, train, NULL);
+    if (!train) return;
+    float *dl = tk_model_output_grad(m);
+    tk_softmax_xent_forward(probs, NULL, logits, y, B, m->classes);
+    memset(dl, 0, (size_t)B * (size_t)m->classes * sizeof(float));
+    tk_softmax_xent_backward(dl, probs, y, B, m->classes);
+    tk_model_zero_grad(m);
+    tk_model_backward(m, B);
+    tk_model_step(m, o, 0.01f);
+}
+
+/* Median seconds per step over up to 64 repeats, after warm-up. A repeat
+ * runs enough steps to last a 64th of `seconds`, so that steps of a tenth
+ * of a millisecond (sparse LeNet) are not timed one by one. */
 static double time_steps(tk_model *m, tk_optim *o, const float *x, const int32_t *y, float *probs, int B,
                          bool train, double seconds) {
     double times[64];
     int reps = 0;
+    for (int i = 0; i < 3; i++) one_step(m, o, x, y, probs, B, train); /* warm-up */
     double start = tk_now();
-    for (int i = 0; i < 3; i++) { /* warm-up */
-        tk_model_forward(m, x, B, train, NULL);
-    }
+    one_step(m, o, x, y, probs, B, train);
+    double once = tk_now() - start;
+    int steps = once > 0 && once < seconds / 64 ? (int)(seconds / 64 / once) : 1;
     while (reps < 64 && (reps < 5 || tk_now() - start < seconds)) {
         double t0 = tk_now();
-        const float *logits = tk_model_forward(m, x, B, train, NULL);
-        if (train) {
-            float *dl = tk_model_output_grad(m);
-            tk_softmax_xent_forward(probs, NULL, logits, y, B, m->classes);
-            memset(dl, 0, (size_t)B * (size_t)m->classes * sizeof(float));
-            tk_softmax_xent_backward(dl, probs, y, B, m->classes);
-            tk_model_zero_grad(m);
-            tk_model_backward(m, B);
-            tk_optim_step(o, m->param, m->grad, m->mask, m->n_prunable, 0.01f);
-        }
-        times[reps++] = tk_now() - t0;
+        for (int i = 0; i < steps; i++) one_step(m, o, x, y, probs, B, train);
+        times[reps++] = (tk_now() - t0) / steps;
     }
     qsort(times, (size_t)reps, sizeof times[0], cmp_double);
     return times[reps / 2];
@@ -113,8 +119,7 @@ static int measure(const bench_config *c, int threads, double seconds, double de
     tk_optim *o = tk_optim_create(&oc, m->n_params);
     if (density < 1) random_masks(m, density);
     /* As a training run sets them up (src/train.c). */
-    tk_model_use_kernels(m, kernels);
-    if (kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(o, m->mask, m->n_prunable);
+    tk_model_use_kernels(m, kernels, o);
     double train = time_steps(m, o, x, y, probs, B, true, seconds);
     double eval = time_steps(m, o, x, y, probs, B, false, seconds);
     *r = (bench_result){B / train, B / eval, 1e3 * train, 1e3 * eval, tk_model_flops(m), 0};
@@ -151,6 +156,33 @@ static int measure_isolated(const bench_config *c, int threads, double seconds, 
     if (got != (ssize_t)sizeof *r || !WIFEXITED(status) || WEXITSTATUS(status))
         return tk_fail(err, "benchmark of %s failed", c->key);
     r->max_rss_kb = ru.ru_maxrss;
+    return 0;
+}
+
+/* Both kernels' runs alternate in ROUNDS rounds of seconds / ROUNDS each, so
+ * that load from other work on a shared machine falls on both alike; each
+ * kernel's samples/s are the median of its rounds. */
+#define ROUNDS 3
+
+static double median3(double a, double b, double c) {
+    return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+}
+
+static int measure_kernels(const bench_config *c, int threads, double seconds, double density,
+                           const tk_kernels *kernels, int n_kernels, bench_result *out, tk_error *err) {
+    if (n_kernels == 1) return measure_isolated(c, threads, seconds, density, kernels[0], &out[0], err);
+    bench_result r[ROUNDS][2];
+    for (int round = 0; round < ROUNDS; round++)
+        for (int k = 0; k < n_kernels; k++)
+            if (measure_isolated(c, threads, seconds / ROUNDS, density, kernels[k], &r[round][k], err)) return -1;
+    for (int k = 0; k < n_kernels; k++) {
+        out[k] = r[0][k];
+        out[k].train_sps = median3(r[0][k].train_sps, r[1][k].train_sps, r[2][k].train_sps);
+        out[k].eval_sps = median3(r[0][k].eval_sps, r[1][k].eval_sps, r[2][k].eval_sps);
+        out[k].train_ms = 1e3 * c->batch / out[k].train_sps;
+        for (int round = 1; round < ROUNDS; round++)
+            if (r[round][k].max_rss_kb > out[k].max_rss_kb) out[k].max_rss_kb = r[round][k].max_rss_kb;
+    }
     return 0;
 }
 
@@ -207,8 +239,8 @@ int tk_cmd_bench(int argc, char **argv) {
     }
     /* Both kernels side by side below full density, one row each. */
     tk_kernels kernel_list[2] = {TK_KERNELS_DENSE, TK_KERNELS_SPARSE};
-    int n_kernels = density < 1 ? 2 : 1;
     const char *kernels_opt = tk_cli_find(options, N_OPTIONS, "kernels")->value;
+    int n_kernels = density < 1 || (kernels_opt && !strcmp(kernels_opt, "both")) ? 2 : 1;
     if (kernels_opt && strcmp(kernels_opt, "both")) {
         int k;
         if (tk_parse_name("--kernels", kernels_opt, tk_kernels_names, TK_KERNELS_COUNT, &k, &err)) {
@@ -253,20 +285,21 @@ int tk_cmd_bench(int argc, char **argv) {
            torch ? "   vs torch (train, eval)" : n_kernels == 2 ? "   vs dense (train, eval)" : "");
     cJSON *out = cJSON_CreateArray();
     int failed = 0;
+    bench_result pair[2];
     for (int row_i = 0; row_i < n * n_kernels; row_i++) {
         int i = row_i / n_kernels;
         tk_kernels kernels = kernel_list[row_i % n_kernels];
-        bench_result r;
-        static bench_result dense_r;
-        if (measure_isolated(&list[i], threads, seconds, density, kernels, &r, &err)) {
+        if (row_i % n_kernels == 0 &&
+            measure_kernels(&list[i], threads, seconds, density, kernel_list, n_kernels, pair, &err)) {
             fprintf(stderr, "ticket bench: %s\n", err.msg);
             failed++;
+            row_i += n_kernels - 1;
             continue;
         }
+        bench_result r = pair[row_i % n_kernels], dense_r = pair[0];
         printf("%-14s %-14s %5d %-7s %11.1f %9.1f %10.1f %11.1f %9.2f %9.1f", list[i].key, list[i].model,
                list[i].batch, tk_kernels_names[kernels], r.train_sps, 3 * r.flops * r.train_sps / 1e9, r.eval_sps,
                r.flops * r.eval_sps / 1e9, r.train_ms, r.max_rss_kb / 1024.0);
-        if (n_kernels == 2 && kernels == TK_KERNELS_DENSE) dense_r = r;
         if (!torch && n_kernels == 2 && kernels == TK_KERNELS_SPARSE && dense_r.train_sps > 0)
             printf("   %.2fx, %.2fx", r.train_sps / dense_r.train_sps, r.eval_sps / dense_r.eval_sps);
         if (torch) {

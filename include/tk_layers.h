@@ -41,6 +41,15 @@ void tk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
                        float *work);
 void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const tk_conv2d_shape *s, float *work);
+/* The same from the kept weights alone (sp: their positions in w seen as
+ * [K, C*R*S], tk_sparse.h), with dw packed as tk_sparse_linear_backward
+ * packs it; within float32 rounding of the dense conv of the masked w. */
+struct tk_sparse_linear;
+size_t tk_conv2d_sparse_workspace(const tk_conv2d_shape *s, const struct tk_sparse_linear *sp);
+void tk_conv2d_sparse_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
+                              const struct tk_sparse_linear *sp, float *work);
+void tk_conv2d_sparse_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                               const tk_conv2d_shape *s, const struct tk_sparse_linear *sp, float *work);
 /* How conv2d runs (src/conv2d.c):
  *  - Backends: a table of {fits, workspace, forward, backward}; the first
  *    entry whose fits() accepts the shape computes it (today: a plain GEMM for

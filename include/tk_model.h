@@ -66,8 +66,9 @@ typedef struct tk_op {
     int k, stride, pad;   /* conv kernel / pool window */
     float p;              /* dropout probability */
     size_t scratch;       /* per-sample offset into the op's scratch (argmax, keep, bn save) */
-    struct tk_sparse_linear *sparse; /* linear: its kept weights, when it runs sparse (tk_model_use_kernels) */
-    size_t sparse_work;   /* its offset into the model's sparse_work */
+    struct tk_sparse_linear *sparse; /* linear, conv: its kept weights, when it runs sparse (tk_model_use_kernels) */
+    size_t sparse_work;   /* linear: its offset into the model's sparse_work */
+    size_t kept_offset;   /* with packed gradients: where its weight's kept ones start in kept_grad */
 } tk_op;
 
 typedef struct tk_model {
@@ -104,6 +105,11 @@ typedef struct tk_model {
     uint8_t *keep;        /* dropout draws, all dropouts */
     float *bn_save;       /* batch-norm mean/invstd, all batch norms */
     float *sparse_work;   /* each sparse layer's scratch, for `batch` samples, kept from forward to backward */
+    /* When a layer runs sparse: the gradients of all kept prunable weights,
+     * packed in increasing index (the masked part of grad is then unused);
+     * else NULL. */
+    float *kept_grad;
+    size_t n_kept;
 } tk_model;
 
 /* ---- the op table (src/ops.c): one row per tk_op_kind; the model decides
@@ -145,6 +151,11 @@ extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
 extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
 #define TK_SPARSE_AUTO_DENSITY 0.1
+/* Convolutions break even higher: measured with every layer sparse against
+ * every layer dense (1 thread, training, src/conv2d.c's sparse backend),
+ * conv4 b60 1.05x at 30%, 1.26x at 20%, 2.3x at 10%; resnet20 b128 1.07x,
+ * 1.34x, 1.8x. 20% keeps a margin for the noise of a shared machine. */
+#define TK_SPARSE_CONV_AUTO_DENSITY 0.2
 
 /* ---- building (used by registry entries) */
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes);
@@ -210,15 +221,23 @@ void tk_model_set_batch(tk_model *m, int B);
 const float *tk_model_forward(tk_model *m, const float *x, int B, bool train, tk_rng *dropout_rng);
 /* The buffer the caller fills with d(loss)/d(logits) before tk_model_backward. */
 float *tk_model_output_grad(tk_model *m);
-/* m->grad = 0 wherever the next backward pass may write (with sparse layers,
- * not their pruned weights, which stay zero from tk_model_use_kernels on). */
+/* Zeroes the gradients the next backward pass accumulates into. */
 void tk_model_zero_grad(tk_model *m);
-/* Accumulates parameter gradients into m->grad (the caller zeroes it). */
+/* Accumulates parameter gradients into m->grad, and into m->kept_grad
+ * when it is packed (the caller zeroes them). */
 void tk_model_backward(tk_model *m, int B);
-/* Chooses each prunable linear layer's kernels from the current mask, which
- * must not change until the next call (a training run keeps its mask).
+/* Adds the L1 penalty's gradient l1 * sign(w) to every prunable weight's. */
+void tk_model_add_l1(tk_model *m, float l1);
+/* One optimizer step of lr on the gradients, in whichever layout
+ * tk_model_use_kernels chose; the masking contract holds after it. */
+void tk_model_step(tk_model *m, tk_optim *o, float lr);
+/* Chooses each prunable layer's kernels from the current mask, which must
+ * not change until the next call (a training run keeps its mask), and sets
+ * up `o` to match: with a sparse layer, gradients and optimizer state of the
+ * kept weights are packed (tk_optim_pack); with `auto` or `sparse` and none,
+ * the optimizer still skips pruned weights (tk_optim_skip_pruned).
  * Returns how many layers run sparse. */
-int tk_model_use_kernels(tk_model *m, tk_kernels k);
+int tk_model_use_kernels(tk_model *m, tk_kernels k, tk_optim *o);
 /* param[i] = 0 where mask[i] == 0. */
 void tk_model_apply_mask(tk_model *m);
 /* grad[i] = 0 where mask[i] == 0. */

@@ -31,9 +31,13 @@ typedef struct tk_optim {
     size_t n;
     int64_t steps;  /* updates taken so far (Adam bias correction) */
     float *m, *v;   /* momentum / first moment, second moment (NULL when unused) */
-    /* The kept indices of the masked range (tk_optim_skip_pruned), or NULL. */
+    /* The kept indices of the masked range (tk_optim_skip_pruned,
+     * tk_optim_pack), or NULL; packed: the kept weights' state is km[q],
+     * kv[q] for kept[q] (m and v hold it for the unmasked rest only). */
     uint32_t *kept;
     size_t n_kept, kept_of;
+    bool packed;
+    float *km, *kv;
 } tk_optim;
 
 tk_optim *tk_optim_create(const tk_optim_config *cfg, size_t n_params);
@@ -46,6 +50,19 @@ void tk_optim_step(tk_optim *o, float *param, float *grad, const uint8_t *mask, 
  * pruned weight and its moments are zero and a masked step keeps them zero;
  * only its gradient is left as it is, which nothing reads after the step. */
 void tk_optim_skip_pruned(tk_optim *o, const uint8_t *mask, size_t n_masked);
+/* From now on, steps take the kept weights' gradients packed (see
+ * tk_optim_step_packed) and keep their state packed the same way, so a step
+ * reads and writes contiguous arrays of the kept size, and the dense weights
+ * only at kept places. The mask must not change until the next call. */
+void tk_optim_pack(tk_optim *o, const uint8_t *mask, size_t n_masked);
+/* One update of a packed optimizer: kept_grad[q] is the gradient of
+ * param[kept[q]], kept[] the mask's kept indices in increasing order; grad
+ * holds the rest's gradients (from n_masked on). The same bits as
+ * tk_optim_step with the mask. */
+void tk_optim_step_packed(tk_optim *o, float *param, float *kept_grad, float *grad, float lr);
+/* Moment 0 (momentum, Adam's first moment) or 1 (the second) of every
+ * parameter into out[n], packed or not: what a checkpoint stores. */
+void tk_optim_state(const tk_optim *o, int moment, float *out);
 /* Floats of state per parameter (0, 1 or 2): what a checkpoint stores. */
 int tk_optim_state_per_param(const tk_optim *o);
 

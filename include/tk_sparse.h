@@ -5,9 +5,10 @@
  * w[out, in] from index lists built once from the mask (a training run never
  * changes its mask), and reads their values from w itself, so the optimizer
  * and the masking contract see the same dense arena as ever:
- *   y = x . w^T + b,  dx += dy . w,  dw[o, j] += sum_b dy[b, o] x[b, j] only
- *   where mask[o, j] is 1 (the other gradients stay untouched, as the
- *   contract wants them zero anyway), db += sum_b dy[b, :].
+ *   y = x . w^T + b,  dx += dy . w,  db += sum_b dy[b, :], and the
+ *   gradients of the kept weights alone, packed: dw[q] += sum_b dy[b, o]
+ *   x[b, j] for the q-th kept (o, j) in row-major order (the pruned ones
+ *   are zero by contract: computing them would be waste).
  * The same contract as tk_linear_forward/backward (tk_layers.h).
  *
  * The batch runs along the vectors: x is transposed to xT[in, B] once per
@@ -29,9 +30,6 @@ tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out);
 void tk_sparse_linear_free(tk_sparse_linear *s);
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s);
 
-/* dw = 0 at the kept positions: the only ones the backward pass writes. */
-void tk_sparse_linear_zero_kept(const tk_sparse_linear *s, float *dw);
-
 /* Scratch floats a call with a batch of B needs. */
 size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B);
 
@@ -43,5 +41,18 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
  * this x left there. */
 void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                                int B, const tk_sparse_linear *s, float *work);
+
+/* The same products on the calling thread, over blocks whose rows are ld
+ * floats long (ld a multiple of TK_SPARSE_CHUNK; every column counts, so
+ * unused ones must be zero): the form a convolution lowered by im2col takes,
+ * x^T[in, ld] being its col (sparse conv2d: tk_conv2d_sparse_forward).
+ *   yT[o, :] = b[o] + sum of w[o, j] xT[j, :] over kept (o, j) (b may be NULL)
+ *   dw[q] += dyT[o, :] . xT[j, :] for the q-th kept (o, j)
+ *   dxT[j, :] = sum of w[o, j] dyT[o, :] over kept (o, j) (written, not added) */
+#define TK_SPARSE_CHUNK 64
+void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
+                            const tk_sparse_linear *s);
+void tk_sparse_rows_weight_grad(float *dw, const float *dyT, const float *xT, size_t ld, const tk_sparse_linear *s);
+void tk_sparse_rows_input_grad(float *dxT, const float *dyT, size_t ld, const float *w, const tk_sparse_linear *s);
 
 #endif

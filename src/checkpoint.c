@@ -66,8 +66,12 @@ int tk_checkpoint_save(const char *path, const tk_model *m, float width, const t
     tk_buf_put(&b, m->param, m->n_params * sizeof(float));
     tk_buf_put(&b, m->state, m->n_state * sizeof(float));
     tk_buf_put(&b, m->mask, m->n_prunable);
-    if (per_param >= 1) tk_buf_put(&b, o->m, m->n_params * sizeof(float));
-    if (per_param >= 2) tk_buf_put(&b, o->v, m->n_params * sizeof(float));
+    float *state = per_param ? tk_malloc(m->n_params * sizeof(float)) : NULL;
+    for (int k = 0; k < per_param; k++) {
+        tk_optim_state(o, k, state);
+        tk_buf_put(&b, state, m->n_params * sizeof(float));
+    }
+    free(state);
     tk_buf_u32(&b, (uint32_t)s->n);
     tk_buf_put(&b, s->perm, (size_t)s->n * sizeof(int32_t));
     tk_buf_put(&b, &s->loss_sum, sizeof(double));

@@ -29,6 +29,7 @@
 #include "tk_gemm.h"
 #include "tk_layers.h"
 #include "tk_parallel.h"
+#include "tk_sparse.h"
 
 int tk_conv2d_shape_init(tk_conv2d_shape *s) {
     if (s->B < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->K < 1 || s->R < 1 || s->S < 1 || s->stride < 1 ||
@@ -56,20 +57,22 @@ TK_HOT static void seed_bias(float *y, const float *b, int K, size_t plane) {
  * scratch, `workspace(s)` floats that do not depend on s->B. backward adds
  * into dx and dw, either of which may be NULL (db is handled above them). */
 typedef struct conv2d_backend {
-    bool (*fits)(const tk_conv2d_shape *s);
+    /* sp: the weights' kept positions when the layer runs sparse, else NULL. */
+    bool (*fits)(const tk_conv2d_shape *s, const tk_sparse_linear *sp);
     int (*group)(const tk_conv2d_shape *s); /* samples that share one GEMM */
     size_t (*workspace)(const tk_conv2d_shape *s);
     void (*forward)(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
-                    float *work);
+                    const tk_sparse_linear *sp, float *work);
+    /* dw is packed (tk_sparse.h) when sp is given. */
     void (*backward)(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                     const tk_conv2d_shape *s, float *work);
+                     const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work);
 } conv2d_backend;
 
 /* ---- direct backend: a 1x1, stride 1, unpadded conv is already a GEMM over
  * each sample's [C, H*W] planes, so it needs neither im2col nor scratch. */
 
-static bool direct_fits(const tk_conv2d_shape *s) {
-    return s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
+static bool direct_fits(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
+    return !sp && s->R == 1 && s->S == 1 && s->stride == 1 && s->pad == 0;
 }
 
 static int one_sample(const tk_conv2d_shape *s) {
@@ -83,8 +86,8 @@ static size_t direct_workspace(const tk_conv2d_shape *s) {
 }
 
 static void direct_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
-                           float *work) {
-    (void)work;
+                           const tk_sparse_linear *sp, float *work) {
+    (void)sp, (void)work;
     size_t hw = plane_in(s);
     for (int n = 0; n < s->B; n++) {
         float *yn = y + (size_t)n * s->K * hw;
@@ -94,8 +97,8 @@ static void direct_forward(float *y, const float *x, const float *w, const float
 }
 
 static void direct_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                            const tk_conv2d_shape *s, float *work) {
-    (void)work;
+                            const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work) {
+    (void)sp, (void)work;
     size_t hw = plane_in(s);
     for (int n = 0; n < s->B; n++) {
         const float *dyn = dy + (size_t)n * s->K * hw;
@@ -229,9 +232,9 @@ TK_HOT static void col2im_add(float *img, const float *col, size_t ld, const low
         }
 }
 
-static bool im2col_fits(const tk_conv2d_shape *s) {
+static bool im2col_fits(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
     (void)s;
-    return true;
+    return !sp;
 }
 
 /* Samples lowered side by side into one GEMM. One GEMM per sample repacks the
@@ -277,27 +280,35 @@ static im2col_parts im2col_split(const tk_conv2d_shape *s, float *work) {
 
 static size_t im2col_workspace(const tk_conv2d_shape *s) { return wflip_floats(s) + slot_floats(s) + side_floats(s); }
 
+/* rows x [used, ld) of buf, whose rows are ld floats long, = 0. */
+static void zero_tails(float *buf, size_t rows, size_t used, size_t ld) {
+    for (size_t r = 0; used < ld && r < rows; r++) memset(buf + r * ld + used, 0, (ld - used) * sizeof(float));
+}
+
 /* Lowers samples [0, m) of imgs (img_floats apart) side by side into the
- * slot; returns col, whose rows are m * P * Q floats long. */
-static float *lower_group(float *slot, const float *imgs, size_t img_floats, int m, const lowering *g) {
+ * slot; returns col, whose rows are ld >= m * P * Q floats long, zero past
+ * the samples. */
+static float *lower_group(float *slot, const float *imgs, size_t img_floats, int m, const lowering *g, size_t ld) {
     float *col = col_start(slot, imgs);
     size_t pq = (size_t)g->P * g->Q;
-    for (int i = 0; i < m; i++) im2col(col + i * pq, m * pq, imgs + i * img_floats, g);
+    for (int i = 0; i < m; i++) im2col(col + i * pq, ld, imgs + i * img_floats, g);
+    zero_tails(col, (size_t)g->C * g->R * g->S, m * pq, ld);
     return col;
 }
 
-/* Between a batch's layout [m][rows][plane] and side by side [rows][m * plane]. */
-TK_HOT static void to_side(float *side, const float *batch, int m, size_t rows, size_t plane) {
+/* Between a batch's layout [m][rows][plane] and side by side [rows][ld],
+ * ld >= m * plane (the rest of each row untouched). */
+TK_HOT static void to_side(float *side, size_t ld, const float *batch, int m, size_t rows, size_t plane) {
     for (int i = 0; i < m; i++)
         for (size_t r = 0; r < rows; r++)
-            memcpy(side + (r * m + i) * plane, batch + (i * rows + r) * plane, plane * sizeof(float));
+            memcpy(side + r * ld + i * plane, batch + (i * rows + r) * plane, plane * sizeof(float));
 }
 
-TK_HOT static void from_side(float *batch, const float *side, int m, size_t rows, size_t plane, bool add) {
+TK_HOT static void from_side(float *batch, const float *side, size_t ld, int m, size_t rows, size_t plane, bool add) {
     for (int i = 0; i < m; i++)
         for (size_t r = 0; r < rows; r++) {
             float *d = batch + (i * rows + r) * plane;
-            const float *src = side + (r * m + i) * plane;
+            const float *src = side + r * ld + i * plane;
             if (add)
                 for (size_t j = 0; j < plane; j++) d[j] += src[j];
             else
@@ -306,7 +317,8 @@ TK_HOT static void from_side(float *batch, const float *side, int m, size_t rows
 }
 
 static void im2col_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
-                           float *work) {
+                           const tk_sparse_linear *sp, float *work) {
+    (void)sp;
     im2col_parts parts = im2col_split(s, work);
     lowering g = lower_x(s);
     size_t pq = plane_out(s), crs = (size_t)s->C * kernel_taps(s), chw = (size_t)s->C * plane_in(s);
@@ -314,11 +326,11 @@ static void im2col_forward(float *y, const float *x, const float *w, const float
     for (int n0 = 0; n0 < s->B; n0 += G) {
         int m = s->B - n0 < G ? s->B - n0 : G;
         size_t ld = m * pq;
-        const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &g);
+        const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &g, ld);
         float *out = m == 1 ? y + n0 * s->K * pq : parts.side;
         if (b) seed_bias(out, b, s->K, ld);
         tk_sgemm(false, false, s->K, (int)ld, (int)crs, w, (int)crs, col, (int)ld, b ? 1.0f : 0.0f, out, (int)ld);
-        if (m > 1) from_side(y + n0 * s->K * pq, parts.side, m, (size_t)s->K, pq, false);
+        if (m > 1) from_side(y + n0 * s->K * pq, parts.side, ld, m, (size_t)s->K, pq, false);
     }
 }
 
@@ -334,7 +346,8 @@ TK_HOT static void flip_kernel(float *wflip, const float *w, const tk_conv2d_sha
 }
 
 static void im2col_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
-                            const tk_conv2d_shape *s, float *work) {
+                            const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work) {
+    (void)sp;
     bool by_conv = dx_by_conv(s);
     im2col_parts parts = im2col_split(s, work);
     lowering gx = lower_x(s), gdy = lower_dy(s);
@@ -347,19 +360,19 @@ static void im2col_backward(float *dx, float *dw, const float *dy, const float *
         size_t ld = m * pq, ldx = m * hw;
         const float *dyg = dy + n0 * kpq; /* [K, m * PQ] */
         if (m > 1 && (dw || (dx && !by_conv))) {
-            to_side(parts.side, dyg, m, (size_t)s->K, pq);
+            to_side(parts.side, ld, dyg, m, (size_t)s->K, pq);
             dyg = parts.side;
         }
         float *dxn = dx ? dx + n0 * chw : NULL;
         if (dw) { /* dw[K, CRS] += dy_g[K, m PQ] . col[CRS, m PQ]^T */
-            const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &gx);
+            const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &gx, ld);
             tk_sgemm(false, true, s->K, (int)crs, (int)ld, dyg, (int)ld, col, (int)ld, 1.0f, dw, (int)crs);
         }
         if (dx && by_conv) { /* dx_g[C, m HW] (+)= wflip[C, KRS] . (dy_g lowered)[KRS, m HW] */
-            const float *col = lower_group(parts.slot, dy + n0 * kpq, kpq, m, &gdy);
+            const float *col = lower_group(parts.slot, dy + n0 * kpq, kpq, m, &gdy, ldx);
             float *out = m == 1 ? dxn : parts.side;
             tk_sgemm(false, false, s->C, (int)ldx, (int)krs, parts.wflip, (int)krs, col, (int)ldx, m == 1 ? 1.0f : 0.0f, out, (int)ldx);
-            if (m > 1) from_side(dxn, parts.side, m, (size_t)s->C, hw, true);
+            if (m > 1) from_side(dxn, parts.side, ldx, m, (size_t)s->C, hw, true);
         } else if (dx) { /* col = w[K, CRS]^T . dy_g[K, m PQ], folded back into each sample's dx */
             float *col = parts.slot;
             tk_sgemm(true, false, (int)crs, (int)ld, s->K, w, (int)crs, dyg, (int)ld, 0.0f, col, (int)ld);
@@ -368,14 +381,85 @@ static void im2col_backward(float *dx, float *dw, const float *dy, const float *
     }
 }
 
+/* ---- sparse backend: the kept weights alone (tk_sparse.h) times im2col's
+ * col, so that a ticket at density d does about d of the multiplications
+ * and computes dw only where it is kept. A group of samples is lowered side
+ * by side into rows padded to whole chunks of TK_SPARSE_CHUNK columns, zero
+ * past the samples; outputs and output gradients pass through side-by-side
+ * buffers of the same rows unless one sample fills its rows exactly. dx is
+ * col2im of w^T dy, for every stride (the dense path's flipped-kernel
+ * convolution would need index lists of its own). Every output value is one
+ * sum in a fixed order, so a sample's y and dx depend on it alone, and dw on
+ * the batch and its DW_GROUPS cut, not on the thread count. */
+
+static bool sparse_fits(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
+    (void)s;
+    return sp != NULL;
+}
+
+static int sparse_group(const tk_conv2d_shape *s) {
+    size_t pq = plane_out(s);
+    return pq >= TK_SPARSE_CHUNK ? 1 : (int)((TK_SPARSE_CHUNK + pq - 1) / pq);
+}
+
+static size_t sparse_ld(const tk_conv2d_shape *s) {
+    size_t n = (size_t)sparse_group(s) * plane_out(s);
+    return (n + TK_SPARSE_CHUNK - 1) / TK_SPARSE_CHUNK * TK_SPARSE_CHUNK;
+}
+
+/* [slot for col] [outputs or output gradients side by side] [dx's col]. */
+static size_t sparse_backend_workspace(const tk_conv2d_shape *s) {
+    size_t crs = (size_t)s->C * kernel_taps(s);
+    return ALIAS_SLACK + (2 * crs + (size_t)s->K) * sparse_ld(s);
+}
+
+static void sparse_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
+                           const tk_sparse_linear *sp, float *work) {
+    lowering g = lower_x(s);
+    size_t pq = plane_out(s), chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * pq, ld = sparse_ld(s);
+    float *side = work + ALIAS_SLACK + (size_t)s->C * kernel_taps(s) * ld;
+    int G = sparse_group(s);
+    for (int n0 = 0; n0 < s->B; n0 += G) {
+        int m = s->B - n0 < G ? s->B - n0 : G;
+        const float *col = lower_group(work, x + n0 * chw, chw, m, &g, ld);
+        bool direct = m == 1 && ld == pq;
+        tk_sparse_rows_forward(direct ? y + n0 * kpq : side, col, ld, w, b, sp);
+        if (!direct) from_side(y + n0 * kpq, side, ld, m, (size_t)s->K, pq, false);
+    }
+}
+
+static void sparse_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
+                            const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work) {
+    lowering g = lower_x(s);
+    size_t pq = plane_out(s), chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * pq, ld = sparse_ld(s);
+    size_t crs = (size_t)s->C * kernel_taps(s);
+    float *side = work + ALIAS_SLACK + crs * ld, *dcol = side + (size_t)s->K * ld;
+    int G = sparse_group(s);
+    for (int n0 = 0; n0 < s->B; n0 += G) {
+        int m = s->B - n0 < G ? s->B - n0 : G;
+        const float *dyg = dy + n0 * kpq;
+        if (!(m == 1 && ld == pq)) {
+            to_side(side, ld, dyg, m, (size_t)s->K, pq);
+            zero_tails(side, (size_t)s->K, m * pq, ld);
+            dyg = side;
+        }
+        if (dw) tk_sparse_rows_weight_grad(dw, dyg, lower_group(work, x + n0 * chw, chw, m, &g, ld), ld, sp);
+        if (dx) {
+            tk_sparse_rows_input_grad(dcol, dyg, ld, w, sp);
+            for (int i = 0; i < m; i++) col2im_add(dx + (n0 + i) * chw, dcol + i * pq, ld, &g);
+        }
+    }
+}
+
 static const conv2d_backend backends[] = {
+    {sparse_fits, sparse_group, sparse_backend_workspace, sparse_forward, sparse_backward},
     {direct_fits, one_sample, direct_workspace, direct_forward, direct_backward},
     {im2col_fits, im2col_group, im2col_workspace, im2col_forward, im2col_backward},
 };
 
-static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
+static const conv2d_backend *backend_for(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
     for (int i = 0; i < TK_ARRAY_LEN(backends); i++)
-        if (backends[i].fits(s)) return &backends[i];
+        if (backends[i].fits(s, sp)) return &backends[i];
     TK_ASSERT(!"the last conv2d backend accepts every shape");
     return NULL;
 }
@@ -400,6 +484,7 @@ static const conv2d_backend *backend_for(const tk_conv2d_shape *s) {
 typedef struct pass {
     const conv2d_backend *be;
     const tk_conv2d_shape *s;
+    const tk_sparse_linear *sp;
     int group, gemms, units;
     float *y, *dx, *partials;    /* partials: units x weight_len, NULL without dw */
     const float *x, *w, *b, *dy; /* dy == NULL: forward */
@@ -416,12 +501,12 @@ static void pass_unit(void *p, int u, int lane) {
     sub.B = n1 - n0;
     float *work = ps->work + lane * ps->be->workspace(s);
     if (!ps->dy) {
-        ps->be->forward(ps->y + n0 * kpq, ps->x + n0 * chw, ps->w, ps->b, &sub, work);
+        ps->be->forward(ps->y + n0 * kpq, ps->x + n0 * chw, ps->w, ps->b, &sub, ps->sp, work);
         return;
     }
     float *dx = ps->dx ? ps->dx + n0 * chw : NULL;
     float *dw = ps->partials ? ps->partials + u * weight_len(s) : NULL;
-    ps->be->backward(dx, dw, ps->dy + n0 * kpq, ps->x + n0 * chw, ps->w, &sub, work);
+    ps->be->backward(dx, dw, ps->dy + n0 * kpq, ps->x + n0 * chw, ps->w, &sub, ps->sp, work);
 }
 
 /* d[i] += s[i]. Steps of 8 through a fixed-length inner loop vectorise at -O2. */
@@ -433,22 +518,25 @@ TK_HOT static void add_into(float *restrict d, const float *restrict s, size_t n
 }
 
 
-/* Workspace: [backend scratch for MAX_LANES threads] [DW_GROUPS partials of dw]. */
-static size_t scratch_floats(const tk_conv2d_shape *s) { return MAX_LANES * backend_for(s)->workspace(s); }
+/* Workspace: [backend scratch for MAX_LANES threads] [DW_GROUPS partials of
+ * dw, each weight_len(s) apart, of which a sparse layer uses its kept count]. */
+static size_t scratch_floats(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
+    return MAX_LANES * backend_for(s, sp)->workspace(s);
+}
 
 /* Runs the forward pass (dy == NULL) or the dx/dw part of the backward pass
  * with one thread per BLAS thread, then adds the dw partials to dw. */
-static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, const float *x, const float *w,
-                     const float *b, const float *dy, float *work) {
-    const conv2d_backend *be = backend_for(s);
+static void run_pass(const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *y, float *dx, float *dw,
+                     const float *x, const float *w, const float *b, const float *dy, float *work) {
+    const conv2d_backend *be = backend_for(s, sp);
     int group = be->group(s), gemms = (s->B + group - 1) / group;
     int units = dw && gemms > DW_GROUPS ? DW_GROUPS : gemms;
-    pass ps = {.be = be, .s = s, .group = group, .gemms = gemms, .units = units, .y = y, .dx = dx, .x = x,
-               .w = w, .b = b, .dy = dy, .work = work};
-    size_t nw = weight_len(s);
+    pass ps = {.be = be, .s = s, .sp = sp, .group = group, .gemms = gemms, .units = units, .y = y, .dx = dx,
+               .x = x, .w = w, .b = b, .dy = dy, .work = work};
+    size_t nw = sp ? tk_sparse_linear_kept(sp) : weight_len(s);
     if (dw) {
-        ps.partials = work + scratch_floats(s);
-        memset(ps.partials, 0, (size_t)ps.units * nw * sizeof(float));
+        ps.partials = work + scratch_floats(s, sp);
+        for (int u = 0; u < ps.units; u++) memset(ps.partials + u * weight_len(s), 0, nw * sizeof(float));
     }
     int lanes = tk_parallel_lanes();
     /* Each thread calls BLAS single-threaded, even when there is only one
@@ -459,7 +547,7 @@ static void run_pass(const tk_conv2d_shape *s, float *y, float *dx, float *dw, c
     if (blas_threads > 1) openblas_set_num_threads(1);
     tk_parallel_units(ps.units, lanes, pass_unit, &ps);
     if (blas_threads > 1) openblas_set_num_threads(blas_threads);
-    for (int u = 0; dw && u < ps.units; u++) add_into(dw, ps.partials + u * nw, nw);
+    for (int u = 0; dw && u < ps.units; u++) add_into(dw, ps.partials + u * weight_len(s), nw);
 }
 
 /* db[k] += sum of dy over a sample's k-th output plane, sample by sample on
@@ -480,16 +568,31 @@ TK_HOT static void bias_backward(float *db, const float *dy, const tk_conv2d_sha
 }
 
 size_t tk_conv2d_workspace(const tk_conv2d_shape *s) {
-    return scratch_floats(s) + (size_t)DW_GROUPS * weight_len(s);
+    return scratch_floats(s, NULL) + (size_t)DW_GROUPS * weight_len(s);
 }
 
 void tk_conv2d_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                        float *work) {
-    run_pass(s, y, NULL, NULL, x, w, b, NULL, work);
+    run_pass(s, NULL, y, NULL, NULL, x, w, b, NULL, work);
 }
 
 void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const tk_conv2d_shape *s, float *work) {
     if (db) bias_backward(db, dy, s);
-    if (dx || dw) run_pass(s, NULL, dx, dw, x, w, NULL, dy, work);
+    if (dx || dw) run_pass(s, NULL, NULL, dx, dw, x, w, NULL, dy, work);
+}
+
+size_t tk_conv2d_sparse_workspace(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
+    return scratch_floats(s, sp) + (size_t)DW_GROUPS * weight_len(s);
+}
+
+void tk_conv2d_sparse_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
+                              const tk_sparse_linear *sp, float *work) {
+    run_pass(s, sp, y, NULL, NULL, x, w, b, NULL, work);
+}
+
+void tk_conv2d_sparse_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
+                               const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work) {
+    if (db) bias_backward(db, dy, s);
+    if (dx || dw) run_pass(s, sp, NULL, dx, dw, x, w, NULL, dy, work);
 }

@@ -241,6 +241,18 @@ int tk_model_finish(tk_model *m, int output, tk_error *err) {
 const char *const tk_kernels_names[] = {"auto", "dense", "sparse"};
 _Static_assert(TK_ARRAY_LEN(tk_kernels_names) == TK_KERNELS_COUNT, "one name per kernel choice");
 
+/* The ops' scratch for m->batch samples (what is there is not kept). */
+static void alloc_scratch(tk_model *m) {
+    free(m->work), free(m->argmax), free(m->keep), free(m->bn_save);
+    tk_op_scratch need = {0};
+    for (int i = 0; i < m->n_ops; i++)
+        if (tk_ops[m->ops[i].kind].scratch) tk_ops[m->ops[i].kind].scratch(m, &m->ops[i], m->batch, &need);
+    m->work = tk_alloc_aligned((need.work ? need.work : 1) * sizeof(float));
+    m->argmax = tk_alloc_aligned((need.argmax ? need.argmax : 1) * sizeof(int32_t));
+    m->keep = tk_alloc_aligned(need.keep ? need.keep : 1);
+    m->bn_save = tk_alloc_aligned((need.bn ? need.bn : 1) * sizeof(float));
+}
+
 /* Sizes m->sparse_work for the sparse layers at m->batch samples: a region
  * of its own for each, since the backward pass reads what the forward left. */
 static void size_sparse_work(tk_model *m) {
@@ -248,43 +260,86 @@ static void size_sparse_work(tk_model *m) {
     m->sparse_work = NULL;
     size_t need = 0;
     for (int i = 0; i < m->n_ops; i++)
-        if (m->ops[i].sparse) {
+        if (m->ops[i].sparse && m->ops[i].kind == TK_OP_LINEAR) {
             m->ops[i].sparse_work = need;
             need += tk_sparse_linear_workspace(m->ops[i].sparse, m->batch);
         }
     if (need) m->sparse_work = tk_alloc_aligned(need * sizeof(float));
 }
 
-int tk_model_use_kernels(tk_model *m, tk_kernels k) {
+int tk_model_use_kernels(tk_model *m, tk_kernels k, tk_optim *o) {
     int sparse = 0;
+    size_t kept_before = 0, end_before = 0;
     for (int i = 0; i < m->n_ops; i++) {
         tk_op *op = &m->ops[i];
         tk_sparse_linear_free(op->sparse);
         op->sparse = NULL;
-        const tk_param *w = op->kind == TK_OP_LINEAR ? &m->params[op->weight] : NULL;
-        if (!w || !w->prunable || k == TK_KERNELS_DENSE) continue;
+        const tk_param *w = op->weight >= 0 ? &m->params[op->weight] : NULL;
+        if (!w || !w->prunable) continue;
+        /* Ops add their weights in build order, which is the arena's. */
+        TK_ASSERT(w->offset == end_before);
+        end_before += w->count;
         const uint8_t *mask = m->mask + w->offset;
         size_t kept = 0;
         for (size_t j = 0; j < w->count; j++) kept += mask[j] != 0;
-        if (k == TK_KERNELS_AUTO && (double)kept > TK_SPARSE_AUTO_DENSITY * (double)w->count) continue;
-        op->sparse = tk_sparse_linear_create(mask, w->shape[1], w->shape[0]);
+        op->kept_offset = kept_before;
+        kept_before += kept;
+        double auto_density = op->kind == TK_OP_LINEAR ? TK_SPARSE_AUTO_DENSITY : TK_SPARSE_CONV_AUTO_DENSITY;
+        if (k == TK_KERNELS_DENSE || (k == TK_KERNELS_AUTO && (double)kept > auto_density * (double)w->count))
+            continue;
+        /* A conv's w[K, C, R, S] is the matrix [K, C*R*S] of its im2col GEMM. */
+        op->sparse = tk_sparse_linear_create(mask, (int)(w->count / (size_t)w->shape[0]), w->shape[0]);
         sparse++;
     }
     size_sparse_work(m);
-    /* Pruned gradients of sparse layers are never written again: zero now. */
-    memset(m->grad, 0, m->n_params * sizeof(float));
+    if (m->batch) alloc_scratch(m); /* a sparse conv's scratch is not a dense one's */
+    free(m->kept_grad);
+    m->kept_grad = NULL;
+    m->n_kept = kept_before;
+    if (sparse) {
+        m->kept_grad = tk_alloc_aligned((m->n_kept + 1) * sizeof(float));
+        tk_optim_pack(o, m->mask, m->n_prunable);
+    } else if (k != TK_KERNELS_DENSE) {
+        tk_optim_skip_pruned(o, m->mask, m->n_prunable);
+    }
     return sparse;
 }
 
 void tk_model_zero_grad(tk_model *m) {
-    for (int p = 0; p < m->n_param_tensors; p++) {
-        const tk_sparse_linear *s = NULL;
-        for (int i = 0; i < m->n_ops && !s; i++)
-            if (m->ops[i].sparse && m->ops[i].weight == p) s = m->ops[i].sparse;
-        float *g = m->grad + m->params[p].offset;
-        if (s) tk_sparse_linear_zero_kept(s, g);
-        else memset(g, 0, m->params[p].count * sizeof(float));
+    if (m->kept_grad) memset(m->kept_grad, 0, m->n_kept * sizeof(float));
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        int p[2] = {op->sparse ? -1 : op->weight, op->bias};
+        for (int j = 0; j < 2; j++)
+            if (p[j] >= 0) memset(m->grad + m->params[p[j]].offset, 0, m->params[p[j]].count * sizeof(float));
     }
+}
+
+/* With packed gradients, the kept weights' of the layers that ran dense:
+ * a sparse layer wrote its own packed. */
+static void pack_dense_grads(tk_model *m) {
+    for (int i = 0; i < m->n_ops; i++) {
+        const tk_op *op = &m->ops[i];
+        if (op->sparse || op->weight < 0 || !m->params[op->weight].prunable) continue;
+        const tk_param *w = &m->params[op->weight];
+        float *out = m->kept_grad + op->kept_offset;
+        for (size_t j = w->offset; j < w->offset + w->count; j++)
+            if (m->mask[j]) *out++ = m->grad[j];
+    }
+}
+
+void tk_model_add_l1(tk_model *m, float l1) {
+    float *packed = m->kept_grad;
+    for (size_t i = 0; i < m->n_prunable; i++) {
+        float g = m->param[i] > 0 ? l1 : m->param[i] < 0 ? -l1 : 0.0f;
+        if (!packed) m->grad[i] += g;
+        else if (m->mask[i]) *packed++ += g;
+    }
+}
+
+void tk_model_step(tk_model *m, tk_optim *o, float lr) {
+    if (m->kept_grad) tk_optim_step_packed(o, m->param, m->kept_grad, m->grad, lr);
+    else tk_optim_step(o, m->param, m->grad, m->mask, m->n_prunable, lr);
 }
 
 static void free_batch_buffers(tk_model *m) {
@@ -308,6 +363,7 @@ void tk_model_free(tk_model *m) {
     free_batch_buffers(m);
     for (int i = 0; i < m->n_ops; i++) tk_sparse_linear_free(m->ops[i].sparse);
     free(m->sparse_work);
+    free(m->kept_grad);
     free(m->params);
     free(m->ops);
     free(m->tensors);
@@ -327,7 +383,6 @@ void tk_model_set_batch(tk_model *m, int B) {
     m->batch = B;
     m->act = tk_calloc((size_t)m->n_tensors, sizeof(float *));
     m->dact = tk_calloc((size_t)m->n_tensors, sizeof(float *));
-    tk_op_scratch need = {0};
     /* Tensor 0 (the input) is the caller's buffer; its gradient is never needed. */
     m->act_arena = tk_alloc_aligned(m->act_per_sample * (size_t)B * sizeof(float));
     m->dact_arena = tk_alloc_aligned(m->grad_per_sample * (size_t)B * sizeof(float));
@@ -335,12 +390,7 @@ void tk_model_set_batch(tk_model *m, int B) {
         m->act[t] = m->act_arena + m->act_offset[t] * (size_t)B;
         m->dact[t] = m->dact_arena + m->grad_offset[t] * (size_t)B;
     }
-    for (int i = 0; i < m->n_ops; i++)
-        if (tk_ops[m->ops[i].kind].scratch) tk_ops[m->ops[i].kind].scratch(m, &m->ops[i], B, &need);
-    m->work = tk_alloc_aligned((need.work ? need.work : 1) * sizeof(float));
-    m->argmax = tk_alloc_aligned((need.argmax ? need.argmax : 1) * sizeof(int32_t));
-    m->keep = tk_alloc_aligned(need.keep ? need.keep : 1);
-    m->bn_save = tk_alloc_aligned((need.bn ? need.bn : 1) * sizeof(float));
+    alloc_scratch(m);
     size_sparse_work(m);
 }
 
@@ -365,6 +415,7 @@ void tk_model_backward(tk_model *m, int B) {
         if (op->in2 >= 0) zero_grad_if_first(m, op->in2, i, B);
         tk_ops[op->kind].backward(m, op, B);
     }
+    if (m->kept_grad) pack_dense_grads(m);
 }
 
 void tk_model_apply_mask(tk_model *m) {

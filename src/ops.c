@@ -42,8 +42,8 @@ static void linear_backward(tk_model *m, const tk_op *op, int B) {
     float *dx = m->dact[op->in];
     const float *in = m->act[op->in], *dy = m->dact[op->out];
     if (op->sparse)
-        tk_sparse_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B, op->sparse,
-                                  m->sparse_work + op->sparse_work);
+        tk_sparse_linear_backward(dx, m->kept_grad + op->kept_offset, G(m, op->bias), dy, in, P(m, op->weight), B,
+                                  op->sparse, m->sparse_work + op->sparse_work);
     else
         tk_linear_backward(dx, G(m, op->weight), G(m, op->bias), dy, in, P(m, op->weight), B,
                            (int)tk_shape_size(m->tensors[op->in]), m->tensors[op->out].C);
@@ -56,18 +56,26 @@ static double weight_macs(const tk_model *m, const tk_op *op) { return (double)m
 static void conv_forward(tk_model *m, const tk_op *op, int B, bool train, tk_rng *rng) {
     (void)train, (void)rng;
     tk_conv2d_shape cs = conv_shape(m, op, B);
-    tk_conv2d_forward(m->act[op->out], m->act[op->in], P(m, op->weight), P(m, op->bias), &cs, m->work);
+    if (op->sparse)
+        tk_conv2d_sparse_forward(m->act[op->out], m->act[op->in], P(m, op->weight), P(m, op->bias), &cs, op->sparse,
+                                 m->work);
+    else
+        tk_conv2d_forward(m->act[op->out], m->act[op->in], P(m, op->weight), P(m, op->bias), &cs, m->work);
 }
 
 static void conv_backward(tk_model *m, const tk_op *op, int B) {
     tk_conv2d_shape cs = conv_shape(m, op, B);
-    tk_conv2d_backward(m->dact[op->in], G(m, op->weight), G(m, op->bias), m->dact[op->out], m->act[op->in],
-                       P(m, op->weight), &cs, m->work);
+    if (op->sparse)
+        tk_conv2d_sparse_backward(m->dact[op->in], m->kept_grad + op->kept_offset, G(m, op->bias), m->dact[op->out],
+                                  m->act[op->in], P(m, op->weight), &cs, op->sparse, m->work);
+    else
+        tk_conv2d_backward(m->dact[op->in], G(m, op->weight), G(m, op->bias), m->dact[op->out], m->act[op->in],
+                           P(m, op->weight), &cs, m->work);
 }
 
 static void conv_scratch(const tk_model *m, tk_op *op, int B, tk_op_scratch *need) {
     tk_conv2d_shape s = conv_shape(m, op, B);
-    size_t w = tk_conv2d_workspace(&s);
+    size_t w = op->sparse ? tk_conv2d_sparse_workspace(&s, op->sparse) : tk_conv2d_workspace(&s);
     if (w > need->work) need->work = w;
 }
 

@@ -50,15 +50,10 @@ void tk_sparse_linear_free(tk_sparse_linear *s) {
 
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s) { return s->kept; }
 
-void tk_sparse_linear_zero_kept(const tk_sparse_linear *s, float *dw) {
-    for (int o = 0; o < s->out; o++)
-        for (int32_t q = s->row_start[o]; q < s->row_start[o + 1]; q++) dw[(size_t)o * s->in + s->row_col[q]] = 0.0f;
-}
-
 /* The batch is padded with zeros to whole chunks of CHUNK values, four
  * vectors of 16 that stay in registers while a row's kept weights stream by
  * (one AVX-512, two AVX2 or four SSE registers each). */
-#define CHUNK 64
+#define CHUNK TK_SPARSE_CHUNK
 typedef float vec16 __attribute__((vector_size(16 * sizeof(float))));
 
 static size_t padded(int B) { return ((size_t)B + CHUNK - 1) / CHUNK * CHUNK; }
@@ -67,13 +62,6 @@ static size_t padded(int B) { return ((size_t)B + CHUNK - 1) / CHUNK * CHUNK; }
 size_t tk_sparse_linear_workspace(const tk_sparse_linear *s, int B) {
     return padded(B) * (2 * (size_t)s->in + s->out);
 }
-
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SPARSE_HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SPARSE_HOT
-#endif
 
 typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
 
@@ -98,7 +86,7 @@ typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
 /* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols. Whole 8 x 8
  * blocks move through registers (three rounds of shuffles); the edges go one
  * by one. Only moves: every instruction set gives the same bits. */
-SPARSE_HOT static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
+TK_HOT_WIDE static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
                                  int rows, int cols) {
     int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
     for (int r0 = 0; r0 < r8; r0 += 8)
@@ -133,7 +121,7 @@ static void transpose_pad(float *dst, size_t ld, const float *src, int rows, int
 
 /* out[0, CHUNK) = start + sum over the list of coef[q] * rows[index[q] * ld ..]:
  * each element one multiply and one add per term, in list order. */
-SPARSE_HOT static void combine(float *out, float start, const float *rows, size_t ld, const int32_t *index,
+TK_HOT_WIDE static void combine(float *out, float start, const float *rows, size_t ld, const int32_t *index,
                                const float *coef, ptrdiff_t coef_step, int32_t n) {
     vec16 a0 = {0}, a1, a2, a3;
     a0 = a0 + start, a1 = a0, a2 = a0, a3 = a0;
@@ -147,12 +135,12 @@ SPARSE_HOT static void combine(float *out, float start, const float *rows, size_
     STORE16(out, a0), STORE16(out + 16, a1), STORE16(out + 32, a2), STORE16(out + 48, a3);
 }
 
-/* For each listed j: out[j] += sum_b g[b] * rows[j * ld + b] over b < ld,
+/* For the q-th listed j: out[q] += sum_b g[b] * rows[j * ld + b] over b < ld,
  * the products of element b gathered in partial b mod 16 in chunk order,
  * the 16 partials t then added pairwise: t[l] += t[l + w] for w = 8, 4, 2, 1.
  * Sixteen sums at a time run that tree across registers, each round pairing
  * halves of two vectors; the rest (fewer than 16) one by one, the same tree. */
-SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_t ld, const int32_t *index,
+TK_HOT_WIDE static void dots(float *out, const float *g, const float *rows, size_t ld, const int32_t *index,
                             int32_t n) {
     int32_t q0 = 0;
     for (; q0 + 16 <= n; q0 += 16) {
@@ -174,7 +162,7 @@ SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_
         p[0] = SHUF(p[0], p[1], H_LO1) + SHUF(p[0], p[1], H_HI1);
         float t[16];
         STORE16(t, p[0]);
-        for (int q = 0; q < 16; q++) out[index[q0 + q]] += t[q];
+        for (int q = 0; q < 16; q++) out[q0 + q] += t[q];
     }
     for (int32_t q = q0; q < n; q++) {
         const float *r = rows + (size_t)index[q] * ld;
@@ -187,7 +175,7 @@ SPARSE_HOT static void dots(float *out, const float *g, const float *rows, size_
         STORE16(t, p);
         for (int w = 8; w; w /= 2)
             for (int l = 0; l < w; l++) t[l] = t[l] + t[l + w];
-        out[index[q]] += t[0];
+        out[q] += t[0];
     }
 }
 
@@ -198,24 +186,61 @@ typedef struct pass {
     const tk_sparse_linear *s;
     const float *w, *b, *xT, *dyT;
     float *yT, *dxT, *dx, *dw;
-    int B;
-    size_t ld; /* B padded */
+    int B;     /* with dx: its rows, which get dxT's first B columns added */
+    size_t ld; /* row length of xT, yT, dyT, dxT: a multiple of CHUNK */
 } pass;
 
 static int units_of(int n) { return (n + SPAN - 1) / SPAN; }
 
-static void forward_rows(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
+/* The three products over rows (columns for dx) [lo, hi) of w. */
+static void forward_range(const pass *c, int lo, int hi) {
     const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->out ? (u + 1) * SPAN : s->out;
-    for (int o = u * SPAN; o < end; o++) {
+    for (int o = lo; o < hi; o++) {
         const int32_t *cols = s->row_col + s->row_start[o];
         int32_t n = s->row_start[o + 1] - s->row_start[o];
         for (size_t b = 0; b < c->ld; b += CHUNK)
             combine(c->yT + (size_t)o * c->ld + b, c->b ? c->b[o] : 0.0f, c->xT + b, c->ld, cols,
                     c->w + (size_t)o * s->in, 1, n);
     }
+}
+
+static void weight_grad_range(const pass *c, int lo, int hi) {
+    const tk_sparse_linear *s = c->s;
+    for (int o = lo; o < hi; o++)
+        dots(c->dw + s->row_start[o], c->dyT + (size_t)o * c->ld, c->xT, c->ld, s->row_col + s->row_start[o],
+             s->row_start[o + 1] - s->row_start[o]);
+}
+
+static void input_grad_range(const pass *c, int lo, int hi) {
+    const tk_sparse_linear *s = c->s;
+    for (int j = lo; j < hi; j++) {
+        float *acc = c->dxT + (size_t)j * c->ld;
+        const int32_t *rows = s->col_row + s->col_start[j];
+        int32_t n = s->col_start[j + 1] - s->col_start[j];
+        for (size_t b = 0; b < c->ld; b += CHUNK)
+            combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
+        for (int i = 0; c->dx && i < c->B; i++) c->dx[(size_t)i * s->in + j] += acc[i];
+    }
+}
+
+static int span_end(int u, int n) { return (u + 1) * SPAN < n ? (u + 1) * SPAN : n; }
+
+static void forward_rows(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    forward_range(c, u * SPAN, span_end(u, c->s->out));
+}
+
+static void weight_grad_rows(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    weight_grad_range(c, u * SPAN, span_end(u, c->s->out));
+}
+
+static void input_grad_columns(void *p, int u, int lane) {
+    (void)lane;
+    const pass *c = p;
+    input_grad_range(c, u * SPAN, span_end(u, c->s->in));
 }
 
 void tk_sparse_linear_forward(float *y, const float *x, const float *w, const float *b, int B,
@@ -227,29 +252,23 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
     transpose(y, (size_t)s->out, c.yT, ld, s->out, B);
 }
 
-static void weight_grad_rows(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
-    const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->out ? (u + 1) * SPAN : s->out;
-    for (int o = u * SPAN; o < end; o++)
-        dots(c->dw + (size_t)o * s->in, c->dyT + (size_t)o * c->ld, c->xT, c->ld, s->row_col + s->row_start[o],
-             s->row_start[o + 1] - s->row_start[o]);
+void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
+                            const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .w = w, .b = b, .xT = xT, .yT = yT, .ld = ld};
+    forward_range(&c, 0, s->out);
 }
 
-static void input_grad_columns(void *p, int u, int lane) {
-    (void)lane;
-    const pass *c = p;
-    const tk_sparse_linear *s = c->s;
-    int end = (u + 1) * SPAN < s->in ? (u + 1) * SPAN : s->in;
-    for (int j = u * SPAN; j < end; j++) {
-        float *acc = c->dxT + (size_t)j * c->ld;
-        const int32_t *rows = s->col_row + s->col_start[j];
-        int32_t n = s->col_start[j + 1] - s->col_start[j];
-        for (size_t b = 0; b < c->ld; b += CHUNK)
-            combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
-        for (int i = 0; i < c->B; i++) c->dx[(size_t)i * s->in + j] += acc[i];
-    }
+void tk_sparse_rows_weight_grad(float *dw, const float *dyT, const float *xT, size_t ld, const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .xT = xT, .dyT = dyT, .dw = dw, .ld = ld};
+    weight_grad_range(&c, 0, s->out);
+}
+
+void tk_sparse_rows_input_grad(float *dxT, const float *dyT, size_t ld, const float *w, const tk_sparse_linear *s) {
+    TK_ASSERT(ld % CHUNK == 0);
+    pass c = {.s = s, .w = w, .dyT = dyT, .dxT = dxT, .ld = ld};
+    input_grad_range(&c, 0, s->in);
 }
 
 void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,

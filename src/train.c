@@ -113,12 +113,8 @@ static void train_step(trainer *t) {
     tk_softmax_xent_backward(dlogits, t->probs, t->labels, B, m->classes);
     tk_model_zero_grad(m);
     tk_model_backward(m, B);
-    if (t->cfg->l1 > 0) {
-        float l1 = t->cfg->l1;
-        for (size_t i = 0; i < m->n_prunable; i++)
-            m->grad[i] += m->param[i] > 0 ? l1 : m->param[i] < 0 ? -l1 : 0.0f;
-    }
-    tk_optim_step(t->optim, m->param, m->grad, m->mask, m->n_prunable, learning_rate(t, t->st.step));
+    if (t->cfg->l1 > 0) tk_model_add_l1(m, t->cfg->l1);
+    tk_model_step(m, t->optim, learning_rate(t, t->st.step));
     t->st.loss_sum += loss;
     t->st.correct += correct;
     t->st.seen += B;
@@ -305,8 +301,7 @@ static int run(trainer *t, tk_progress mode, tk_train_result *result, tk_error *
     if (run_files_note_provenance(f, t->st.step, err)) return -1;
     /* The mask is final here and stays so for the whole run. `dense` keeps
      * every multiplication and every update of pruned weights, as before. */
-    tk_model_use_kernels(t->model, t->cfg->kernels);
-    if (t->cfg->kernels != TK_KERNELS_DENSE) tk_optim_skip_pruned(t->optim, t->model->mask, t->model->n_prunable);
+    tk_model_use_kernels(t->model, t->cfg->kernels, t->optim);
     double t0 = tk_now();
     int64_t start_step = t->st.step;
     progress p = {.mode = mode, .batch = t->cfg->batch, .ipe = t->ipe, .t0 = t0, .start_step = start_step};
