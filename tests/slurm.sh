@@ -93,13 +93,14 @@ drain() {
 
 cd "$work/slurm"
 "$ticket" study run "$spec" --out study --backend slurm --array-max 2 >submit.log 2>&1 || fail "submission failed: $(cat submit.log)"
-# Kill the first task of the second depth once it trains.
+# Kill the first task seen training: the holder of a job's claim (tk_claim.h).
 killed=
-for i in $(seq 600); do
-    pid=$(pgrep -f "study job study/study.json --out study --job" | head -1)
-    if [ -n "$pid" ] && squeue -h -o "%i %T" | grep -q "_.* RUNNING" && ls study/runs/*/level_00/summary.json >/dev/null 2>&1; then
-        kill -9 "$pid" && killed=$pid && break
-    fi
+for i in $(seq 1500); do
+    for c in study/claims/*; do
+        case $c in *.failed | *.tmp | *.break | "study/claims/*") continue ;; esac
+        pid=$(awk '{print $2}' "$c" 2>/dev/null)
+        [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && killed=$pid && break 2
+    done
     sleep 0.2
 done
 [ -n "$killed" ] || fail "no task to kill ran"
@@ -107,6 +108,7 @@ drain
 "$ticket" study status study >status-after-kill.log 2>&1
 grep -q "of 22 jobs done" status-after-kill.log || fail "status: $(cat status-after-kill.log)"
 grep -q "22 of 22 jobs done" status-after-kill.log && fail "the killed task's job counted done: $(cat status-after-kill.log)"
+grep -q "pid $killed, died in it" status-after-kill.log || fail "status does not name the killed worker: $(cat status-after-kill.log)"
 [ -e study/report/results.csv ] && fail "a report was written although a task was killed"
 "$ticket" study run "$spec" --out study --backend slurm >resubmit.log 2>&1 || fail "resubmission failed: $(cat resubmit.log)"
 drain

@@ -499,6 +499,41 @@ static void test_jobs_one_at_a_time(void) {
     snprintf(args, sizeof args, "report '%s'", out);
     CHECK_TICKET(root, "", args, 0, "report written");
     CHECK(same_table(out, reference, "results.csv"));
+    snprintf(args, sizeof args, "study status '%s'", out);
+    snprintf(want, sizeof want, "%d of %d jobs done", n, n);
+    CHECK_TICKET(root, "", args, 0, want, "level     done  running   queued   failed  waiting");
+    /* A job whose worker died in it: its claim names a pid that is gone. */
+    char *summary = path_in(out, "runs"), claims[1200], claim[1400], host[256];
+    snprintf(claims, sizeof claims, "%s/claims", out);
+    DIR *runs = opendir(summary);
+    struct dirent *e;
+    while (runs && (e = readdir(runs)) && e->d_name[0] == '.') {
+    }
+    if (runs && e) {
+        char level0[1300];
+        snprintf(level0, sizeof level0, "%s/%s/level_00/summary.json", summary, e->d_name);
+        snprintf(claim, sizeof claim, "%s/runs.%s.level_00", claims, e->d_name);
+        pid_t dead = fork();
+        if (dead == 0) _exit(0);
+        waitpid(dead, NULL, 0);
+        gethostname(host, sizeof host);
+        char text[400];
+        snprintf(text, sizeof text, "%s %ld x.1\n", host, (long)dead);
+        write_file(claim, text, strlen(text));
+        CHECK(unlink(level0) == 0);
+        snprintf(want, sizeof want, "%d of %d jobs done", n - 1, n);
+        char died[128];
+        snprintf(died, sizeof died, "pid %ld, died in it (its claim is stale)", (long)dead);
+        CHECK_TICKET(root, "", args, 0, want, died);
+        /* The next run takes the stale claim over and redoes the job. */
+        snprintf(args, sizeof args, "study run '%s' --out '%s'", spec, out);
+        CHECK_TICKET(root, "", args, 0, "study tiny: done");
+        CHECK(!tk_file_exists(claim));
+        CHECK(same_table(out, reference, "results.csv"));
+    }
+    CHECK(runs && e);
+    if (runs) closedir(runs);
+    free(summary);
     /* A folder holds one study. */
     study_spec other = tiny;
     other.name = "other";

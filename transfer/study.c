@@ -471,11 +471,13 @@ int tk_study_status(const tk_study *s, const char *out, tk_error *err) {
         claim_path(&g, j, claim, sizeof claim);
         snprintf(failed, sizeof failed, "%s.failed", claim);
         tk_claim_holder h;
+        bool claimed = tk_claim_holder_of(claim, &h);
+        /* A stale claim is a worker that died in the job: failed too. */
         int state = done(&g, i)                                         ? DONE
-                    : tk_claim_holder_of(claim, &h) && !h.stale          ? RUNNING
+                    : claimed && !h.stale                                ? RUNNING
                     : queue[i] == TK_QUEUE_RUNNING                       ? RUNNING
                     : queue[i] == TK_QUEUE_PENDING                       ? QUEUED
-                    : tk_file_exists(failed)                             ? FAILED
+                    : tk_file_exists(failed) || claimed                  ? FAILED
                                                                          : WAITING;
         count[j->level][state]++, total[state]++;
         if (state == FAILED && !failed_line[0]) {
@@ -486,6 +488,9 @@ int tk_study_status(const tk_study *s, const char *out, tk_error *err) {
                 snprintf(failed_line, sizeof failed_line, "job %d (%s) failed: %s", i,
                          label(&g, i, name, sizeof name), (const char *)text);
                 free(text);
+            } else {
+                snprintf(failed_line, sizeof failed_line, "job %d (%s): its worker, %s pid %ld, died in it (its "
+                         "claim is stale)\n", i, label(&g, i, name, sizeof name), h.host, h.pid);
             }
         }
     }
