@@ -506,7 +506,7 @@ static void test_jobs_one_at_a_time(void) {
     char *summary = path_in(out, "runs"), claims[1200], claim[1400], host[256];
     snprintf(claims, sizeof claims, "%s/claims", out);
     DIR *runs = opendir(summary);
-    struct dirent *e;
+    struct dirent *e = NULL;
     while (runs && (e = readdir(runs)) && e->d_name[0] == '.') {
     }
     if (runs && e) {
