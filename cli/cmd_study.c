@@ -1,4 +1,4 @@
-/* cmd_study.c - `ticket study plan|run|job` and `ticket report`. */
+/* cmd_study.c - `ticket study plan|run|job|bench` and `ticket report`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +45,13 @@ int tk_cmd_study(int argc, char **argv) {
                        "run: runs it, skipping finished jobs, then writes the report into DIR/report\n"
                        "(ticket report DIR rewrites it).\n"
                        "job: runs job N alone in this process, once the job it waits for is done.\n"
+                       "bench: jobs a second a backend dispatches (`ticket study bench --help`).\n"
                        "Backends:");
     for (int k = 0; k < TK_BACKEND_COUNT && len > 0 && (size_t)len < sizeof about; k++)
         len += snprintf(about + len, sizeof about - (size_t)len, "\n  %-8s %s", tk_backends[k].name,
                         tk_backends[k].summary);
     const char *sub = argc >= 1 ? argv[0] : "";
+    if (!strcmp(sub, "bench")) return tk_cmd_study_bench(argc - 1, argv + 1);
     if (strcmp(sub, "plan") && strcmp(sub, "run") && strcmp(sub, "job")) {
         bool asked = !strcmp(sub, "--help") || !strcmp(sub, "-h");
         tk_cli_usage(asked ? stdout : stderr, usage, about, options, N_OPTIONS);
@@ -97,7 +99,7 @@ int tk_cmd_study(int argc, char **argv) {
         if (!plan) return tk_cli_fail("study", &err);
         fprintf(stderr, "ticket study: warning: %s\n(planning with the catalog's shapes and sizes)\n", err.msg);
     }
-    if (!plan) {
+    if (!plan && !tk_backend_serves_only(o.backend)) {
         /* The report command rebuilds the study from this copy. */
         uint8_t *data;
         size_t n;
