@@ -101,9 +101,9 @@ $(B)/backends/mpi.o: CFLAGS += -I$(B)/gen $(MPI_CFLAGS)
 .PHONY: FORCE
 FORCE:
 
-$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
+$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a $(B)/gen/tk_build_mpi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -I$(B)/gen -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
 
 # ticket looks for share/ticket/<folder> beside each ancestor of its own
 # directory, so the installed tree is relocatable. TICKET_EXE: which build to install.
