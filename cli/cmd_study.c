@@ -36,7 +36,7 @@ static int load_study(const char *path, tk_study *s, tk_error *err) {
 
 int tk_cmd_study(int argc, char **argv) {
     tk_error err = {0};
-    const char *usage = "ticket study plan|run|job STUDY.json [--out DIR] [-j N] [--threads N] [--backend NAME] "
+    const char *usage = "ticket study plan|run|job|bench STUDY.json [--out DIR] [-j N] [--threads N] [--backend NAME] "
                         "[--job N]";
     char about[1024];
     int len = snprintf(about, sizeof about,
