@@ -10,12 +10,14 @@
 #   make regress    the quick study, checked against the registry of published numbers
 #   make regress-kernels  the quick study under two OpenBLAS core types, each checked
 #   make test-slurm the quick study through a single-node Slurm on this machine, one task killed
+#   make test-mpi   a small study under mpirun -np 3, with a rank killed midway (tests/mpi.sh)
 #   make install    bin/ticket into PREFIX/bin, its catalog, plots, registry and studies
 #                   into PREFIX/share/ticket (PREFIX=/usr/local, DESTDIR honoured)
 #   make fuzz       build the libFuzzer harnesses of tests/fuzz/ into build-fuzz/ (clang);
 #                   FUZZ_SECONDS=N runs each N seconds, FUZZ_JOBS=2 two at a time,
 #                   FUZZ_TARGETS="idx ticket" only those
 #   make NATIVE=1   tune for this CPU (-march=native)
+#   make MPI=0|1    without / with the mpi backend (default: with it when mpicc is there)
 
 CC      ?= cc
 PKGS    := openblas libarchive libcjson zlib matio libpng libjpeg libcrypto
@@ -30,6 +32,20 @@ ifeq ($(NATIVE),1)
 CFLAGS  += -march=native
 endif
 
+# The mpi backend (backends/mpi.c) is built when mpicc is there; MPI=1 insists
+# on it, MPI=0 leaves it out. Only mpi.c sees MPI's headers, so the rest
+# compiles with $(CC) alike either way; without it `--backend mpi` says how
+# to get it.
+MPICC   ?= mpicc
+MPI     ?= $(if $(shell command -v $(MPICC) 2>/dev/null),1,0)
+ifeq ($(MPI),1)
+ifeq ($(shell command -v $(MPICC) 2>/dev/null),)
+$(error MPI=1 needs $(MPICC): apt-get install openmpi-bin libopenmpi-dev, or build with MPI=0)
+endif
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile)
+LDLIBS  += $(shell $(MPICC) --showme:link)
+endif
+
 # The layers, lowest first (ARCHITECTURE.md; `make layers` checks the includes).
 LAYERS   := base datasets src tickets plots backends transfer
 LIB_SRC  := $(foreach l,$(LAYERS),$(wildcard $(l)/*.c))
@@ -42,7 +58,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 
-.PHONY: all deps data study regress regress-kernels test-slurm test run-tests test-asan test-kernels bench clean golden layers \
+.PHONY: all deps data study regress regress-kernels test-slurm test-mpi test run-tests test-asan test-kernels bench clean golden layers \
         install uninstall fuzz fuzz-build fuzz-seeds
 # Keep intermediate objects (tests/support.o) so a rebuild does not redo them.
 .SECONDARY:
@@ -75,12 +91,20 @@ $(B)/gen/tk_build_version.h: FORCE
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
 $(B)/src/provenance.o: $(B)/gen/tk_build_version.h
 $(B)/src/provenance.o: CFLAGS += -I$(B)/gen
+
+# Whether this build has MPI, rewritten only when MPI= changes (which then rebuilds mpi.o).
+$(B)/gen/tk_build_mpi.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define TK_HAVE_MPI %s\n' '$(MPI)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+$(B)/backends/mpi.o: $(B)/gen/tk_build_mpi.h
+$(B)/backends/mpi.o: CFLAGS += -I$(B)/gen $(MPI_CFLAGS)
 .PHONY: FORCE
 FORCE:
 
-$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a
+$(B)/tests/%: tests/%.c $(B)/tests/support.o $(B)/libticket.a $(B)/gen/tk_build_mpi.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests -I$(B)/gen -o $@ $< $(B)/tests/support.o $(B)/libticket.a $(LDLIBS)
 
 # ticket looks for share/ticket/<folder> beside each ancestor of its own
 # directory, so the installed tree is relocatable. TICKET_EXE: which build to install.
@@ -157,6 +181,10 @@ regress-kernels: data
 # slurm-wlm and munge; says SKIP without them).
 test-slurm: all data
 	@bash tests/slurm.sh
+
+# The mpi backend under mpirun -np 3, once with a rank killed (SKIP without Open MPI).
+test-mpi: data
+	@bash tests/mpi.sh bin/ticket
 
 bench: all
 	./bin/ticket bench

@@ -1,4 +1,4 @@
-/* cmd_study.c - `ticket study plan|run|job` and `ticket report`. */
+/* cmd_study.c - `ticket study plan|run|job|bench` and `ticket report`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +98,8 @@ static int study_status(int argc, char **argv) {
 int tk_cmd_study(int argc, char **argv) {
     tk_error err = {0};
     const char *usage = "ticket study plan|run|job STUDY.json [--out DIR] [-j N] [--threads N] [--backend NAME] "
-                        "[--job N] [Slurm options]\n       ticket study status DIR";
+                        "[--job N] [Slurm options]\n       ticket study status DIR\n       ticket study bench "
+                        "[--jobs N] [--backend NAME]";
     char about[1024];
     int len = snprintf(about, sizeof about,
                        "plan: the job graph (find levels per source, target and seed; transfers per source\n"
@@ -107,12 +108,14 @@ int tk_cmd_study(int argc, char **argv) {
                        "(ticket report DIR rewrites it).\n"
                        "job: runs job N alone in this process, once the job it waits for is done.\n"
                        "status: jobs done, running, queued, failed and waiting per level of the study in DIR.\n"
+                       "bench: jobs a second a backend dispatches (`ticket study bench --help`).\n"
                        "Backends:");
     for (int k = 0; k < TK_BACKEND_COUNT && len > 0 && (size_t)len < sizeof about; k++)
         len += snprintf(about + len, sizeof about - (size_t)len, "\n  %-8s %s", tk_backends[k].name,
                         tk_backends[k].summary);
     const char *sub = argc >= 1 ? argv[0] : "";
     if (!strcmp(sub, "status")) return study_status(argc - 1, argv + 1);
+    if (!strcmp(sub, "bench")) return tk_cmd_study_bench(argc - 1, argv + 1);
     if (strcmp(sub, "plan") && strcmp(sub, "run") && strcmp(sub, "job")) {
         bool asked = !strcmp(sub, "--help") || !strcmp(sub, "-h");
         tk_cli_usage(asked ? stdout : stderr, usage, about, options, N_OPTIONS);
@@ -162,7 +165,7 @@ int tk_cmd_study(int argc, char **argv) {
         fprintf(stderr, "ticket study: warning: %s\n(planning with the catalog's shapes and sizes)\n", err.msg);
     }
     if (!plan && check_owner(out, &s, &err)) return tk_cli_fail("study", &err);
-    if (!plan) {
+    if (!plan && !tk_backend_serves_only(o.backend)) {
         /* The report command rebuilds the study from this copy. It is
          * rewritten only when it differs: the tasks of a Slurm array start
          * together, each with this copy as its specification. */

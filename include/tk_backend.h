@@ -47,8 +47,13 @@ typedef struct tk_backend {
     void (*queued)(const char *study_dir, int n_jobs, tk_queue_state *state);
 } tk_backend;
 
-enum { TK_BACKEND_LOCAL, TK_BACKEND_SLURM, TK_BACKEND_COUNT };
+enum { TK_BACKEND_LOCAL, TK_BACKEND_SLURM, TK_BACKEND_MPI, TK_BACKEND_COUNT };
 extern const tk_backend tk_backends[TK_BACKEND_COUNT];
+
+/* True in a process that only runs jobs for another's run (MPI ranks
+ * 1..N-1): it leaves the study folder's own files (study.json, the report)
+ * to the one that leads, rather than race it writing them. b NULL: local. */
+bool tk_backend_serves_only(const tk_backend *b);
 
 /* The backend named `name`; an unknown name is refused with the valid list. */
 int tk_backend_parse(const char *name, const tk_backend **out, tk_error *err);

@@ -49,6 +49,7 @@ int tk_cmd_runs(int argc, char **argv);
 int tk_cmd_show(int argc, char **argv);
 int tk_cmd_export(int argc, char **argv);
 int tk_cmd_study(int argc, char **argv);
+int tk_cmd_study_bench(int argc, char **argv); /* `ticket study bench` (cmd_study_bench.c) */
 int tk_cmd_report(int argc, char **argv);
 int tk_cmd_regress(int argc, char **argv);
 

@@ -2,7 +2,8 @@
  *
  * The graph is only callbacks: the scheduler knows nothing of studies, and
  * another backend (MPI, Slurm) can drive the same graph by calling the same
- * callbacks in its own workers.
+ * callbacks in its own workers. What follows holds for every backend that
+ * follows the graph itself (local, mpi: backends/dispatch.c is that loop).
  *
  * How a run goes:
  * - The graph is checked first: every dependency names a job, and there is
@@ -34,7 +35,8 @@
  * - Progress: on a terminal (progress_tty) one line on stderr redrawn in
  *   place, "jobs 12/40 done, 2 running, 1 failed, ETA 5m10s" (done counts
  *   skipped jobs); otherwise one JSON line per event on stdout
- *   ({"event":"start"|"done"|"failed"|"blocked"|"stopped", "job":label, ...},
+ *   ({"event":"start"|"done"|"failed"|"blocked"|"stopped", "job":label, ...;
+ *   mpi adds "lost": a job whose rank died, to run again elsewhere),
  *   framed by "study" and "end" events, and "interrupted" on a signal). The ETA is the remaining estimated
  *   cost scaled by the observed ratio of actual to estimated seconds of the
  *   jobs finished so far, spread over the workers, and never less than the

@@ -18,7 +18,7 @@ put datasets  tk_archive tk_data tk_image tk_catalog tk_transform
 put src       tk_gemm tk_layers tk_sparse tk_model tk_optim tk_checkpoint tk_train tk_provenance tk_build_version
 put tickets   tk_prune tk_control tk_find tk_ticket
 put plots     tk_report tk_regress tk_results
-put backends  tk_scheduler tk_backend
+put backends  tk_scheduler tk_backend tk_build_mpi
 put transfer  tk_study
 put cli       tk_cli
 

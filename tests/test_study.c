@@ -14,6 +14,7 @@
  * same side as the source: one find chain for both) and "four". */
 #define _GNU_SOURCE /* setenv, nftw, prctl */
 #include "check.h"
+#include "tk_build_mpi.h"
 #include "tk_checkpoint.h"
 #include "tk_file.h"
 #include "tk_find.h"
@@ -487,6 +488,21 @@ static void test_jobs_one_at_a_time(void) {
     CHECK_TICKET(root, "", args, 2, "unknown backend 'slurn'", "slurm", "local");
     snprintf(args, sizeof args, "study run '%s' --out '%s' --partition gpu", spec, out);
     CHECK_TICKET(root, "", args, 2, "--partition belongs to `ticket study run --backend slurm`");
+    /* --backend mpi outside mpirun, or in a build without MPI, says how to get it. */
+    snprintf(args, sizeof args, "study run '%s' --out '%s' --backend mpi", spec, out);
+#if TK_HAVE_MPI
+    CHECK_TICKET(root, "-u OMPI_COMM_WORLD_RANK -u PMIX_RANK -u PMI_RANK", args, 2,
+                 "ticket study: --backend mpi: not started by mpirun (no OMPI_COMM_WORLD_RANK, PMIX_RANK or PMI_RANK "
+                 "in the environment); run `mpirun --enable-recovery -np N ticket study run SPEC --backend mpi`, N - 1 "
+                 "ranks running jobs, or use --backend local on one machine");
+    CHECK_TICKET(root, "TICKET_MPI_DEAD_AFTER=1", args, 2,
+                 "ticket study: TICKET_MPI_DEAD_AFTER='1': expected the seconds of silence after which a rank counts "
+                 "as dead, a number >= 2 (a heartbeat comes every 1 s); unset it for 60");
+#else
+    CHECK_TICKET(root, "", args, 2,
+                 "ticket study: --backend mpi: this ticket was built without MPI (there was no mpicc); install Open "
+                 "MPI (apt-get install openmpi-bin libopenmpi-dev) and rebuild ticket (make)");
+#endif
     snprintf(args, sizeof args, "study plan '%s' --out '%s' --job 0", spec, out);
     CHECK_TICKET(root, "", args, 2, "--job belongs to `ticket study job`");
     for (int i = 0; i < n; i++) {
@@ -550,6 +566,19 @@ static void test_jobs_one_at_a_time(void) {
     CHECK_TICKET(root, "PATH=/nonexistent", args, 2, "--backend slurm needs sbatch on $PATH");
     rm_rf(root);
     free(root), free(spec), free(out), free(other_spec);
+}
+
+/* `ticket study bench` dispatches its synthetic graph and says how fast;
+ * bad sizes are refused. */
+static void test_bench(void) {
+    char *root = test_tmpdir("bench");
+    CHECK_TICKET(root, "", "study bench --jobs 250 --workers 2", 0,
+                 "study bench: backend local, 250 jobs (10 chains of 10 levels, 150 after them): ",
+                 " jobs dispatched/s");
+    CHECK_TICKET(root, "", "study bench --jobs 0", 2, "ticket study bench: --jobs and --workers must be >= 1");
+    CHECK_TICKET(root, "", "study bench --backend slurn", 2, "ticket study bench: unknown backend 'slurn'");
+    rm_rf(root);
+    free(root);
 }
 
 /* ---- 2. transfer semantics */
@@ -1387,6 +1416,7 @@ int main(void) {
     use_repo_plots();
     RUN(test_study_end_to_end);
     RUN(test_jobs_one_at_a_time);
+    RUN(test_bench);
     RUN(test_transfer_semantics);
     RUN(test_kill_and_rerun);
     RUN(test_rerun_after_kill_before_ticket);
