@@ -2,7 +2,9 @@
  * costs per job, on a synthetic job graph whose jobs do nothing. A study's
  * jobs take seconds to days, so this only matters when it is large: it
  * says how many jobs a second a backend can follow at most. */
+#define _DEFAULT_SOURCE
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,21 +30,40 @@ static int run_nothing(void *ctx, int job, int threads, tk_error *err) {
     return 0;
 }
 
-/* The backend's run of the graph, timed; its progress events (one JSON
- * line per start and end, part of the cost) go to /dev/null. */
-static int time_dispatch(const tk_backend *b, const tk_job_graph *g, int workers, double *seconds, tk_error *err) {
-    tk_backend_options bo = {.workers = workers, .threads = workers, .progress_tty = false};
+/* The backend's run of the graph with these options, timed; what it
+ * prints (progress events, or a dry run's scripts: part of the cost) goes
+ * to /dev/null. */
+static int time_run(const tk_backend *b, const tk_job_graph *g, const tk_backend_options *bo, double *seconds,
+                    tk_error *err) {
     fflush(stdout);
     int saved = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
     if (saved < 0 || null < 0) return tk_fail_system(err, "cannot open /dev/null for the progress events");
     dup2(null, STDOUT_FILENO);
     close(null);
     double t0 = tk_now();
-    int rc = b->run(g, &bo, err);
+    int rc = b->run(g, bo, err);
     *seconds = tk_now() - t0;
     fflush(stdout);
     dup2(saved, STDOUT_FILENO);
     close(saved);
+    return rc < 0 ? -1 : 0;
+}
+
+static int time_dispatch(const tk_backend *b, const tk_job_graph *g, int workers, double *seconds, tk_error *err) {
+    tk_backend_options bo = {.workers = workers, .threads = workers, .progress_tty = false};
+    return time_run(b, g, &bo, seconds, err);
+}
+
+/* Slurm's submission path without a cluster: the batch scripts of every
+ * array, as --dry-run writes them (sbatch itself is the cluster's cost). */
+static int time_submission(const tk_backend *b, const tk_job_graph *g, int workers, double *seconds, tk_error *err) {
+    (void)workers;
+    char dir[] = "/tmp/ticket-study-bench-XXXXXX", spec[64];
+    if (!mkdtemp(dir)) return tk_fail_system(err, "cannot make a folder in /tmp for the bench");
+    snprintf(spec, sizeof spec, "%s/study.json", dir);
+    tk_backend_options bo = {.study_dir = dir, .spec = spec, .study_name = "bench", .dry_run = true};
+    int rc = time_run(b, g, &bo, seconds, err);
+    rmdir(dir);
     return rc;
 }
 
@@ -56,6 +77,7 @@ typedef struct bench_row {
 static const bench_row rows[] = {
     {TK_BACKEND_LOCAL, "jobs dispatched", time_dispatch},
     {TK_BACKEND_MPI, "jobs dispatched", time_dispatch},
+    {TK_BACKEND_SLURM, "jobs written into array scripts", time_submission},
 };
 enum { N_ROWS = sizeof rows / sizeof rows[0] };
 
@@ -101,7 +123,7 @@ int tk_cmd_study_bench(int argc, char **argv) {
                       .label = NULL, .run = run_nothing};
     double seconds;
     if (row->measure(b, &g, workers, &seconds, &err)) return tk_cli_fail("study bench", &err);
-    printf("study bench: backend %s, %d jobs (%d chains of %d levels, %d after them): %.2f s, %.0f %s/s\n", b->name,
+    printf("study bench: backend %s, %d jobs (%d chains of %d levels, %d after them): %.3f s, %.0f %s/s\n", b->name,
            jobs, CHAINS, LEVELS, jobs > LINKS ? jobs - LINKS : 0, seconds, seconds > 0 ? jobs / seconds : 0.0,
            row->unit);
     return 0;

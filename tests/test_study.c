@@ -575,6 +575,9 @@ static void test_bench(void) {
     CHECK_TICKET(root, "", "study bench --jobs 250 --workers 2", 0,
                  "study bench: backend local, 250 jobs (10 chains of 10 levels, 150 after them): ",
                  " jobs dispatched/s");
+    CHECK_TICKET(root, "PATH=/nonexistent", "study bench --jobs 3000 --backend slurm", 0,
+                 "study bench: backend slurm, 3000 jobs (10 chains of 10 levels, 2900 after them): ",
+                 " jobs written into array scripts/s");
     CHECK_TICKET(root, "", "study bench --jobs 0", 2, "ticket study bench: --jobs and --workers must be >= 1");
     CHECK_TICKET(root, "", "study bench --backend slurn", 2, "ticket study bench: unknown backend 'slurn'");
     rm_rf(root);
