@@ -56,8 +56,14 @@ void *tk_alloc_aligned_at(size_t n, const char *file, int line);
  * NULL when nothing is reasonably close. */
 const char *tk_nearest(const char *word, const char *const *candidates, int n);
 
-/* The index of `name` in names[0..n); otherwise fills err with
- * "unknown <what> 'name' (did you mean 'x'? valid: a, b, c)". */
+/* The one form in which ticket refuses an unknown name, key or value:
+ * "unknown <what> '<shown>' (did you mean 'x'? valid: a, b, c)", the nearest
+ * of names[0..n) to `name` suggested. `shown` is what the user wrote where
+ * (a key's path, "train.lenght"), `name` the word itself. */
+int tk_fail_unknown(tk_error *err, const char *what, const char *shown, const char *name, const char *const *names,
+                    int n);
+
+/* The index of `name` in names[0..n); otherwise fails with tk_fail_unknown's message. */
 int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err);
 
 /* Numbers read from files. Converting a double to an integer type that

@@ -152,47 +152,50 @@ static void test_bad_entries(void) {
     CHECK_BAD(dir,
               "{\"id\": \"m\", \"citation\": \"c\", " M "\"metric\": \"final_acc\", \"check\": {\"kind\": \"value\","
               " \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'm'", "unknown metric 'final_acc'", "final_accuracy");
+              "entry 'm': key 'metric': unknown metric 'final_acc' (did you mean 'final_accuracy'? valid: "
+              "final_accuracy, best_accuracy)");
     CHECK_BAD(dir,
               "{\"id\": \"nocite\", " M "\"metric\": \"final_accuracy\", \"check\": {\"kind\": \"value\","
               " \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'nocite'", "missing \"citation\"");
+              "entry 'nocite': missing required key 'citation' (the paper the number is from)");
     CHECK_BAD(dir,
               "{\"id\": \"rel\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {\"control\": \"ticket\"}, \"op\": \">=\"}}",
-              "entry 'rel'", "malformed relation", "\"right\"");
+              "entry 'rel': missing required key 'check.right' (the row filters of the rows on the right of op)");
     CHECK_BAD(dir,
               "{\"id\": \"op\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {}, \"op\": \"=>\", \"right\": {}}}",
-              "entry 'op'", "malformed relation", "\"=>\"");
-    CHECK_BAD(dir, "{\"citation\": \"c\", " M "\"metric\": \"best_accuracy\"}", "entries[0]", "missing \"id\"");
+              "entry 'op': key 'check.op': unknown op '=>' (did you mean '>='? valid: >=, <=)");
+    CHECK_BAD(dir, "{\"citation\": \"c\", " M "\"metric\": \"best_accuracy\"}", "entries[0]: missing required key 'id' (a name unique in the file)");
     CHECK_BAD(dir,
               "{\"id\": \"key\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"value\", \"select\": {\"contrl\": \"ticket\"}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'key'", "unknown key 'contrl'", "did you mean 'control'");
+              "entry 'key': unknown key 'check.select.contrl' (did you mean 'control'? "
+              "valid: target, source, control, target_optimizer, source_optimizer, native, level, density_at_most, density_at_least)");
     CHECK_BAD(dir, "{\"id\": \"twice\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
                    "\"value\", \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}},"
                    "{\"id\": \"twice\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
                    "\"value\", \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
               "entry 'twice'", "id used twice");
     /* Scope: every entry names a model `ticket models` knows; study_name and model sit beside the id. */
-    CHECK_BAD(dir, "{\"id\": \"nomodel\", \"citation\": \"c\", \"metric\": \"best_accuracy\"}", "entry 'nomodel'",
-              "missing \"model\" (a string)");
+    CHECK_BAD(dir, "{\"id\": \"nomodel\", \"citation\": \"c\", \"metric\": \"best_accuracy\"}", "entry 'nomodel': missing required key 'model' (a model `ticket models` builds)");
     CHECK_BAD(dir, "{\"id\": \"modeltype\", \"citation\": \"c\", \"model\": 4, \"metric\": \"best_accuracy\"}",
-              "entry 'modeltype'", "\"model\" must be a string");
+              "entry 'modeltype': key 'model' must be a non-empty string, not 4");
     CHECK_BAD(dir,
               "{\"id\": \"modelname\", \"citation\": \"c\", \"model\": \"lenet-300-100\", "
               "\"metric\": \"best_accuracy\"}",
-              "entry 'modelname'", "unknown model 'lenet-300-100'", "did you mean 'lenet_300_100'");
+              "entry 'modelname': key 'model': unknown model 'lenet-300-100' (did you mean 'lenet_300_100'?");
     CHECK_BAD(dir,
               "{\"id\": \"scope\", \"citation\": \"c\", " M "\"study-name\": \"quick\", \"metric\": \"best_accuracy\"}",
-              "entry 'scope'", "unknown key 'study-name'", "did you mean 'study_name'");
+              "entry 'scope': unknown key 'study-name' (did you mean 'study_name'? valid: id, citation, model, "
+              "study_name, dataset, setting, metric, check, study)");
     CHECK_BAD(dir,
               "{\"id\": \"selmodel\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {}, \"op\": \">=\", \"right\": {\"model\": \"conv2\"}}}",
-              "entry 'selmodel': check.right: \"model\" is not a row filter", "set them next to \"id\"");
+              "entry 'selmodel': key 'check.right' holds \"model\", which is not a row filter: the entry's \"model\" "
+              "and \"study_name\" apply to every selection it makes; set them next to \"id\"");
     CHECK_BAD(dir, "{\"id\": \"data\", \"citation\": \"c\", " M "\"dataset\": 7, \"metric\": \"best_accuracy\"}",
-              "entry 'data'", "\"dataset\" must be a dataset name or an array of 1 to 8 of them");
+              "entry 'data': key 'dataset' must be a dataset name or an array of 1 to 8 of them, not 7");
     rm_rf(dir);
     free(dir);
 }
@@ -404,7 +407,7 @@ static void test_cli(void) {
     free(out);
     free(write_registry(dir, "bad.json", "{\"source\": \"b\", \"entries\": [{\"id\": \"x\", \"citation\": \"c\"}]}"));
     CHECK(ticket_output(dir, "", "regress . --against bad.json", &out) == 2);
-    CHECK_CONTAINS(out, "bad.json: entry 'x': missing \"model\"");
+    CHECK_CONTAINS(out, "bad.json: entry 'x': missing required key 'model' (a model `ticket models` builds)");
     free(out);
 
     /* Every entry SKIP: nothing was checked, which a CI gate must not take for a pass. */

@@ -41,6 +41,31 @@ int tk_control_parse(const char *name, tk_control *out, tk_error *err) {
     return 0;
 }
 
+int tk_control_read(const tk_json_at *at, const cJSON *obj, const char *key, bool *controls, tk_json_problems *p) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, key);
+    tk_json_at lat = tk_json_key(at, key);
+    tk_error e;
+    if (!list) return 0;
+    if (!cJSON_IsArray(list)) {
+        tk_json_wrong(&lat, list, "an array of control names, e.g. [\"reinit\", \"random_ticket\"]", &e);
+        tk_json_note(p, &e);
+        return 1;
+    }
+    int bad = 0, i = 0;
+    for (const cJSON *v = list->child; v; v = v->next, i++) {
+        tk_json_at vat = tk_json_index(&lat, i);
+        const char *name;
+        tk_control k = TK_CONTROL_REINIT;
+        if (tk_json_text(&vat, v, NULL, "a control's name", &name, &e) < 0 ||
+            (tk_control_parse(name, &k, &e) && tk_json_prefix(&vat, &e))) {
+            tk_json_note(p, &e), bad++;
+            continue;
+        }
+        controls[k] = true;
+    }
+    return bad;
+}
+
 void tk_control_mask(const tk_model *m, const tk_prune_config *prune, const uint8_t *ticket, tk_control k,
                      tk_rng *rng, uint8_t *out) {
     tk_control_mask_from from = tk_controls[k].mask;
