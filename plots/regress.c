@@ -228,83 +228,11 @@ void tk_regress_registry_free(tk_regress_registry *reg) {
 
 /* ---- reading results.csv */
 
-/* Splits one CSV record (RFC 4180 quoting) in place; returns the field count or -1. */
-static int csv_split(char *line, char **fields, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max) return -1;
-        char *out = p;
-        fields[n++] = out;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) return -1;
-                if (*p == '"' && p[1] == '"') { *out++ = '"'; p += 2; }
-                else if (*p == '"') { p++; break; }
-                else *out++ = *p++;
-            }
-            if (*p && *p != ',') return -1;
-        } else {
-            while (*p && *p != ',') *out++ = *p++;
-        }
-        bool more = *p == ',';
-        if (*p) p++;
-        *out = 0;
-        if (!more) return n;
-    }
-}
-
-static const char *const csv_header[] = {"study", "model", "target", "target_optimizer", "source",
-                                         "source_optimizer", "control", "native", "level", "density", "seed",
-                                         "final_accuracy", "best_accuracy", "best_iteration"};
-enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
-enum { C_STUDY, C_MODEL, C_TARGET, C_TOPT, C_SOURCE, C_SOPT, C_CONTROL, C_NATIVE, C_LEVEL, C_DENSITY, C_SEED, C_FINAL,
-       C_BEST };
-/* The result columns, then the provenance columns and room for more. */
-enum { CSV_MAX_COLUMNS = CSV_FIELDS + TK_PROV_FIELD_COUNT + 16 };
+/* The provenance columns, and room for more, after the result columns. */
+enum { CSV_MAX_COLUMNS = TK_RESULTS_COLUMN_COUNT + TK_PROV_FIELD_COUNT + 16 };
 /* The header `ticket report` wrote before rows said their study and model. */
 static const char old_header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
                                  "final_accuracy,best_accuracy,best_iteration";
-
-static int copy_field(char *out, size_t cap, const char *s, const char *path, int line, const char *field,
-                      tk_error *err) {
-    if (strlen(s) >= cap) return tk_fail(err, "%s:%d: %s '%s' is too long (at most %zu characters)", path, line, field, s, cap - 1);
-    snprintf(out, cap, "%s", s);
-    return 0;
-}
-
-static int parse_number(const char *s, double *v, const char *path, int line, const char *field, tk_error *err) {
-    char *end;
-    *v = strtod(s, &end);
-    if (!*s || *end || !isfinite(*v)) return tk_fail(err, "%s:%d: %s '%s' is not a number", path, line, field, s);
-    return 0;
-}
-
-static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk_error *err) {
-    double level;
-    if (copy_field(r->study, sizeof r->study, f[C_STUDY], path, line, "study", err) ||
-        copy_field(r->model, sizeof r->model, f[C_MODEL], path, line, "model", err) ||
-        copy_field(r->target, sizeof r->target, f[C_TARGET], path, line, "target", err) ||
-        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[C_TOPT], path, line, "target_optimizer", err) ||
-        copy_field(r->source, sizeof r->source, f[C_SOURCE], path, line, "source", err) ||
-        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[C_SOPT], path, line, "source_optimizer", err) ||
-        copy_field(r->control, sizeof r->control, f[C_CONTROL], path, line, "control", err) ||
-        parse_number(f[C_LEVEL], &level, path, line, "level", err) ||
-        parse_number(f[C_DENSITY], &r->density, path, line, "density", err) ||
-        parse_number(f[C_FINAL], &r->final_accuracy, path, line, "final_accuracy", err) ||
-        parse_number(f[C_BEST], &r->best_accuracy, path, line, "best_accuracy", err))
-        return -1;
-    if (strcmp(f[C_NATIVE], "true") && strcmp(f[C_NATIVE], "false"))
-        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[C_NATIVE]);
-    r->native = !strcmp(f[C_NATIVE], "true");
-    if (!tk_whole_in(level, 0, INT_MAX))
-        return tk_fail(err, "%s:%d: level '%s' must be a whole number from 0 to %d; rerun `ticket report` to rewrite "
-                            "the file",
-                       path, line, f[C_LEVEL], INT_MAX);
-    r->level = (int)level;
-    return 0;
-}
 
 /* ---- the provenance columns */
 
@@ -312,7 +240,7 @@ static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk
 static void provenance_columns(char **header, int n, int *column) {
     for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) {
         column[f] = -1;
-        for (int i = CSV_FIELDS; i < n && column[f] < 0; i++)
+        for (int i = TK_RESULTS_COLUMN_COUNT; i < n && column[f] < 0; i++)
             if (!strcmp(header[i], tk_provenance_field_names[f])) column[f] = i;
     }
 }
@@ -344,13 +272,13 @@ static void summarize_provenance(tk_regress_results *res) {
             continue;
         }
         int k = 0;
-        while (k < res->n_provenances && (strcmp(res->provenances[k].study, r->study) ||
+        while (k < res->n_provenances && (strcmp(res->provenances[k].study, r->row.study) ||
                                           !tk_provenance_equal(&res->provenances[k].prov, &r->prov)))
             k++;
         tk_regress_provenance *p = &res->provenances[k];
         if (k == res->n_provenances) {
             res->n_provenances++;
-            snprintf(p->study, sizeof p->study, "%s", r->study);
+            snprintf(p->study, sizeof p->study, "%s", r->row.study);
             p->prov = r->prov;
         }
         p->rows++;
@@ -403,7 +331,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    int cap = 0, line_no = 0, rc = 0, columns = CSV_FIELDS, prov_column[TK_PROV_FIELD_COUNT];
+    int cap = 0, line_no = 0, rc = 0, columns = TK_RESULTS_COLUMN_COUNT, prov_column[TK_PROV_FIELD_COUNT];
     for (char *line = (char *)data, *next; line && *line && !rc; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -417,13 +345,14 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
             break;
         }
         char *f[CSV_MAX_COLUMNS + 1];
-        int nf = csv_split(line, f, CSV_MAX_COLUMNS + 1);
+        int nf = tk_csv_split(line, f, CSV_MAX_COLUMNS + 1);
         if (line_no == 1) {
-            bool ok = nf >= CSV_FIELDS;
-            for (int i = 0; ok && i < CSV_FIELDS; i++) ok = !strcmp(f[i], csv_header[i]);
+            bool ok = nf >= TK_RESULTS_COLUMN_COUNT;
+            for (int i = 0; ok && i < TK_RESULTS_COLUMN_COUNT; i++) ok = !strcmp(f[i], tk_results_columns[i].name);
             if (!ok)
-                rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,best_iteration as `ticket report` "
-                                  "writes it", path, csv_header[0], csv_header[1], csv_header[2]);
+                rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,%s as `ticket report` writes it",
+                             path, tk_results_columns[0].name, tk_results_columns[1].name, tk_results_columns[2].name,
+                             tk_results_columns[TK_RESULTS_COLUMN_COUNT - 1].name);
             columns = nf;
             provenance_columns(f, nf, prov_column);
             continue;
@@ -436,7 +365,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
             cap = cap ? cap * 2 : 64;
             res->rows = tk_realloc(res->rows, sizeof *res->rows * (size_t)cap);
         }
-        rc = parse_row(f, &res->rows[res->n], path, line_no, err);
+        rc = tk_results_read_row(f, &res->rows[res->n].row, path, line_no, err);
         if (!rc) read_provenance(f, prov_column, &res->rows[res->n++].prov);
     }
     if (!rc && line_no == 0) rc = tk_fail(err, "%s: empty file", path);
@@ -459,7 +388,7 @@ void tk_regress_results_free(tk_regress_results *res) {
  * first filter that left no rows. */
 enum { F_STUDY, F_MODEL, F_TARGET, F_SOURCE, F_CONTROL, F_TOPT, F_SOPT, F_NATIVE, F_DENSITY, F_COUNT };
 
-static bool keeps(const tk_regress_select *s, const tk_regress_row *r, int filter) {
+static bool keeps(const tk_regress_select *s, const tk_result_row *r, int filter) {
     switch (filter) {
     case F_STUDY: return !s->study[0] || !strcmp(s->study, r->study);
     case F_MODEL: return !strcmp(s->model, r->model);
@@ -494,8 +423,8 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
     int kept_by[F_COUNT] = {0}, sparsest = -1;
     for (int i = 0; i < res->n; i++) {
         int f = 0;
-        while (f < F_COUNT && keeps(s, &res->rows[i], f)) kept_by[f++]++;
-        if (f == F_COUNT && res->rows[i].level > sparsest) sparsest = res->rows[i].level;
+        while (f < F_COUNT && keeps(s, &res->rows[i].row, f)) kept_by[f++]++;
+        if (f == F_COUNT && res->rows[i].row.level > sparsest) sparsest = res->rows[i].row.level;
     }
     for (int f = 0; f < F_COUNT; f++)
         if (!kept_by[f]) {
@@ -505,10 +434,10 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
             /* Another study is not missing data: the entry is not about it. */
             else if (f == F_STUDY)
                 snprintf(reason, cap, "does not apply: the entry is for %s, the results are of study '%s'", what,
-                         res->rows[0].study);
+                         res->rows[0].row.study);
             else if (f == F_MODEL)
                 snprintf(reason, cap, "does not apply: the entry is for %s, the results are of model '%s'", what,
-                         res->rows[0].model);
+                         res->rows[0].row.model);
             else
                 snprintf(reason, cap, "no rows for %s%s: data not present or study not run", what,
                          f > F_TARGET ? " among the rows the earlier filters keep" : "");
@@ -518,7 +447,7 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
     double sum = 0;
     int n = 0;
     for (int i = 0; i < res->n; i++) {
-        const tk_regress_row *r = &res->rows[i];
+        const tk_result_row *r = &res->rows[i].row;
         int f = 0;
         while (f < F_COUNT && keeps(s, r, f)) f++;
         if (f < F_COUNT || (level >= 0 && r->level != level)) continue;

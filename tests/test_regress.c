@@ -431,9 +431,58 @@ static void test_cli(void) {
     free(dir);
 }
 
+/* The report's writer and this reader share tk_results_columns: a row
+ * written is read back field for field, and the header is the columns'. */
+static void test_results_row_round_trip(void) {
+    tk_result_row r = {.study = "s", .model = "lenet_300_100", .target = "a,b", .target_optimizer = "adam",
+                       .source = "say \"x\"", .source_optimizer = "sgd", .control = "random_ticket", .native = true,
+                       .level = 7, .density = 0.2097152, .seed = 999999999999999ull, .final_accuracy = 0.912345678,
+                       .best_accuracy = 0.95, .best_iteration = -1, .run_dir = "runs/x"};
+    tk_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    snprintf(prov.field[TK_PROV_BLAS], sizeof prov.field[0], "Open,BLAS");
+    tk_buf b = {0};
+    tk_results_write_header(&b);
+    tk_results_write_row(&b, &r, &prov);
+    tk_buf_put(&b, "", 1);
+    char *text = (char *)b.data, *row = strchr(text, '\n') + 1;
+    CHECK(!strncmp(text, HEADER, strlen(HEADER) - 1));
+    CHECK(!strcmp(row, "s,lenet_300_100,\"a,b\",adam,\"say \"\"x\"\"\",sgd,random_ticket,true,7,0.2097152,"
+                       "999999999999999,0.912345678,0.95,-1,,\"Open,BLAS\",,,,,,,\n"));
+    row[strlen(row) - 1] = 0;
+    char *f[64];
+    CHECK(tk_csv_split(row, f, 64) == TK_RESULTS_COLUMN_COUNT + TK_PROV_FIELD_COUNT);
+    tk_result_row back;
+    tk_error err = {0};
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == 0);
+    CHECK(!strcmp(back.study, "s") && !strcmp(back.model, "lenet_300_100") && !strcmp(back.target, "a,b") &&
+          !strcmp(back.target_optimizer, "adam") && !strcmp(back.source, "say \"x\"") &&
+          !strcmp(back.source_optimizer, "sgd") && !strcmp(back.control, "random_ticket") && back.native &&
+          back.level == 7 && back.density == r.density && back.seed == r.seed &&
+          back.final_accuracy == r.final_accuracy && back.best_accuracy == r.best_accuracy &&
+          back.best_iteration == -1 && !strcmp(back.run_dir, ""));
+    CHECK(!strcmp(f[TK_RESULTS_COLUMN_COUNT + TK_PROV_BLAS], "Open,BLAS"));
+    /* Every column is checked for its type, also those regress does not compare. */
+    f[10] = "1e16";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: seed '1e16' must be a whole number from 0 to 999999999999999; rerun "
+                           "`ticket report` to rewrite the file"));
+    f[10] = "0";
+    f[13] = "-2";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: best_iteration '-2' must be a whole number from -1 to 9007199254740992; "
+                           "rerun `ticket report` to rewrite the file"));
+    f[13] = "3";
+    f[7] = "yes";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: native 'yes' must be true or false"));
+    tk_buf_free(&b);
+}
+
 int main(void) {
     char *catalog = make_catalog();
     if (catalog) setenv("TICKET_CATALOG", catalog, 1);
+    RUN(test_results_row_round_trip);
     RUN(test_pass_fail_skip);
     RUN(test_perturbation_fails);
     RUN(test_bad_entries);
