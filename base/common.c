@@ -150,6 +150,14 @@ int tk_parse_name(const char *what, const char *name, const char *const *names, 
     return tk_fail_unknown(err, what, name, name, names, n);
 }
 
+int tk_parse_row_name(const char *what, const char *name, const char *const *first_name, size_t row_size, int n,
+                      int *index, tk_error *err) {
+    const char *names[64];
+    TK_ASSERT(n > 0 && n <= TK_ARRAY_LEN(names));
+    for (int i = 0; i < n; i++) names[i] = *(const char *const *)((const char *)first_name + (size_t)i * row_size);
+    return tk_parse_name(what, name, names, n, index, err);
+}
+
 bool tk_whole_in(double v, int64_t lo, int64_t hi) {
     TK_ASSERT(lo <= hi && lo >= -TK_WHOLE_MAX && hi <= TK_WHOLE_MAX);
     /* The comparisons fail for NaN; inside the range the cast is defined. */

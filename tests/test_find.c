@@ -726,10 +726,20 @@ static void test_spec_errors(void) {
     expect_spec_message("{" TRAIN ", \"prunning\": {}}", "unknown key 'prunning' (did you mean 'pruning'? valid: "
                         "train, pruning, rewind, controls, l1_penalty)");
     expect_spec_error("{" TRAIN ", \"rewnd\": \"0it\"}", "unknown key 'rewnd'", "did you mean 'rewind'", NULL);
+    /* The keys of "pruning" are those every strategy reads and its own strategy's (tk_prune_strategies). */
     expect_spec_message("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", "unknown key 'pruning.rat' (did you mean 'rate'? "
-                        "valid: strategy, rate, levels, rates, exclude_output, exclude, densities)");
-    expect_spec_message("{" TRAIN ", \"pruning\": {\"rates\": {\"lineer\": 0.2}}}",
+                        "valid: strategy, rate, levels, exclude_output, exclude, densities)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwise\", \"rat\": 0.3}}",
+                        "unknown key 'pruning.rat' (did you mean 'rate'? valid: strategy, rate, levels, exclude_output, "
+                        "exclude, densities, rates)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"rates\": {\"conv\": 0.2}}}",
+                        "key 'pruning.rates' is read by the layerwise strategy only; set \"strategy\": \"layerwise\" or "
+                        "remove it");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwise\", \"rates\": {\"lineer\": 0.2}}}",
                         "unknown key 'pruning.rates.lineer' (did you mean 'linear'? valid: conv, linear, output)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwyse\"}}",
+                        "key 'pruning.strategy': unknown strategy 'layerwyse' (did you mean 'layerwise'? valid: global, "
+                        "layerwise)");
     expect_spec_message("{\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"widht\": 0.5}}",
                         "unknown key 'train.widht' (did you mean 'width'? "
                         "valid: model, width, dataset, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, milestones, gamma, warmup, batch, length, eval_every, checkpoint_every, val_size, seed, threads, l1, classes, subset_total, subset_per_class, input, augment_pad, augment_flip, kernels)");

@@ -33,10 +33,8 @@ uint64_t tk_control_stream(const tk_control_def *c, tk_control_use use, int leve
 }
 
 int tk_control_parse(const char *name, tk_control *out, tk_error *err) {
-    const char *names[TK_CONTROL_COUNT];
-    for (int k = 0; k < TK_CONTROL_COUNT; k++) names[k] = tk_controls[k].name;
     int k;
-    if (tk_parse_name("control", name, names, TK_CONTROL_COUNT, &k, err)) return -1;
+    if (TK_PARSE_ROW("control", name, tk_controls, TK_CONTROL_COUNT, &k, err)) return -1;
     *out = (tk_control)k;
     return 0;
 }

@@ -11,23 +11,48 @@
 
 enum { DEFAULT_LEVELS = 10 };
 
+static bool listed(const char *key, const char *const *keys) {
+    for (; *keys; keys++)
+        if (!strcmp(key, *keys)) return true;
+    return false;
+}
+
+/* "pruning" may hold the keys every strategy reads and those of its own
+ * strategy; a key of another strategy is named as such. */
+static int check_pruning_keys(const tk_json_at *at, const cJSON *p, tk_prune_strategy strategy, tk_error *err) {
+    const char *keys[32];
+    int n = 0;
+    for (const char *const *k = tk_prune_common_keys; *k; k++) keys[n++] = *k;
+    for (const char *const *k = tk_prune_strategies[strategy].keys; *k; k++) keys[n++] = *k;
+    TK_ASSERT(n < TK_ARRAY_LEN(keys));
+    keys[n] = NULL;
+    for (const cJSON *k = p->child; k; k = k->next)
+        for (int s = 0; s < TK_PRUNE_COUNT && !listed(k->string, keys); s++)
+            if (listed(k->string, tk_prune_strategies[s].keys)) {
+                tk_json_at kat = tk_json_key(at, k->string);
+                return tk_json_fail(&kat, err, "is read by the %s strategy only; set \"strategy\": \"%s\" or remove it",
+                                    tk_prune_strategies[s].name, tk_prune_strategies[s].name);
+            }
+    return tk_json_check_keys(at, p, keys, n, err);
+}
+
 static int parse_pruning(const tk_json_at *root, const cJSON *spec, tk_find_config *c, tk_error *err) {
-    static const char *const keys[] = {"strategy", "rate", "levels", "rates", "exclude_output", "exclude",
-                                       "densities"};
     static const char *const rate_keys[] = {"conv", "linear", "output"};
     const cJSON *p, *it;
     int got = tk_json_object(root, spec, "pruning", NULL, &p, err);
     if (got <= 0) return got;
     tk_json_at at = tk_json_key(root, "pruning");
-    if (tk_json_check_keys(&at, p, keys, TK_ARRAY_LEN(keys), err)) return -1;
     tk_prune_config *q = &c->prune;
-    int strategy = q->strategy;
-    if (tk_json_name(&at, p, "strategy", NULL, "strategy", tk_prune_strategy_names, TK_PRUNE_COUNT, &strategy, err) < 0 ||
-        tk_json_float(&at, p, "rate", NULL, &q->rate, err) < 0 ||
+    const char *strategy;
+    if ((got = tk_json_text(&at, p, "strategy", NULL, &strategy, err)) < 0) return -1;
+    if (got && tk_prune_strategy_parse(strategy, &q->strategy, err)) {
+        tk_json_at sat = tk_json_key(&at, "strategy");
+        return tk_json_prefix(&sat, err);
+    }
+    if (check_pruning_keys(&at, p, q->strategy, err) || tk_json_float(&at, p, "rate", NULL, &q->rate, err) < 0 ||
         tk_json_int(&at, p, "levels", NULL, 0, TK_CONTROL_MAX_LEVEL, &c->levels, err) < 0 ||
         tk_json_bool(&at, p, "exclude_output", NULL, &q->exclude_output, err) < 0)
         return -1;
-    q->strategy = (tk_prune_strategy)strategy;
     if ((got = tk_json_object(&at, p, "rates", NULL, &it, err)) < 0) return -1;
     if (got) {
         tk_json_at rat = tk_json_key(&at, "rates");
@@ -141,7 +166,7 @@ static void add_non_defaults(cJSON *dst, const cJSON *full, const cJSON *base, c
 static cJSON *pruning_json(const tk_find_config *c) {
     const tk_prune_config *q = &c->prune;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "strategy", tk_prune_strategy_names[q->strategy]);
+    cJSON_AddStringToObject(o, "strategy", tk_prune_strategies[q->strategy].name);
     cJSON_AddNumberToObject(o, "rate", q->rate);
     cJSON_AddBoolToObject(o, "exclude_output", q->exclude_output);
     if (q->rate_conv >= 0 || q->rate_linear >= 0 || q->rate_output >= 0) {
