@@ -43,7 +43,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const tk_verify_status_names[TK_VERIFY_COUNT] = {"PASS", "FAIL", "MISSING", "UNPINNED"};
+const char *const tk_verify_status_names[] = {"PASS", "FAIL", "MISSING", "UNPINNED"};
 _Static_assert(sizeof tk_verify_status_names / sizeof tk_verify_status_names[0] == TK_VERIFY_COUNT,
                "verify status name table");
 

@@ -42,7 +42,7 @@ typedef struct tk_control_def {
     bool transfer_streams_after_head;
 } tk_control_def;
 
-extern const tk_control_def tk_controls[TK_CONTROL_COUNT];
+extern const tk_control_def tk_controls[]; /* [TK_CONTROL_COUNT] */
 
 /* Where a control's streams are drawn: inside a find run, or in a transfer job. */
 typedef enum tk_control_use { TK_CONTROL_IN_FIND, TK_CONTROL_IN_TRANSFER } tk_control_use;

@@ -48,10 +48,10 @@
 #include "tk_results.h"
 
 typedef enum tk_regress_metric { TK_REGRESS_FINAL, TK_REGRESS_BEST, TK_REGRESS_METRIC_COUNT } tk_regress_metric;
-extern const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT];
+extern const char *const tk_regress_metric_names[]; /* [TK_REGRESS_METRIC_COUNT] */
 
 typedef enum tk_regress_op { TK_REGRESS_WITHIN, TK_REGRESS_GE, TK_REGRESS_LE, TK_REGRESS_OP_COUNT } tk_regress_op;
-extern const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT];
+extern const char *const tk_regress_op_names[]; /* [TK_REGRESS_OP_COUNT] */
 
 #define TK_REGRESS_ANY_LEVEL (-1)
 #define TK_REGRESS_SPARSEST (-2)
@@ -125,7 +125,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
 void tk_regress_results_free(tk_regress_results *res);
 
 typedef enum tk_regress_status { TK_REGRESS_PASS, TK_REGRESS_FAIL, TK_REGRESS_SKIP, TK_REGRESS_STATUS_COUNT } tk_regress_status;
-extern const char *const tk_regress_status_names[TK_REGRESS_STATUS_COUNT];
+extern const char *const tk_regress_status_names[]; /* [TK_REGRESS_STATUS_COUNT] */
 
 typedef struct tk_regress_outcome {
     tk_regress_status status;

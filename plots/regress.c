@@ -12,12 +12,12 @@
 #include "tk_model.h"
 #include "tk_regress.h"
 
-const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT] = {"final_accuracy", "best_accuracy"};
-const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT] = {"within", ">=", "<="};
-const char *const tk_regress_status_names[TK_REGRESS_STATUS_COUNT] = {"PASS", "FAIL", "SKIP"};
-_Static_assert(TK_REGRESS_METRIC_COUNT == 2, "metric names");
-_Static_assert(TK_REGRESS_OP_COUNT == 3, "op names");
-_Static_assert(TK_REGRESS_STATUS_COUNT == 3, "status names");
+const char *const tk_regress_metric_names[] = {"final_accuracy", "best_accuracy"};
+const char *const tk_regress_op_names[] = {"within", ">=", "<="};
+const char *const tk_regress_status_names[] = {"PASS", "FAIL", "SKIP"};
+_Static_assert(TK_ARRAY_LEN(tk_regress_metric_names) == TK_REGRESS_METRIC_COUNT, "one name per metric");
+_Static_assert(TK_ARRAY_LEN(tk_regress_op_names) == TK_REGRESS_OP_COUNT, "one name per op");
+_Static_assert(TK_ARRAY_LEN(tk_regress_status_names) == TK_REGRESS_STATUS_COUNT, "one name per status");
 
 /* ---- loading registry files */
 

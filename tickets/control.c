@@ -3,7 +3,7 @@
 
 #include "tk_control.h"
 
-const tk_control_def tk_controls[TK_CONTROL_COUNT] = {
+const tk_control_def tk_controls[] = {
     [TK_CONTROL_REINIT] = {"reinit", 0, TK_MASK_FROM_TICKET, true, false, false},
     [TK_CONTROL_RANDOM_MASK] = {"random_mask", 1, TK_MASK_FROM_RANDOM_LAYER, false, false, false},
     [TK_CONTROL_RANDOM_TICKET] = {"random_ticket", 2, TK_MASK_FROM_RANDOM_LAYER, true, false, true},

@@ -7,7 +7,7 @@
 
 #include "tk_study.h"
 
-const char *const tk_head_names[TK_HEAD_COUNT] = {"reinit_dense", "reinit_same_density"};
+const char *const tk_head_names[] = {"reinit_dense", "reinit_same_density"};
 _Static_assert(sizeof tk_head_names / sizeof tk_head_names[0] == TK_HEAD_COUNT, "head name table");
 
 /* The find specification of one side: the study's model, width and input,
