@@ -17,10 +17,8 @@ const tk_backend tk_backends[TK_BACKEND_COUNT] = {
 _Static_assert(sizeof tk_backends / sizeof tk_backends[0] == TK_BACKEND_COUNT, "one row per backend");
 
 int tk_backend_parse(const char *name, const tk_backend **out, tk_error *err) {
-    const char *names[TK_BACKEND_COUNT];
-    for (int k = 0; k < TK_BACKEND_COUNT; k++) names[k] = tk_backends[k].name;
     int k;
-    if (tk_parse_name("backend", name, names, TK_BACKEND_COUNT, &k, err)) return -1;
+    if (TK_PARSE_ROW("backend", name, tk_backends, TK_BACKEND_COUNT, &k, err)) return -1;
     *out = &tk_backends[k];
     return 0;
 }

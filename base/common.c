@@ -126,14 +126,9 @@ const char *tk_nearest(const char *word, const char *const *candidates, int n) {
     return best_d <= limit ? best : NULL;
 }
 
-int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err) {
-    TK_ASSERT(name && n > 0);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(name, names[i])) {
-            *index = i;
-            return 0;
-        }
-    char valid[512];
+int tk_fail_unknown(tk_error *err, const char *what, const char *shown, const char *name, const char *const *names,
+                    int n) {
+    char valid[1024];
     size_t len = 0;
     for (int i = 0; i < n; i++) {
         int w = snprintf(valid + len, sizeof valid - len, "%s%s", i ? ", " : "", names[i]);
@@ -141,8 +136,26 @@ int tk_parse_name(const char *what, const char *name, const char *const *names, 
         len += (size_t)w;
     }
     const char *near = tk_nearest(name, names, n);
-    if (near) return tk_fail(err, "unknown %s '%s' (did you mean '%s'? valid: %s)", what, name, near, valid);
-    return tk_fail(err, "unknown %s '%s' (valid: %s)", what, name, valid);
+    if (near) return tk_fail(err, "unknown %s '%s' (did you mean '%s'? valid: %s)", what, shown, near, valid);
+    return tk_fail(err, "unknown %s '%s' (valid: %s)", what, shown, valid);
+}
+
+int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err) {
+    TK_ASSERT(name && n > 0);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i])) {
+            *index = i;
+            return 0;
+        }
+    return tk_fail_unknown(err, what, name, name, names, n);
+}
+
+int tk_parse_row_name(const char *what, const char *name, const char *const *first_name, size_t row_size, int n,
+                      int *index, tk_error *err) {
+    const char *names[64];
+    TK_ASSERT(n > 0 && n <= TK_ARRAY_LEN(names));
+    for (int i = 0; i < n; i++) names[i] = *(const char *const *)((const char *)first_name + (size_t)i * row_size);
+    return tk_parse_name(what, name, names, n, index, err);
 }
 
 bool tk_whole_in(double v, int64_t lo, int64_t hi) {

@@ -3,7 +3,7 @@
 
 #include <math.h>
 
-const char *const tk_stream_names[TK_STREAM_COUNT] = {"init", "data", "augment", "dropout", "control"};
+const char *const tk_stream_names[] = {"init", "data", "augment", "dropout", "control"};
 _Static_assert(sizeof tk_stream_names / sizeof tk_stream_names[0] == TK_STREAM_COUNT, "stream name table");
 
 static uint64_t splitmix64(uint64_t *x) {

@@ -19,17 +19,16 @@
 #include "tk_model.h"
 #include "tk_provenance.h"
 
+/* Each model runs on its registry entry's input shape (src/models.c). */
 typedef struct bench_config {
     const char *key, *model;
-    tk_shape input;
     int batch;
 } bench_config;
 
 static const bench_config configs[] = {
-    {"lenet_b60", "lenet_300_100", {1, 28, 28}, 60},  {"lenet_b128", "lenet_300_100", {1, 28, 28}, 128},
-    {"conv2_b60", "conv2", {3, 32, 32}, 60},          {"conv4_b60", "conv4", {3, 32, 32}, 60},
-    {"conv6_b60", "conv6", {3, 32, 32}, 60},          {"resnet20_b128", "resnet20", {3, 32, 32}, 128},
-    {"vgg11_b128", "vgg11", {3, 32, 32}, 128},
+    {"lenet_b60", "lenet_300_100", 60}, {"lenet_b128", "lenet_300_100", 128}, {"conv2_b60", "conv2", 60},
+    {"conv4_b60", "conv4", 60},         {"conv6_b60", "conv6", 60},           {"resnet20_b128", "resnet20", 128},
+    {"vgg11_b128", "vgg11", 128},
 };
 
 typedef struct bench_result {
@@ -98,12 +97,13 @@ static void random_masks(tk_model *m, double density) {
 
 static int measure(const bench_config *c, int threads, double seconds, double density, tk_kernels kernels,
                    bench_result *r, tk_error *err) {
-    tk_model_config mc = {.name = c->model, .input = c->input, .classes = 10, .width = 1};
+    tk_model_config mc = {.name = c->model, .classes = 10, .width = 1};
     tk_model *m = tk_model_create(&mc, err);
     if (!m) return -1;
+    const tk_shape input = m->input;
     openblas_set_num_threads(threads);
     int B = c->batch;
-    size_t in = (size_t)c->input.C * (size_t)c->input.H * (size_t)c->input.W;
+    size_t in = (size_t)input.C * (size_t)input.H * (size_t)input.W;
     float *x = tk_alloc_aligned((size_t)B * in * sizeof(float));
     float *probs = tk_malloc((size_t)B * 10 * sizeof(float));
     int32_t *y = tk_malloc((size_t)B * sizeof(int32_t));
@@ -257,7 +257,7 @@ int tk_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "ticket bench: %s\n", err.msg);
         return 2;
     }
-    bench_config single = {"custom", model, {0, 0, 0}, batch};
+    bench_config single = {"custom", model, batch};
     const bench_config *list = configs;
     int n = TK_ARRAY_LEN(configs);
     if (model) {
@@ -269,7 +269,6 @@ int tk_cmd_bench(int argc, char **argv) {
             cJSON_Delete(torch);
             return 2;
         }
-        single.input = e->default_input;
         list = &single, n = 1;
     }
     /* Every configuration runs with these threads (measure sets them in the child). */

@@ -25,6 +25,7 @@
 #define _GNU_SOURCE /* strdup */
 #include "tk_catalog.h"
 #include "tk_file.h"
+#include "tk_json.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -42,146 +43,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const tk_verify_status_names[TK_VERIFY_COUNT] = {"PASS", "FAIL", "MISSING", "UNPINNED"};
+const char *const tk_verify_status_names[] = {"PASS", "FAIL", "MISSING", "UNPINNED"};
 _Static_assert(sizeof tk_verify_status_names / sizeof tk_verify_status_names[0] == TK_VERIFY_COUNT,
                "verify status name table");
 
 /* ---- parsing */
 
-/* Where a key sits ("files[2].versions[0]") and which file it is in. */
-typedef struct parse_ctx {
-    const char *source;
-    tk_error *err;
-} parse_ctx;
-
-static const char *json_type(const cJSON *v) {
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsBool(v)) return "a boolean";
-    return "null";
-}
-
-static void key_path(char *out, size_t cap, const char *at, const char *key) {
-    snprintf(out, cap, "%s%s%s", at, *at ? "." : "", key);
-}
-
-static int wrong_type(parse_ctx *c, const char *at, const char *key, const char *expected, const cJSON *v) {
-    char path[256];
-    key_path(path, sizeof path, at, key);
-    return tk_fail(c->err, "%s: key \"%s\": expected %s, found %s", c->source, path, expected, json_type(v));
-}
-
-/* Every key of obj must be in valid[]; the first that is not is named with
- * the nearest valid one. */
-static int check_keys(parse_ctx *c, const cJSON *obj, const char *at, const char *const *valid, int n) {
-    for (const cJSON *k = obj->child; k; k = k->next) {
-        bool ok = false;
-        for (int i = 0; i < n && !ok; i++) ok = !strcmp(k->string, valid[i]);
-        if (ok) continue;
-        char path[256], list[512] = "";
-        key_path(path, sizeof path, at, k->string);
-        for (int i = 0; i < n; i++) {
-            size_t len = strlen(list);
-            snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", valid[i]);
-        }
-        const char *near = tk_nearest(k->string, valid, n);
-        if (near)
-            return tk_fail(c->err, "%s: unknown key \"%s\" (did you mean \"%s\"?); valid keys here: %s", c->source,
-                           path, near, list);
-        return tk_fail(c->err, "%s: unknown key \"%s\"; valid keys here: %s", c->source, path, list);
+/* Text fields for people, of any length: a copy the entry owns. 1, 0 (absent, optional) or -1. */
+static int get_text(const tk_json_at *at, const cJSON *obj, const char *key, const char *required, char **out,
+                    tk_error *err) {
+    const char *text;
+    int got = tk_json_text(at, obj, key, required, &text, err);
+    if (got == 1) {
+        *out = strdup(text);
+        TK_ASSERT(*out);
     }
-    return 0;
+    return got;
 }
 
-/* obj[key], or NULL (with err set) when a required key is absent. An
- * optional key given as null counts as absent. */
-static const cJSON *member(parse_ctx *c, const cJSON *obj, const char *at, const char *key, bool required,
-                           const char *what) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (v && cJSON_IsNull(v) && !required) v = NULL;
-    if (!v && required) {
-        char path[256];
-        key_path(path, sizeof path, at, key);
-        tk_fail(c->err, "%s: missing required key \"%s\" (%s)", c->source, path, what);
-    }
-    return v;
-}
-
-/* 1 when copied, 0 when absent and optional, -1 on error. */
-static int get_string(parse_ctx *c, const cJSON *obj, const char *at, const char *key, bool required, const char *what,
-                      char *out, size_t cap) {
-    const cJSON *v = member(c, obj, at, key, required, what);
-    if (!v) return required ? -1 : 0;
-    if (!cJSON_IsString(v) || !v->valuestring[0]) return wrong_type(c, at, key, "a non-empty string", v);
-    if (strlen(v->valuestring) >= cap) {
-        char path[256];
-        key_path(path, sizeof path, at, key);
-        return tk_fail(c->err, "%s: key \"%s\": longer than %zu characters", c->source, path, cap - 1);
-    }
-    snprintf(out, cap, "%s", v->valuestring);
-    return 1;
-}
-
-static int get_text(parse_ctx *c, const cJSON *obj, const char *key, bool required, const char *what, char **out) {
-    const cJSON *v = member(c, obj, "", key, required, what);
-    if (!v) return required ? -1 : 0;
-    if (!cJSON_IsString(v) || !v->valuestring[0]) return wrong_type(c, "", key, "a non-empty string", v);
-    *out = strdup(v->valuestring);
-    TK_ASSERT(*out);
-    return 1;
-}
-
-/* A whole number in [lo, hi]; 1, 0 (absent, optional) or -1. */
-static int get_int(parse_ctx *c, const cJSON *obj, const char *at, const char *key, bool required, const char *what,
-                   int64_t lo, int64_t hi, int64_t *out) {
-    const cJSON *v = member(c, obj, at, key, required, what);
-    if (!v) return required ? -1 : 0;
-    double d = cJSON_IsNumber(v) ? v->valuedouble : -1.0;
-    if (!cJSON_IsNumber(v) || !tk_whole_in(d, lo, hi)) {
-        char path[256], expected[96];
-        key_path(path, sizeof path, at, key);
-        snprintf(expected, sizeof expected, "a whole number from %lld to %lld", (long long)lo, (long long)hi);
-        if (!cJSON_IsNumber(v)) return wrong_type(c, at, key, expected, v);
-        return tk_fail(c->err, "%s: key \"%s\": expected %s, found %g", c->source, path, expected, d);
-    }
-    *out = (int64_t)d;
-    return 1;
-}
-
-static int get_array(parse_ctx *c, const cJSON *obj, const char *at, const char *key, bool required, const char *what,
-                     const cJSON **out) {
-    const cJSON *v = member(c, obj, at, key, required, what);
-    *out = NULL;
-    if (!v) return required ? -1 : 0;
-    if (!cJSON_IsArray(v)) return wrong_type(c, at, key, "an array", v);
-    *out = v;
-    return 1;
-}
-
-/* The array's strings into a fresh char[n][width] table. */
-static int get_string_table(parse_ctx *c, const cJSON *obj, const char *key, bool required, const char *what,
-                            size_t width, char **table, int *n) {
+/* The array's non-empty strings into a fresh char[n][width] table. */
+static int get_string_table(const tk_json_at *at, const cJSON *obj, const char *key, const char *required,
+                            size_t width, char **table, int *n, tk_error *err) {
     const cJSON *arr;
-    int got = get_array(c, obj, "", key, required, what, &arr);
+    int got = tk_json_array(at, obj, key, required, INT_MAX, &arr, err);
     *table = NULL;
     *n = 0;
     if (got <= 0) return got;
+    tk_json_at aat = tk_json_key(at, key);
     int count = cJSON_GetArraySize(arr);
-    if (count == 0) return tk_fail(c->err, "%s: key \"%s\": expected a non-empty array", c->source, key);
+    if (count == 0) return tk_json_wrong(&aat, arr, "a non-empty array", err);
     char *t = tk_calloc((size_t)count, width);
     int i = 0;
     for (const cJSON *v = arr->child; v; v = v->next, i++) {
-        char at[64];
-        snprintf(at, sizeof at, "%s[%d]", key, i);
-        if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= width) {
+        tk_json_at iat = tk_json_index(&aat, i);
+        if (tk_json_string(&iat, v, NULL, "a non-empty string", t + (size_t)i * width, width, err) < 0) {
             free(t);
-            if (cJSON_IsString(v) && v->valuestring[0])
-                return tk_fail(c->err, "%s: key \"%s\": longer than %zu characters", c->source, at, width - 1);
-            return wrong_type(c, "", at, "a non-empty string", v);
+            return -1;
         }
-        snprintf(t + (size_t)i * width, width, "%s", v->valuestring);
     }
     *table = t;
     *n = count;
@@ -195,41 +93,35 @@ static bool is_hex(const char *s, size_t len) {
     return true;
 }
 
-static int get_hash(parse_ctx *c, const cJSON *obj, const char *at, const char *key, size_t len, char *out) {
-    const cJSON *v = member(c, obj, at, key, false, "");
+static int get_hash(const tk_json_at *at, const cJSON *obj, const char *key, size_t len, char *out, tk_error *err) {
+    const char *hex;
     out[0] = 0;
-    if (!v) return 0;
-    if (!cJSON_IsString(v) || !is_hex(v->valuestring, len)) {
-        char path[256];
-        key_path(path, sizeof path, at, key);
-        if (!cJSON_IsString(v)) return wrong_type(c, at, key, "a string of lower-case hex digits", v);
-        return tk_fail(c->err, "%s: key \"%s\": expected %zu lower-case hex digits, found \"%s\"", c->source, path,
-                       len, v->valuestring);
+    int got = tk_json_text(at, obj, key, NULL, &hex, err);
+    if (got <= 0) return got;
+    if (!is_hex(hex, len)) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "%zu lower-case hex digits", len);
+        tk_json_at hat = tk_json_key(at, key);
+        return tk_json_wrong(&hat, cJSON_GetObjectItemCaseSensitive(obj, key), expected, err);
     }
-    memcpy(out, v->valuestring, len + 1);
+    memcpy(out, hex, len + 1);
     return 1;
 }
 
-static int parse_checksum(parse_ctx *c, const cJSON *v, const char *at, bool with_source, tk_checksum *out) {
+static int parse_checksum(const tk_json_at *at, const cJSON *v, bool with_source, tk_checksum *out, tk_error *err) {
     static const char *const keys[] = {"size", "sha256", "md5", "source"};
-    if (!cJSON_IsObject(v)) return wrong_type(c, "", at, "an object", v);
-    if (check_keys(c, v, at, keys, with_source ? 4 : 3)) return -1;
+    if (!cJSON_IsObject(v)) return tk_json_wrong(at, v, "an object", err);
+    if (tk_json_check_keys(at, v, keys, with_source ? 4 : 3, err)) return -1;
     memset(out, 0, sizeof *out);
     out->size = -1;
-    int has_size = get_int(c, v, at, "size", false, "", 0, INT64_C(1) << 50, &out->size);
-    if (has_size < 0 || get_hash(c, v, at, "sha256", 64, out->sha256) < 0 ||
-        get_hash(c, v, at, "md5", 32, out->md5) < 0)
+    int has_size = tk_json_int64(at, v, "size", NULL, 0, INT64_C(1) << 50, &out->size, err);
+    if (has_size < 0 || get_hash(at, v, "sha256", 64, out->sha256, err) < 0 ||
+        get_hash(at, v, "md5", 32, out->md5, err) < 0)
         return -1;
-    if (with_source && get_string(c, v, at, "source", false, "", out->source, sizeof out->source) < 0) return -1;
+    if (with_source && tk_json_string(at, v, "source", NULL, out->source, sizeof out->source, err) < 0) return -1;
     if (!has_size && !out->sha256[0] && !out->md5[0])
-        return tk_fail(c->err, "%s: key \"%s\" pins nothing: give at least one of size, sha256, md5", c->source, at);
+        return tk_json_fail(at, err, "pins nothing: give at least one of size, sha256, md5");
     return 0;
-}
-
-static int split_index(const char *name) {
-    for (int s = 0; s < TK_SPLIT_COUNT; s++)
-        if (!strcmp(name, tk_split_names[s])) return s;
-    return -1;
 }
 
 /* A relative path that stays under the data root: no leading '/', no "..". */
@@ -245,162 +137,162 @@ bool tk_catalog_inside(const char *path, const char *location) {
     return !strncmp(path, location, n) && (path[n] == 0 || path[n] == '/');
 }
 
-static int parse_file(parse_ctx *c, const cJSON *v, int index, tk_catalog_entry *e, tk_catalog_file *f) {
+static int parse_file(const tk_json_at *at, const cJSON *v, tk_catalog_entry *e, tk_catalog_file *f, tk_error *err) {
     static const char *const keys[] = {"path", "split", "versions", "gunzipped"};
-    char at[64];
-    snprintf(at, sizeof at, "files[%d]", index);
-    if (!cJSON_IsObject(v)) return wrong_type(c, "", at, "an object", v);
-    if (check_keys(c, v, at, keys, TK_ARRAY_LEN(keys))) return -1;
-    if (get_string(c, v, at, "path", true, "the file's path under a data root", f->path, sizeof f->path) < 0)
+    if (!cJSON_IsObject(v)) return tk_json_wrong(at, v, "an object", err);
+    if (tk_json_check_keys(at, v, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_string(at, v, "path", "the file's path under a data root", f->path, sizeof f->path, err) < 0)
         return -1;
+    tk_json_at pat = tk_json_key(at, "path");
     bool in_location = false;
     for (int i = 0; i < e->n_locations && !in_location; i++) in_location = tk_catalog_inside(f->path, e->locations[i]);
     if (!safe_relative(f->path) || !in_location)
-        return tk_fail(c->err, "%s: key \"%s.path\": \"%s\" is not inside any of the locations (%s%s): a file's path "
-                               "starts with the location that holds it",
-                       c->source, at, f->path, e->locations[0], e->n_locations > 1 ? ", ..." : "");
-    char split[16] = "";
+        return tk_json_fail(&pat, err, "is \"%s\", which is not inside any of the locations (%s%s): a file's path "
+                                       "starts with the location that holds it",
+                            f->path, e->locations[0], e->n_locations > 1 ? ", ..." : "");
     f->split = -1;
-    if (get_string(c, v, at, "split", false, "", split, sizeof split) < 0) return -1;
-    if (split[0] && (f->split = split_index(split)) < 0)
-        return tk_fail(c->err, "%s: key \"%s.split\": expected train, test or extra, found \"%s\"", c->source, at,
-                       split);
+    if (tk_json_name(at, v, "split", NULL, "split", tk_split_names, TK_SPLIT_COUNT, &f->split, err) < 0) return -1;
     const cJSON *versions;
-    if (get_array(c, v, at, "versions", false, "", &versions) < 0) return -1;
-    if (versions) {
+    int got = tk_json_array(at, v, "versions", NULL, INT_MAX, &versions, err);
+    if (got < 0) return -1;
+    if (got) {
+        tk_json_at vat = tk_json_key(at, "versions");
         f->n_versions = cJSON_GetArraySize(versions);
         f->versions = tk_calloc((size_t)(f->n_versions ? f->n_versions : 1), sizeof *f->versions);
         int i = 0;
         for (const cJSON *ver = versions->child; ver; ver = ver->next, i++) {
-            char vat[96];
-            snprintf(vat, sizeof vat, "%s.versions[%d]", at, i);
-            if (parse_checksum(c, ver, vat, true, &f->versions[i])) return -1;
+            tk_json_at iat = tk_json_index(&vat, i);
+            if (parse_checksum(&iat, ver, true, &f->versions[i], err)) return -1;
         }
     }
-    const cJSON *gz = member(c, v, at, "gunzipped", false, "");
-    if (gz) {
+    const cJSON *gz = cJSON_GetObjectItemCaseSensitive(v, "gunzipped");
+    if (gz && !cJSON_IsNull(gz)) {
+        tk_json_at gat = tk_json_key(at, "gunzipped");
         size_t len = strlen(f->path);
         if (len < 4 || strcmp(f->path + len - 3, ".gz"))
-            return tk_fail(c->err, "%s: key \"%s.gunzipped\": only a .gz file has gunzipped content, and \"%s\" does "
-                                   "not end in .gz",
-                           c->source, at, f->path);
-        char gat[96];
-        snprintf(gat, sizeof gat, "%s.gunzipped", at);
-        if (parse_checksum(c, gz, gat, false, &f->gunzipped)) return -1;
+            return tk_json_fail(&gat, err, "is given, but only a .gz file has gunzipped content, and \"%s\" does not "
+                                           "end in .gz",
+                                f->path);
+        if (parse_checksum(&gat, gz, false, &f->gunzipped, err)) return -1;
         f->has_gunzipped = true;
     }
     return 0;
 }
 
-static int parse_stats(parse_ctx *c, const cJSON *v, tk_catalog_entry *e) {
+static int parse_stats(const tk_json_at *root, const cJSON *v, tk_catalog_entry *e, tk_error *err) {
     static const char *const keys[] = {"mean", "std", "source"};
-    if (!cJSON_IsObject(v)) return wrong_type(c, "", "stats", "an object", v);
-    if (check_keys(c, v, "stats", keys, TK_ARRAY_LEN(keys))) return -1;
+    tk_json_at at = tk_json_key(root, "stats");
+    if (!cJSON_IsObject(v)) return tk_json_wrong(&at, v, "an object", err);
     const cJSON *mean, *std;
-    if (get_array(c, v, "stats", "mean", true, "per-channel means", &mean) < 0 ||
-        get_array(c, v, "stats", "std", true, "per-channel standard deviations", &std) < 0)
+    if (tk_json_check_keys(&at, v, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_array(&at, v, "mean", "per-channel means", TK_CATALOG_MAX_CHANNELS, &mean, err) < 0 ||
+        tk_json_array(&at, v, "std", "per-channel standard deviations", TK_CATALOG_MAX_CHANNELS, &std, err) < 0)
         return -1;
     int n = cJSON_GetArraySize(mean);
     int want = e->C ? e->C : n;
-    if (n != want || cJSON_GetArraySize(std) != want || n < 1 || n > TK_CATALOG_MAX_CHANNELS)
-        return tk_fail(c->err, "%s: key \"stats\": mean and std need one value per channel (%d), found %d and %d",
-                       c->source, want, n, cJSON_GetArraySize(std));
+    if (n != want || cJSON_GetArraySize(std) != want || n < 1)
+        return tk_json_fail(&at, err, "needs one mean and one std per channel (%d), not %d and %d", want, n,
+                            cJSON_GetArraySize(std));
     for (int i = 0; i < n; i++) {
         const cJSON *m = cJSON_GetArrayItem(mean, i), *s = cJSON_GetArrayItem(std, i);
         if (!cJSON_IsNumber(m) || !cJSON_IsNumber(s) || m->valuedouble < 0 || m->valuedouble > 1 ||
             s->valuedouble <= 0 || s->valuedouble > 1)
-            return tk_fail(c->err, "%s: key \"stats\" channel %d: expected a mean in [0,1] and a std in (0,1] (pixels "
-                                   "scaled to [0,1])",
-                           c->source, i);
+            return tk_json_fail(&at, err, "channel %d: expected a mean in [0,1] and a std in (0,1] (pixels scaled to "
+                                          "[0,1])",
+                                i);
         e->mean[i] = (float)m->valuedouble;
         e->std[i] = (float)s->valuedouble;
     }
     e->stats_channels = n;
-    char *source = NULL;
-    const cJSON *src = member(c, v, "stats", "source", true, "how the values were obtained");
-    if (!src) return -1;
-    if (!cJSON_IsString(src) || !src->valuestring[0]) return wrong_type(c, "stats", "source", "a non-empty string", src);
-    source = strdup(src->valuestring);
-    TK_ASSERT(source);
-    e->stats_source = source;
-    return 0;
+    return get_text(&at, v, "source", "how the values were obtained", &e->stats_source, err) < 0 ? -1 : 0;
 }
 
-static int parse_entry(parse_ctx *c, const cJSON *root, tk_catalog_entry *e) {
+static int parse_entry(const tk_json_at *at, const cJSON *root, tk_catalog_entry *e, tk_error *err) {
     static const char *const keys[] = {"name",  "title",   "format",  "locations", "classes",  "class_names",
                                        "shape", "splits",  "stats",   "files",     "license",  "citation",
                                        "url",   "how_to_get", "downloads", "notes"};
-    if (!cJSON_IsObject(root)) return tk_fail(c->err, "%s: expected a JSON object, found %s", c->source, json_type(root));
-    if (check_keys(c, root, "", keys, TK_ARRAY_LEN(keys))) return -1;
-    int64_t classes;
+    if (!cJSON_IsObject(root)) return tk_json_wrong(at, root, "a JSON object", err);
     char *locations;
-    if (get_string(c, root, "", "name", true, "the dataset's name", e->name, sizeof e->name) < 0 ||
-        get_string(c, root, "", "title", true, "a human title", e->title, sizeof e->title) < 0 ||
-        get_string(c, root, "", "format", true, "the tk_format that reads it", e->format, sizeof e->format) < 0 ||
-        get_string_table(c, root, "locations", true, "what to look for under each data root",
-                         sizeof *e->locations, &locations, &e->n_locations) < 0)
+    if (tk_json_check_keys(at, root, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_string(at, root, "name", "the dataset's name", e->name, sizeof e->name, err) < 0 ||
+        tk_json_string(at, root, "title", "a human title", e->title, sizeof e->title, err) < 0 ||
+        tk_json_string(at, root, "format", "the tk_format that reads it", e->format, sizeof e->format, err) < 0 ||
+        get_string_table(at, root, "locations", "what to look for under each data root", sizeof *e->locations,
+                         &locations, &e->n_locations, err) < 0)
         return -1;
     e->locations = (char(*)[256])locations;
+    tk_json_at lat = tk_json_key(at, "locations");
     for (int i = 0; i < e->n_locations; i++)
-        if (!safe_relative(e->locations[i]))
-            return tk_fail(c->err, "%s: key \"locations[%d]\": \"%s\" must be relative to the data root, without ..",
-                           c->source, i, e->locations[i]);
-    if (get_int(c, root, "", "classes", true, "the number of classes", 1, TK_MAX_CLASSES, &classes) < 0) return -1;
-    e->classes = (int)classes;
+        if (!safe_relative(e->locations[i])) {
+            tk_json_at iat = tk_json_index(&lat, i);
+            return tk_json_fail(&iat, err, "is \"%s\": it must be relative to the data root, without ..",
+                                e->locations[i]);
+        }
+    if (tk_json_int(at, root, "classes", "the number of classes", 1, TK_MAX_CLASSES, &e->classes, err) < 0) return -1;
 
     char *names;
     int n_names;
-    if (get_string_table(c, root, "class_names", false, "", sizeof *e->class_names, &names, &n_names) < 0) return -1;
+    if (get_string_table(at, root, "class_names", NULL, sizeof *e->class_names, &names, &n_names, err) < 0) return -1;
     e->class_names = (char(*)[64])names;
-    if (names && n_names != e->classes)
-        return tk_fail(c->err, "%s: key \"class_names\": %d names for %d classes", c->source, n_names, e->classes);
+    if (names && n_names != e->classes) {
+        tk_json_at nat = tk_json_key(at, "class_names");
+        return tk_json_fail(&nat, err, "holds %d names for %d classes", n_names, e->classes);
+    }
 
     const cJSON *shape;
-    if (get_array(c, root, "", "shape", false, "", &shape) < 0) return -1;
-    if (shape) {
+    int got = tk_json_array(at, root, "shape", NULL, INT_MAX, &shape, err);
+    if (got < 0) return -1;
+    if (got) {
         int dims[3] = {0}, i = 0;
         bool ok = cJSON_GetArraySize(shape) == 3;
         for (const cJSON *d = shape->child; d && ok; d = d->next, i++) {
             ok = cJSON_IsNumber(d) && tk_whole_in(d->valuedouble, 1, 65536);
             if (ok) dims[i] = (int)d->valuedouble;
         }
-        if (!ok || dims[0] > TK_CATALOG_MAX_CHANNELS)
-            return tk_fail(c->err, "%s: key \"shape\": expected [C, H, W] with 1 <= C <= %d and positive H, W; null "
-                                   "when image sizes vary",
-                           c->source, TK_CATALOG_MAX_CHANNELS);
+        if (!ok || dims[0] > TK_CATALOG_MAX_CHANNELS) {
+            char expected[128];
+            snprintf(expected, sizeof expected, "[C, H, W] with 1 <= C <= %d and positive H, W (null when image "
+                     "sizes vary)", TK_CATALOG_MAX_CHANNELS);
+            tk_json_at sat = tk_json_key(at, "shape");
+            return tk_json_wrong(&sat, shape, expected, err);
+        }
         e->C = dims[0], e->H = dims[1], e->W = dims[2];
     }
 
-    const cJSON *splits = member(c, root, "", "splits", true, "images per split, e.g. {\"train\": 50000, \"test\": 10000}");
-    if (!splits) return -1;
-    if (!cJSON_IsObject(splits) || !splits->child) return wrong_type(c, "", "splits", "a non-empty object", splits);
-    if (check_keys(c, splits, "splits", tk_split_names, TK_SPLIT_COUNT)) return -1;
+    const cJSON *splits;
+    if (tk_json_object(at, root, "splits", "images per split, e.g. {\"train\": 50000, \"test\": 10000}", &splits, err) < 0)
+        return -1;
+    tk_json_at sat = tk_json_key(at, "splits");
+    if (!splits->child) return tk_json_wrong(&sat, splits, "a non-empty object", err);
+    if (tk_json_check_keys(&sat, splits, tk_split_names, TK_SPLIT_COUNT, err)) return -1;
     for (int s = 0; s < TK_SPLIT_COUNT; s++) {
-        int64_t n = -1;
-        if (get_int(c, splits, "splits", tk_split_names[s], false, "", 0, INT_MAX, &n) < 0) return -1;
-        e->split_n[s] = (int)n;
+        e->split_n[s] = -1;
+        if (tk_json_int(&sat, splits, tk_split_names[s], NULL, 0, INT_MAX, &e->split_n[s], err) < 0) return -1;
     }
 
-    const cJSON *stats = member(c, root, "", "stats", false, "");
-    if (stats && parse_stats(c, stats, e)) return -1;
+    const cJSON *stats = cJSON_GetObjectItemCaseSensitive(root, "stats");
+    if (stats && !cJSON_IsNull(stats) && parse_stats(at, stats, e, err)) return -1;
 
     const cJSON *files;
-    if (get_array(c, root, "", "files", false, "", &files) < 0) return -1;
-    if (files) {
+    if ((got = tk_json_array(at, root, "files", NULL, INT_MAX, &files, err)) < 0) return -1;
+    if (got) {
+        tk_json_at fat = tk_json_key(at, "files");
         e->n_files = cJSON_GetArraySize(files);
         e->files = tk_calloc((size_t)(e->n_files ? e->n_files : 1), sizeof *e->files);
         int i = 0;
-        for (const cJSON *f = files->child; f; f = f->next, i++)
-            if (parse_file(c, f, i, e, &e->files[i])) return -1;
+        for (const cJSON *f = files->child; f; f = f->next, i++) {
+            tk_json_at iat = tk_json_index(&fat, i);
+            if (parse_file(&iat, f, e, &e->files[i], err)) return -1;
+        }
     }
 
     char *downloads;
-    if (get_text(c, root, "license", true, "the licence or terms of use", &e->license) < 0 ||
-        get_text(c, root, "citation", true, "the paper to cite", &e->citation) < 0 ||
-        get_text(c, root, "url", true, "the dataset's home page", &e->url) < 0 ||
-        get_text(c, root, "how_to_get", true, "how a user gets the files", &e->how_to_get) < 0 ||
-        get_text(c, root, "notes", false, "", &e->notes) < 0 ||
-        get_string_table(c, root, "downloads", false, "", sizeof *e->downloads, &downloads, &e->n_downloads) < 0)
+    if (get_text(at, root, "license", "the licence or terms of use", &e->license, err) < 0 ||
+        get_text(at, root, "citation", "the paper to cite", &e->citation, err) < 0 ||
+        get_text(at, root, "url", "the dataset's home page", &e->url, err) < 0 ||
+        get_text(at, root, "how_to_get", "how a user gets the files", &e->how_to_get, err) < 0 ||
+        get_text(at, root, "notes", NULL, &e->notes, err) < 0 ||
+        get_string_table(at, root, "downloads", NULL, sizeof *e->downloads, &downloads, &e->n_downloads, err) < 0)
         return -1;
     e->downloads = (char(*)[512])downloads;
     return 0;
@@ -417,8 +309,10 @@ int tk_catalog_parse(const char *json, const char *source, tk_catalog_entry *out
         for (const char *p = json; p < at; p++) line += *p == '\n';
         return tk_fail(err, "%s: not valid JSON (line %d, near \"%.20s\")", source, line, at);
     }
-    parse_ctx c = {source, err};
-    int rc = parse_entry(&c, root, out);
+    /* A catalog file may spell out an optional key it leaves unset as null ("shape": null). */
+    tk_json_at at = tk_json_root(source);
+    at.null_is_absent = true;
+    int rc = parse_entry(&at, root, out, err);
     cJSON_Delete(root);
     if (rc) tk_catalog_entry_free(out);
     return rc;

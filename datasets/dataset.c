@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-const char *const tk_split_names[TK_SPLIT_COUNT] = {"train", "test", "extra"};
+const char *const tk_split_names[] = {"train", "test", "extra"};
 _Static_assert(sizeof tk_split_names / sizeof tk_split_names[0] == TK_SPLIT_COUNT, "split name table");
 
 const char *const *tk_dataset_names(int *count) {

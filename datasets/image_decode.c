@@ -19,7 +19,7 @@
 #include <jerror.h>
 #include <png.h>
 
-const char *const tk_image_kind_names[TK_IMAGE_KIND_COUNT] = {"unknown", "JPEG", "PNG"};
+const char *const tk_image_kind_names[] = {"unknown", "JPEG", "PNG"};
 _Static_assert(sizeof tk_image_kind_names / sizeof tk_image_kind_names[0] == TK_IMAGE_KIND_COUNT,
                "image kind name table");
 

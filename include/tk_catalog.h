@@ -109,7 +109,7 @@ typedef enum tk_verify_status {
     TK_VERIFY_UNPINNED, /* present, but the catalog pins nothing for it */
     TK_VERIFY_COUNT
 } tk_verify_status;
-extern const char *const tk_verify_status_names[TK_VERIFY_COUNT];
+extern const char *const tk_verify_status_names[]; /* [TK_VERIFY_COUNT] */
 
 typedef struct tk_file_check {
     tk_verify_status status;

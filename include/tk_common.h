@@ -56,9 +56,23 @@ void *tk_alloc_aligned_at(size_t n, const char *file, int line);
  * NULL when nothing is reasonably close. */
 const char *tk_nearest(const char *word, const char *const *candidates, int n);
 
-/* The index of `name` in names[0..n); otherwise fills err with
- * "unknown <what> 'name' (did you mean 'x'? valid: a, b, c)". */
+/* The one form in which ticket refuses an unknown name, key or value:
+ * "unknown <what> '<shown>' (did you mean 'x'? valid: a, b, c)", the nearest
+ * of names[0..n) to `name` suggested. `shown` is what the user wrote where
+ * (a key's path, "train.lenght"), `name` the word itself. */
+int tk_fail_unknown(tk_error *err, const char *what, const char *shown, const char *name, const char *const *names,
+                    int n);
+
+/* The index of `name` in names[0..n); otherwise fails with tk_fail_unknown's message. */
 int tk_parse_name(const char *what, const char *name, const char *const *names, int n, int *index, tk_error *err);
+
+/* tk_parse_name over the `name` member of a table's rows (controls,
+ * backends, pruning strategies): TK_PARSE_ROW("control", name, tk_controls,
+ * TK_CONTROL_COUNT, &k, err). */
+int tk_parse_row_name(const char *what, const char *name, const char *const *first_name, size_t row_size, int n,
+                      int *index, tk_error *err);
+#define TK_PARSE_ROW(what, name, table, n, index, err) \
+    tk_parse_row_name((what), (name), &(table)[0].name, sizeof(table)[0], (n), (index), (err))
 
 /* Numbers read from files. Converting a double to an integer type that
  * cannot hold it is undefined behaviour (and to float, for a finite double

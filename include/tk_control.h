@@ -9,6 +9,7 @@
 #ifndef TK_CONTROL_H
 #define TK_CONTROL_H
 
+#include "tk_json.h"
 #include "tk_prune.h"
 
 typedef enum tk_control {
@@ -41,7 +42,7 @@ typedef struct tk_control_def {
     bool transfer_streams_after_head;
 } tk_control_def;
 
-extern const tk_control_def tk_controls[TK_CONTROL_COUNT];
+extern const tk_control_def tk_controls[]; /* [TK_CONTROL_COUNT] */
 
 /* Where a control's streams are drawn: inside a find run, or in a transfer job. */
 typedef enum tk_control_use { TK_CONTROL_IN_FIND, TK_CONTROL_IN_TRANSFER } tk_control_use;
@@ -57,6 +58,11 @@ uint64_t tk_control_stream(const tk_control_def *c, tk_control_use use, int leve
 
 /* The control named `name`; an unknown name is refused with the valid list. */
 int tk_control_parse(const char *name, tk_control *out, tk_error *err);
+
+/* Sets controls[k] for each control named in the array obj[key] (absent:
+ * none); notes every entry that is not a control's name in p and returns
+ * how many it noted. */
+int tk_control_read(const tk_json_at *at, const cJSON *obj, const char *key, bool *controls, tk_json_problems *p);
 
 /* A control's mask drawn from the ticket's; its initialization is
  * tk_controls[k].fresh_init. Not for TK_MASK_FROM_L1, whose mask comes from

@@ -25,7 +25,7 @@ typedef struct tk_dataset {
  * collections whose test labels are not public, e.g. Tiny ImageNet). SVHN's
  * extra split is TK_SPLIT_EXTRA. */
 typedef enum tk_split { TK_SPLIT_TRAIN, TK_SPLIT_TEST, TK_SPLIT_EXTRA, TK_SPLIT_COUNT } tk_split;
-extern const char *const tk_split_names[TK_SPLIT_COUNT];
+extern const char *const tk_split_names[]; /* [TK_SPLIT_COUNT] */
 
 typedef struct tk_load_options {
     bool coarse_labels;  /* CIFAR-100: the 20 superclasses instead of the 100 classes */

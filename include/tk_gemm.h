@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 typedef enum { TK_GEMM_BLAS, TK_GEMM_OWN, TK_GEMM_COUNT } tk_gemm_kind;
-extern const char *const tk_gemm_kind_names[TK_GEMM_COUNT];
+extern const char *const tk_gemm_kind_names[]; /* [TK_GEMM_COUNT] */
 
 /* The implementation this process uses (TICKET_GEMM, read at the first call). */
 tk_gemm_kind tk_gemm_kind_in_use(void);
@@ -37,7 +37,7 @@ void tk_sgemm(bool trans_a, bool trans_b, int M, int N, int K, const float *A, i
  * 0 portable x86-64, 1 AVX2, 2 AVX-512F. Returns -1 (and computes nothing)
  * when this CPU lacks that instruction set. */
 #define TK_GEMM_ISA_COUNT 3
-extern const char *const tk_gemm_isa_names[TK_GEMM_ISA_COUNT];
+extern const char *const tk_gemm_isa_names[]; /* [TK_GEMM_ISA_COUNT] */
 int tk_sgemm_own_isa(int isa, bool trans_a, bool trans_b, int M, int N, int K, const float *A, int lda,
                      const float *B, int ldb, float beta, float *C, int ldc);
 

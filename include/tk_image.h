@@ -33,7 +33,7 @@
 #include "tk_file.h"
 
 typedef enum tk_image_kind { TK_IMAGE_UNKNOWN, TK_IMAGE_JPEG, TK_IMAGE_PNG, TK_IMAGE_KIND_COUNT } tk_image_kind;
-extern const char *const tk_image_kind_names[TK_IMAGE_KIND_COUNT];
+extern const char *const tk_image_kind_names[]; /* [TK_IMAGE_KIND_COUNT] */
 
 /* The decoder for these bytes, from their signature alone. */
 tk_image_kind tk_image_sniff(const uint8_t *data, size_t n);

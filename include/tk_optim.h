@@ -10,7 +10,7 @@
 #include "tk_duration.h"
 
 typedef enum tk_optim_kind { TK_OPTIM_SGD, TK_OPTIM_ADAM, TK_OPTIM_ADAMW, TK_OPTIM_COUNT } tk_optim_kind;
-extern const char *const tk_optim_names[TK_OPTIM_COUNT];
+extern const char *const tk_optim_names[]; /* [TK_OPTIM_COUNT] */
 
 typedef struct tk_optim_config {
     tk_optim_kind kind;
@@ -73,7 +73,7 @@ typedef enum tk_schedule_kind {
     TK_SCHEDULE_COSINE,
     TK_SCHEDULE_COUNT
 } tk_schedule_kind;
-extern const char *const tk_schedule_names[TK_SCHEDULE_COUNT];
+extern const char *const tk_schedule_names[]; /* [TK_SCHEDULE_COUNT] */
 
 typedef struct tk_schedule {
     tk_schedule_kind kind;

@@ -32,7 +32,7 @@ typedef enum tk_provenance_field {
 } tk_provenance_field;
 /* The JSON keys and results.csv columns: "ticket_version", "blas",
  * "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa", "gemm". */
-extern const char *const tk_provenance_field_names[TK_PROV_FIELD_COUNT];
+extern const char *const tk_provenance_field_names[]; /* [TK_PROV_FIELD_COUNT] */
 
 enum { TK_PROVENANCE_TEXT = 256 };
 

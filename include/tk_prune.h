@@ -19,7 +19,6 @@
 #include "tk_rng.h"
 
 typedef enum tk_prune_strategy { TK_PRUNE_GLOBAL, TK_PRUNE_LAYERWISE, TK_PRUNE_COUNT } tk_prune_strategy;
-extern const char *const tk_prune_strategy_names[TK_PRUNE_COUNT];
 
 enum { TK_PRUNE_MAX_EXCLUDE = 16, TK_PRUNE_MAX_DENSITIES = 32 };
 
@@ -37,6 +36,26 @@ typedef struct tk_prune_config {
     float densities[TK_PRUNE_MAX_DENSITIES];
     int n_densities;
 } tk_prune_config;
+
+/* A pruning strategy: one row of tk_prune_strategies. Adding one is its
+ * value before TK_PRUNE_COUNT and its row in tickets/prune.c. */
+typedef struct tk_prune_strategy_def {
+    const char *name;
+    /* The keys of a find specification's "pruning" it reads beyond those
+     * every strategy reads (tk_prune_common_keys); NULL-terminated. */
+    const char *const *keys;
+    /* Prunes `out` (the previous level's mask) down to the level's counts,
+     * one threshold per group of covered tensors it forms. */
+    void (*prune)(const tk_model *m, const tk_prune_config *c, int level, const float *weights, uint8_t *out);
+    /* The per-round rate of tensor p. */
+    double (*rate)(const tk_prune_config *c, const tk_param *p);
+} tk_prune_strategy_def;
+extern const tk_prune_strategy_def tk_prune_strategies[];
+/* "strategy", "rate", "levels", "exclude_output", "exclude", "densities"; NULL-terminated. */
+extern const char *const tk_prune_common_keys[];
+
+/* The strategy named `name`; an unknown one is refused with the valid names. */
+int tk_prune_strategy_parse(const char *name, tk_prune_strategy *out, tk_error *err);
 
 tk_prune_config tk_prune_defaults(void);
 /* Checks rates in (0,1), densities in (0,1] and decreasing, exclusions naming real tensors. */

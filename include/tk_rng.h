@@ -19,7 +19,7 @@ typedef enum tk_stream {
     TK_STREAM_COUNT
 } tk_stream;
 
-extern const char *const tk_stream_names[TK_STREAM_COUNT];
+extern const char *const tk_stream_names[]; /* [TK_STREAM_COUNT] */
 
 typedef struct tk_rng {
     uint64_t s[4];

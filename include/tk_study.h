@@ -17,7 +17,7 @@
 #include "tk_report.h"
 
 typedef enum tk_head_policy { TK_HEAD_REINIT_DENSE, TK_HEAD_REINIT_SAME_DENSITY, TK_HEAD_COUNT } tk_head_policy;
-extern const char *const tk_head_names[TK_HEAD_COUNT];
+extern const char *const tk_head_names[]; /* [TK_HEAD_COUNT] */
 
 enum { TK_STUDY_MAX_SIDES = 16, TK_STUDY_MAX_SEEDS = 16 };
 

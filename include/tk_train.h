@@ -11,6 +11,7 @@
 #define TK_TRAIN_H
 
 #include "tk_data.h"
+#include "tk_json.h"
 #include "tk_model.h"
 #include "tk_optim.h"
 
@@ -60,6 +61,8 @@ int tk_train_validate(const tk_train_config *cfg, tk_error *err);
  * (with the nearest valid one) and wrong types, naming the file. */
 char *tk_train_config_to_json(const tk_train_config *cfg);
 int tk_train_config_from_json(const char *text, const char *path, tk_train_config *cfg, tk_error *err);
+/* The same from an object already parsed, at `at` (a find specification's "train"). */
+int tk_train_config_read(const tk_json_at *at, const cJSON *obj, tk_train_config *cfg, tk_error *err);
 
 typedef struct tk_train_result {
     int64_t iterations;

@@ -8,168 +8,124 @@
 
 #include "tk_catalog.h"
 #include "tk_file.h"
+#include "tk_json.h"
 #include "tk_model.h"
 #include "tk_regress.h"
 
-const char *const tk_regress_metric_names[TK_REGRESS_METRIC_COUNT] = {"final_accuracy", "best_accuracy"};
-const char *const tk_regress_op_names[TK_REGRESS_OP_COUNT] = {"within", ">=", "<="};
-const char *const tk_regress_status_names[TK_REGRESS_STATUS_COUNT] = {"PASS", "FAIL", "SKIP"};
-_Static_assert(TK_REGRESS_METRIC_COUNT == 2, "metric names");
-_Static_assert(TK_REGRESS_OP_COUNT == 3, "op names");
-_Static_assert(TK_REGRESS_STATUS_COUNT == 3, "status names");
+const char *const tk_regress_metric_names[] = {"final_accuracy", "best_accuracy"};
+const char *const tk_regress_op_names[] = {"within", ">=", "<="};
+const char *const tk_regress_status_names[] = {"PASS", "FAIL", "SKIP"};
+_Static_assert(TK_ARRAY_LEN(tk_regress_metric_names) == TK_REGRESS_METRIC_COUNT, "one name per metric");
+_Static_assert(TK_ARRAY_LEN(tk_regress_op_names) == TK_REGRESS_OP_COUNT, "one name per op");
+_Static_assert(TK_ARRAY_LEN(tk_regress_status_names) == TK_REGRESS_STATUS_COUNT, "one name per status");
 
 /* ---- loading registry files */
 
-/* Every key of `o` must be in `keys`; else an error naming the key and the nearest valid one. */
-static int check_keys(const cJSON *o, const char *where, const char *const *keys, int n, tk_error *err) {
-    for (const cJSON *c = o->child; c; c = c->next) {
-        bool known = false;
-        for (int i = 0; i < n && !known; i++) known = !strcmp(c->string, keys[i]);
-        if (known) continue;
-        const char *near = tk_nearest(c->string, keys, n);
-        if (near) return tk_fail(err, "%s: unknown key '%s' (did you mean '%s'?)", where, c->string, near);
-        return tk_fail(err, "%s: unknown key '%s'", where, c->string);
-    }
-    return 0;
-}
-
-/* Copies string member `key` into out[cap]; absent is fine unless `required`. */
-static int get_str(const cJSON *o, const char *key, bool required, char *out, size_t cap, const char *where,
-                   tk_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) {
-        if (required) return tk_fail(err, "%s: missing \"%s\" (a string)", where, key);
-        out[0] = 0;
-        return 0;
-    }
-    if (!cJSON_IsString(v)) return tk_fail(err, "%s: \"%s\" must be a string", where, key);
-    if (required && !v->valuestring[0]) return tk_fail(err, "%s: \"%s\" must not be empty", where, key);
-    if (strlen(v->valuestring) >= cap)
-        return tk_fail(err, "%s: \"%s\" is longer than %zu characters", where, key, cap - 1);
-    snprintf(out, cap, "%s", v->valuestring);
-    return 0;
-}
-
-/* A number member; `def` when absent unless `required`. */
-static int get_num(const cJSON *o, const char *key, bool required, double def, double *out, const char *where,
-                   tk_error *err) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) {
-        if (required) return tk_fail(err, "%s: missing \"%s\" (a number)", where, key);
-        *out = def;
-        return 0;
-    }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-        return tk_fail(err, "%s: \"%s\" must be a finite number", where, key);
-    *out = v->valuedouble;
-    return 0;
-}
-
-static int parse_select(const cJSON *o, const char *where, tk_regress_select *s, tk_error *err) {
+/* The row filters of a selection, at `at` ("check.left"). */
+static int parse_select(const tk_json_at *at, const cJSON *o, tk_regress_select *s, tk_error *err) {
     static const char *const keys[] = {"target", "source", "control", "target_optimizer", "source_optimizer",
                                        "native", "level", "density_at_most", "density_at_least"};
-    if (!cJSON_IsObject(o)) return tk_fail(err, "%s: must be an object of row filters (e.g. {\"target\": \"mnist\"})", where);
     if (cJSON_HasObjectItem(o, "model") || cJSON_HasObjectItem(o, "study"))
-        return tk_fail(err, "%s: \"%s\" is not a row filter: the entry's \"model\" and \"study_name\" apply to every "
-                            "selection it makes; set them next to \"id\"",
-                       where, cJSON_HasObjectItem(o, "model") ? "model" : "study");
-    if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err)) return -1;
-    if (get_str(o, "target", false, s->target, sizeof s->target, where, err) ||
-        get_str(o, "source", false, s->source, sizeof s->source, where, err) ||
-        get_str(o, "control", false, s->control, sizeof s->control, where, err) ||
-        get_str(o, "target_optimizer", false, s->target_optimizer, sizeof s->target_optimizer, where, err) ||
-        get_str(o, "source_optimizer", false, s->source_optimizer, sizeof s->source_optimizer, where, err) ||
-        get_num(o, "density_at_most", false, 1.0, &s->density_max, where, err) ||
-        get_num(o, "density_at_least", false, 0.0, &s->density_min, where, err))
+        return tk_json_fail(at, err, "holds \"%s\", which is not a row filter: the entry's \"model\" and "
+                                     "\"study_name\" apply to every selection it makes; set them next to \"id\"",
+                            cJSON_HasObjectItem(o, "model") ? "model" : "study");
+    s->density_max = 1.0;
+    s->density_min = 0.0;
+    bool native;
+    int has_native;
+    if (tk_json_check_keys(at, o, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_string(at, o, "target", NULL, s->target, sizeof s->target, err) < 0 ||
+        tk_json_string(at, o, "source", NULL, s->source, sizeof s->source, err) < 0 ||
+        tk_json_string(at, o, "control", NULL, s->control, sizeof s->control, err) < 0 ||
+        tk_json_string(at, o, "target_optimizer", NULL, s->target_optimizer, sizeof s->target_optimizer, err) < 0 ||
+        tk_json_string(at, o, "source_optimizer", NULL, s->source_optimizer, sizeof s->source_optimizer, err) < 0 ||
+        tk_json_double(at, o, "density_at_most", NULL, &s->density_max, err) < 0 ||
+        tk_json_double(at, o, "density_at_least", NULL, &s->density_min, err) < 0 ||
+        (has_native = tk_json_bool(at, o, "native", NULL, &native, err)) < 0)
         return -1;
-    const cJSON *native = cJSON_GetObjectItemCaseSensitive(o, "native");
-    if (native && !cJSON_IsBool(native)) return tk_fail(err, "%s: \"native\" must be true or false", where);
-    s->native = native ? cJSON_IsTrue(native) : -1;
+    s->native = has_native ? native : -1;
     const cJSON *level = cJSON_GetObjectItemCaseSensitive(o, "level");
     s->level = TK_REGRESS_ANY_LEVEL;
     if (cJSON_IsString(level) && !strcmp(level->valuestring, "sparsest")) s->level = TK_REGRESS_SPARSEST;
     else if (cJSON_IsNumber(level) && tk_whole_in(level->valuedouble, 0, INT_MAX))
         s->level = (int)level->valuedouble;
-    else if (level)
-        return tk_fail(err, "%s: \"level\" must be a whole number from 0 to %d or \"sparsest\"", where, INT_MAX);
+    else if (level) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "a whole number in [0, %d] or \"sparsest\"", INT_MAX);
+        tk_json_at lat = tk_json_key(at, "level");
+        return tk_json_wrong(&lat, level, expected, err);
+    }
     if (s->density_min > s->density_max)
-        return tk_fail(err, "%s: density_at_least %g is above density_at_most %g", where, s->density_min,
-                       s->density_max);
+        return tk_json_fail(at, err, "selects nothing: density_at_least %g is above density_at_most %g",
+                            s->density_min, s->density_max);
     return 0;
 }
 
-static int parse_check(const cJSON *c, const char *where, tk_regress_entry *e, tk_error *err) {
-    char at[700];
-    snprintf(at, sizeof at, "%s: check", where);
-    if (!cJSON_IsObject(c)) return tk_fail(err, "%s: missing \"check\" (an object with \"kind\": \"value\" or \"relation\")", where);
-    char kind[16];
-    if (get_str(c, "kind", true, kind, sizeof kind, at, err)) return -1;
-    char op[16];
-    if (get_str(c, "op", false, op, sizeof op, at, err)) return -1;
-    if (!strcmp(kind, "value")) {
-        static const char *const keys[] = {"kind", "select", "value", "tolerance", "op"};
-        if (check_keys(c, at, keys, TK_ARRAY_LEN(keys), err)) return -1;
-        int i = TK_REGRESS_WITHIN;
-        if (op[0] && tk_parse_name("op", op, tk_regress_op_names, TK_REGRESS_OP_COUNT, &i, err))
-            return tk_fail_prefix(err, "%s: ", at);
-        e->op = (tk_regress_op)i;
-        char sat[720];
-        snprintf(sat, sizeof sat, "%s.select", at);
-        if (parse_select(cJSON_GetObjectItemCaseSensitive(c, "select"), sat, &e->left, err) ||
-            get_num(c, "value", true, 0, &e->value, at, err) || get_num(c, "tolerance", true, 0, &e->tolerance, at, err))
+static int parse_check(const tk_json_at *entry, const cJSON *o, tk_regress_entry *e, tk_error *err) {
+    static const char *const kinds[] = {"value", "relation"};
+    static const char *const value_keys[] = {"kind", "select", "value", "tolerance", "op"};
+    static const char *const relation_keys[] = {"kind", "left", "op", "right", "margin"};
+    const cJSON *c;
+    if (tk_json_object(entry, o, "check", "an object with \"kind\": \"value\" or \"relation\"", &c, err) < 0)
+        return -1;
+    tk_json_at at = tk_json_key(entry, "check");
+    int kind;
+    if (tk_json_name(&at, c, "kind", "\"value\" or \"relation\"", "kind", kinds, TK_ARRAY_LEN(kinds), &kind, err) < 0)
+        return -1;
+    if (kind == 0) {
+        int op = TK_REGRESS_WITHIN;
+        const cJSON *select;
+        tk_json_at sat = tk_json_key(&at, "select");
+        if (tk_json_check_keys(&at, c, value_keys, TK_ARRAY_LEN(value_keys), err) ||
+            tk_json_name(&at, c, "op", NULL, "op", tk_regress_op_names, TK_REGRESS_OP_COUNT, &op, err) < 0 ||
+            tk_json_object(&at, c, "select", "the row filters of the rows compared", &select, err) < 0 ||
+            parse_select(&sat, select, &e->left, err) ||
+            tk_json_double(&at, c, "value", "the number to compare with", &e->value, err) < 0 ||
+            tk_json_double(&at, c, "tolerance", "how far the measured number may be from the value", &e->tolerance,
+                           err) < 0)
             return -1;
-        if (e->tolerance < 0) return tk_fail(err, "%s: \"tolerance\" must be >= 0", at);
+        e->op = (tk_regress_op)op;
+        if (e->tolerance < 0) {
+            tk_json_at tat = tk_json_key(&at, "tolerance");
+            return tk_json_wrong(&tat, cJSON_GetObjectItemCaseSensitive(c, "tolerance"), "a number >= 0", err);
+        }
         return 0;
     }
-    if (!strcmp(kind, "relation")) {
-        static const char *const keys[] = {"kind", "left", "op", "right", "margin"};
-        if (check_keys(c, at, keys, TK_ARRAY_LEN(keys), err)) return -1;
-        e->relation = true;
-        if (!strcmp(op, ">=")) e->op = TK_REGRESS_GE;
-        else if (!strcmp(op, "<=")) e->op = TK_REGRESS_LE;
-        else return tk_fail(err, "%s: malformed relation: \"op\" must be \">=\" or \"<=\" (got \"%s\")", at, op);
-        char lat[720], rat[720];
-        snprintf(lat, sizeof lat, "%s.left", at);
-        snprintf(rat, sizeof rat, "%s.right", at);
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(c, "left"), *r = cJSON_GetObjectItemCaseSensitive(c, "right");
-        if (!l || !r) return tk_fail(err, "%s: malformed relation: needs both \"left\" and \"right\" row filters", at);
-        if (parse_select(l, lat, &e->left, err) || parse_select(r, rat, &e->right, err) ||
-            get_num(c, "margin", false, 0, &e->margin, at, err))
-            return -1;
-        return 0;
-    }
-    return tk_fail(err, "%s: \"kind\" must be \"value\" or \"relation\" (got \"%s\")", at, kind);
-}
-
-/* An entry's model must be one `ticket models` builds: a misspelt one would
- * never match a study and the entry would SKIP forever. */
-static int check_model(const char *model, const char *where, tk_error *err) {
-    if (tk_model_find(model)) return 0;
-    int n;
-    const tk_model_entry *models = tk_model_registry(&n);
-    const char **names = tk_malloc(sizeof *names * (size_t)n);
-    for (int i = 0; i < n; i++) names[i] = models[i].name;
-    int index; /* not found, so tk_parse_name fails too: it writes the nearest name and the valid ones */
-    tk_parse_name("model", model, names, n, &index, err);
-    free(names);
-    return tk_fail_prefix(err, "%s: ", where);
+    /* A relation compares two selections: >= or <=, never "within". */
+    static const char *const relation_ops[] = {">=", "<="};
+    int op;
+    if (tk_json_check_keys(&at, c, relation_keys, TK_ARRAY_LEN(relation_keys), err) ||
+        tk_json_name(&at, c, "op", "\">=\" or \"<=\"", "op", relation_ops, TK_ARRAY_LEN(relation_ops), &op, err) < 0)
+        return -1;
+    e->relation = true;
+    e->op = op == 0 ? TK_REGRESS_GE : TK_REGRESS_LE;
+    const cJSON *l, *r;
+    tk_json_at lat = tk_json_key(&at, "left"), rat = tk_json_key(&at, "right");
+    if (tk_json_object(&at, c, "left", "the row filters of the rows on the left of op", &l, err) < 0 ||
+        tk_json_object(&at, c, "right", "the row filters of the rows on the right of op", &r, err) < 0 ||
+        parse_select(&lat, l, &e->left, err) || parse_select(&rat, r, &e->right, err) ||
+        tk_json_double(&at, c, "margin", NULL, &e->margin, err) < 0)
+        return -1;
+    return 0;
 }
 
 /* "dataset": one name or an array of them. */
-static int get_datasets(const cJSON *o, tk_regress_entry *e, const char *where, tk_error *err) {
+static int get_datasets(const tk_json_at *at, const cJSON *o, tk_regress_entry *e, tk_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "dataset");
     if (!v) return 0;
+    tk_json_at dat = tk_json_key(at, "dataset");
     bool one = cJSON_IsString(v);
     int n = one ? 1 : cJSON_IsArray(v) ? cJSON_GetArraySize(v) : -1;
-    if (n < 1 || n > TK_REGRESS_MAX_DATASETS)
-        return tk_fail(err, "%s: \"dataset\" must be a dataset name or an array of 1 to %d of them", where,
-                       TK_REGRESS_MAX_DATASETS);
+    if (n < 1 || n > TK_REGRESS_MAX_DATASETS) {
+        char expected[96];
+        snprintf(expected, sizeof expected, "a dataset name or an array of 1 to %d of them", TK_REGRESS_MAX_DATASETS);
+        return tk_json_wrong(&dat, v, expected, err);
+    }
     for (int i = 0; i < n; i++) {
-        const cJSON *d = one ? v : cJSON_GetArrayItem(v, i);
-        if (!cJSON_IsString(d) || !d->valuestring[0] || strlen(d->valuestring) >= sizeof e->datasets[i])
-            return tk_fail(err, "%s: \"dataset\"%s must be a non-empty name of at most %zu characters", where,
-                           one ? "" : " entries", sizeof e->datasets[i] - 1);
-        snprintf(e->datasets[i], sizeof e->datasets[i], "%s", d->valuestring);
+        tk_json_at iat = one ? dat : tk_json_index(&dat, i);
+        if (tk_json_string(&iat, one ? v : cJSON_GetArrayItem(v, i), NULL, "a dataset name", e->datasets[i],
+                           sizeof e->datasets[i], err) < 0)
+            return -1;
     }
     e->n_datasets = n;
     return 0;
@@ -183,26 +139,32 @@ static int parse_entry(const cJSON *o, const char *path, const char *source, int
     memset(e, 0, sizeof *e);
     snprintf(e->file, sizeof e->file, "%s", path);
     snprintf(e->source, sizeof e->source, "%s", source);
+    /* Messages name an entry by its id, which a user searches the file for. */
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (cJSON_IsString(id)) snprintf(where, sizeof where, "%s: entry '%s'", path, id->valuestring);
     else snprintf(where, sizeof where, "%s: entries[%d]", path, index);
-    if (!cJSON_IsObject(o)) return tk_fail(err, "%s: must be an object", where);
-    if (check_keys(o, where, keys, TK_ARRAY_LEN(keys), err) ||
-        get_str(o, "id", true, e->id, sizeof e->id, where, err) ||
-        get_str(o, "citation", true, e->citation, sizeof e->citation, where, err) ||
-        get_str(o, "model", true, e->model, sizeof e->model, where, err) || check_model(e->model, where, err) ||
-        get_str(o, "study_name", false, e->study_name, sizeof e->study_name, where, err) ||
-        get_datasets(o, e, where, err) ||
-        get_str(o, "setting", false, e->setting, sizeof e->setting, where, err) ||
-        get_str(o, "study", false, e->study, sizeof e->study, where, err))
+    tk_json_at at = tk_json_root(where);
+    if (!cJSON_IsObject(o)) return tk_json_wrong(&at, o, "an object", err);
+    int metric;
+    if (tk_json_check_keys(&at, o, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_string(&at, o, "id", "a name unique in the file", e->id, sizeof e->id, err) < 0 ||
+        tk_json_string(&at, o, "citation", "the paper the number is from", e->citation, sizeof e->citation, err) < 0 ||
+        tk_json_string(&at, o, "model", "a model `ticket models` builds", e->model, sizeof e->model, err) < 0)
         return -1;
-    char metric[64];
-    int m;
-    if (get_str(o, "metric", true, metric, sizeof metric, where, err)) return -1;
-    if (tk_parse_name("metric", metric, tk_regress_metric_names, TK_REGRESS_METRIC_COUNT, &m, err))
-        return tk_fail_prefix(err, "%s: ", where);
-    e->metric = (tk_regress_metric)m;
-    if (parse_check(cJSON_GetObjectItemCaseSensitive(o, "check"), where, e, err)) return -1;
+    /* A misspelt model would never match a study and the entry would SKIP forever. */
+    if (!tk_model_lookup(e->model, err)) {
+        tk_json_at mat = tk_json_key(&at, "model");
+        return tk_json_prefix(&mat, err);
+    }
+    if (tk_json_string(&at, o, "study_name", NULL, e->study_name, sizeof e->study_name, err) < 0 ||
+        get_datasets(&at, o, e, err) ||
+        tk_json_string(&at, o, "setting", NULL, e->setting, sizeof e->setting, err) < 0 ||
+        tk_json_string(&at, o, "study", NULL, e->study, sizeof e->study, err) < 0 ||
+        tk_json_name(&at, o, "metric", "the number compared", "metric", tk_regress_metric_names,
+                     TK_REGRESS_METRIC_COUNT, &metric, err) < 0)
+        return -1;
+    e->metric = (tk_regress_metric)metric;
+    if (parse_check(&at, o, e, err)) return -1;
     tk_regress_select *sides[] = {&e->left, &e->right};
     for (int i = 0; i < 2; i++) {
         snprintf(sides[i]->study, sizeof sides[i]->study, "%s", e->study_name);
@@ -214,12 +176,13 @@ static int parse_entry(const cJSON *o, const char *path, const char *source, int
 static int load_entries(tk_regress_registry *reg, const cJSON *root, const char *path, tk_error *err) {
     static const char *const keys[] = {"source", "entries"};
     char source[128];
-    if (!cJSON_IsObject(root)) return tk_fail(err, "%s: must be an object {\"source\": ..., \"entries\": [...]}", path);
-    if (check_keys(root, path, keys, TK_ARRAY_LEN(keys), err) ||
-        get_str(root, "source", true, source, sizeof source, path, err))
+    tk_json_at at = tk_json_root(path);
+    const cJSON *entries;
+    if (!cJSON_IsObject(root)) return tk_json_wrong(&at, root, "an object {\"source\": ..., \"entries\": [...]}", err);
+    if (tk_json_check_keys(&at, root, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_string(&at, root, "source", "who the numbers are from", source, sizeof source, err) < 0 ||
+        tk_json_array(&at, root, "entries", "the checks", INT_MAX, &entries, err) < 0)
         return -1;
-    const cJSON *entries = cJSON_GetObjectItemCaseSensitive(root, "entries");
-    if (!cJSON_IsArray(entries)) return tk_fail(err, "%s: missing \"entries\" (an array)", path);
     int count = cJSON_GetArraySize(entries);
     tk_regress_entry *grown = tk_realloc(reg->entries, sizeof *grown * (size_t)(reg->n + count + 1));
     reg->entries = grown;
@@ -265,83 +228,11 @@ void tk_regress_registry_free(tk_regress_registry *reg) {
 
 /* ---- reading results.csv */
 
-/* Splits one CSV record (RFC 4180 quoting) in place; returns the field count or -1. */
-static int csv_split(char *line, char **fields, int max) {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max) return -1;
-        char *out = p;
-        fields[n++] = out;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) return -1;
-                if (*p == '"' && p[1] == '"') { *out++ = '"'; p += 2; }
-                else if (*p == '"') { p++; break; }
-                else *out++ = *p++;
-            }
-            if (*p && *p != ',') return -1;
-        } else {
-            while (*p && *p != ',') *out++ = *p++;
-        }
-        bool more = *p == ',';
-        if (*p) p++;
-        *out = 0;
-        if (!more) return n;
-    }
-}
-
-static const char *const csv_header[] = {"study", "model", "target", "target_optimizer", "source",
-                                         "source_optimizer", "control", "native", "level", "density", "seed",
-                                         "final_accuracy", "best_accuracy", "best_iteration"};
-enum { CSV_FIELDS = TK_ARRAY_LEN(csv_header) };
-enum { C_STUDY, C_MODEL, C_TARGET, C_TOPT, C_SOURCE, C_SOPT, C_CONTROL, C_NATIVE, C_LEVEL, C_DENSITY, C_SEED, C_FINAL,
-       C_BEST };
-/* The result columns, then the provenance columns and room for more. */
-enum { CSV_MAX_COLUMNS = CSV_FIELDS + TK_PROV_FIELD_COUNT + 16 };
+/* The provenance columns, and room for more, after the result columns. */
+enum { CSV_MAX_COLUMNS = TK_RESULTS_COLUMN_COUNT + TK_PROV_FIELD_COUNT + 16 };
 /* The header `ticket report` wrote before rows said their study and model. */
 static const char old_header[] = "target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
                                  "final_accuracy,best_accuracy,best_iteration";
-
-static int copy_field(char *out, size_t cap, const char *s, const char *path, int line, const char *field,
-                      tk_error *err) {
-    if (strlen(s) >= cap) return tk_fail(err, "%s:%d: %s '%s' is too long (at most %zu characters)", path, line, field, s, cap - 1);
-    snprintf(out, cap, "%s", s);
-    return 0;
-}
-
-static int parse_number(const char *s, double *v, const char *path, int line, const char *field, tk_error *err) {
-    char *end;
-    *v = strtod(s, &end);
-    if (!*s || *end || !isfinite(*v)) return tk_fail(err, "%s:%d: %s '%s' is not a number", path, line, field, s);
-    return 0;
-}
-
-static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk_error *err) {
-    double level;
-    if (copy_field(r->study, sizeof r->study, f[C_STUDY], path, line, "study", err) ||
-        copy_field(r->model, sizeof r->model, f[C_MODEL], path, line, "model", err) ||
-        copy_field(r->target, sizeof r->target, f[C_TARGET], path, line, "target", err) ||
-        copy_field(r->target_optimizer, sizeof r->target_optimizer, f[C_TOPT], path, line, "target_optimizer", err) ||
-        copy_field(r->source, sizeof r->source, f[C_SOURCE], path, line, "source", err) ||
-        copy_field(r->source_optimizer, sizeof r->source_optimizer, f[C_SOPT], path, line, "source_optimizer", err) ||
-        copy_field(r->control, sizeof r->control, f[C_CONTROL], path, line, "control", err) ||
-        parse_number(f[C_LEVEL], &level, path, line, "level", err) ||
-        parse_number(f[C_DENSITY], &r->density, path, line, "density", err) ||
-        parse_number(f[C_FINAL], &r->final_accuracy, path, line, "final_accuracy", err) ||
-        parse_number(f[C_BEST], &r->best_accuracy, path, line, "best_accuracy", err))
-        return -1;
-    if (strcmp(f[C_NATIVE], "true") && strcmp(f[C_NATIVE], "false"))
-        return tk_fail(err, "%s:%d: native '%s' must be true or false", path, line, f[C_NATIVE]);
-    r->native = !strcmp(f[C_NATIVE], "true");
-    if (!tk_whole_in(level, 0, INT_MAX))
-        return tk_fail(err, "%s:%d: level '%s' must be a whole number from 0 to %d; rerun `ticket report` to rewrite "
-                            "the file",
-                       path, line, f[C_LEVEL], INT_MAX);
-    r->level = (int)level;
-    return 0;
-}
 
 /* ---- the provenance columns */
 
@@ -349,7 +240,7 @@ static int parse_row(char **f, tk_regress_row *r, const char *path, int line, tk
 static void provenance_columns(char **header, int n, int *column) {
     for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) {
         column[f] = -1;
-        for (int i = CSV_FIELDS; i < n && column[f] < 0; i++)
+        for (int i = TK_RESULTS_COLUMN_COUNT; i < n && column[f] < 0; i++)
             if (!strcmp(header[i], tk_provenance_field_names[f])) column[f] = i;
     }
 }
@@ -381,13 +272,13 @@ static void summarize_provenance(tk_regress_results *res) {
             continue;
         }
         int k = 0;
-        while (k < res->n_provenances && (strcmp(res->provenances[k].study, r->study) ||
+        while (k < res->n_provenances && (strcmp(res->provenances[k].study, r->row.study) ||
                                           !tk_provenance_equal(&res->provenances[k].prov, &r->prov)))
             k++;
         tk_regress_provenance *p = &res->provenances[k];
         if (k == res->n_provenances) {
             res->n_provenances++;
-            snprintf(p->study, sizeof p->study, "%s", r->study);
+            snprintf(p->study, sizeof p->study, "%s", r->row.study);
             p->prov = r->prov;
         }
         p->rows++;
@@ -440,7 +331,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
     uint8_t *data;
     size_t n;
     if (tk_file_read_all(path, &data, &n, err)) return -1;
-    int cap = 0, line_no = 0, rc = 0, columns = CSV_FIELDS, prov_column[TK_PROV_FIELD_COUNT];
+    int cap = 0, line_no = 0, rc = 0, columns = TK_RESULTS_COLUMN_COUNT, prov_column[TK_PROV_FIELD_COUNT];
     for (char *line = (char *)data, *next; line && *line && !rc; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = 0;
@@ -454,13 +345,14 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
             break;
         }
         char *f[CSV_MAX_COLUMNS + 1];
-        int nf = csv_split(line, f, CSV_MAX_COLUMNS + 1);
+        int nf = tk_csv_split(line, f, CSV_MAX_COLUMNS + 1);
         if (line_no == 1) {
-            bool ok = nf >= CSV_FIELDS;
-            for (int i = 0; ok && i < CSV_FIELDS; i++) ok = !strcmp(f[i], csv_header[i]);
+            bool ok = nf >= TK_RESULTS_COLUMN_COUNT;
+            for (int i = 0; ok && i < TK_RESULTS_COLUMN_COUNT; i++) ok = !strcmp(f[i], tk_results_columns[i].name);
             if (!ok)
-                rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,best_iteration as `ticket report` "
-                                  "writes it", path, csv_header[0], csv_header[1], csv_header[2]);
+                rc = tk_fail(err, "%s:1: unexpected header; expected %s,%s,%s,...,%s as `ticket report` writes it",
+                             path, tk_results_columns[0].name, tk_results_columns[1].name, tk_results_columns[2].name,
+                             tk_results_columns[TK_RESULTS_COLUMN_COUNT - 1].name);
             columns = nf;
             provenance_columns(f, nf, prov_column);
             continue;
@@ -473,7 +365,7 @@ int tk_regress_read_results(const char *study_dir, tk_regress_results *res, tk_e
             cap = cap ? cap * 2 : 64;
             res->rows = tk_realloc(res->rows, sizeof *res->rows * (size_t)cap);
         }
-        rc = parse_row(f, &res->rows[res->n], path, line_no, err);
+        rc = tk_results_read_row(f, &res->rows[res->n].row, path, line_no, err);
         if (!rc) read_provenance(f, prov_column, &res->rows[res->n++].prov);
     }
     if (!rc && line_no == 0) rc = tk_fail(err, "%s: empty file", path);
@@ -496,7 +388,7 @@ void tk_regress_results_free(tk_regress_results *res) {
  * first filter that left no rows. */
 enum { F_STUDY, F_MODEL, F_TARGET, F_SOURCE, F_CONTROL, F_TOPT, F_SOPT, F_NATIVE, F_DENSITY, F_COUNT };
 
-static bool keeps(const tk_regress_select *s, const tk_regress_row *r, int filter) {
+static bool keeps(const tk_regress_select *s, const tk_result_row *r, int filter) {
     switch (filter) {
     case F_STUDY: return !s->study[0] || !strcmp(s->study, r->study);
     case F_MODEL: return !strcmp(s->model, r->model);
@@ -531,8 +423,8 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
     int kept_by[F_COUNT] = {0}, sparsest = -1;
     for (int i = 0; i < res->n; i++) {
         int f = 0;
-        while (f < F_COUNT && keeps(s, &res->rows[i], f)) kept_by[f++]++;
-        if (f == F_COUNT && res->rows[i].level > sparsest) sparsest = res->rows[i].level;
+        while (f < F_COUNT && keeps(s, &res->rows[i].row, f)) kept_by[f++]++;
+        if (f == F_COUNT && res->rows[i].row.level > sparsest) sparsest = res->rows[i].row.level;
     }
     for (int f = 0; f < F_COUNT; f++)
         if (!kept_by[f]) {
@@ -542,10 +434,10 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
             /* Another study is not missing data: the entry is not about it. */
             else if (f == F_STUDY)
                 snprintf(reason, cap, "does not apply: the entry is for %s, the results are of study '%s'", what,
-                         res->rows[0].study);
+                         res->rows[0].row.study);
             else if (f == F_MODEL)
                 snprintf(reason, cap, "does not apply: the entry is for %s, the results are of model '%s'", what,
-                         res->rows[0].model);
+                         res->rows[0].row.model);
             else
                 snprintf(reason, cap, "no rows for %s%s: data not present or study not run", what,
                          f > F_TARGET ? " among the rows the earlier filters keep" : "");
@@ -555,7 +447,7 @@ static int select_mean(const tk_regress_select *s, tk_regress_metric metric, con
     double sum = 0;
     int n = 0;
     for (int i = 0; i < res->n; i++) {
-        const tk_regress_row *r = &res->rows[i];
+        const tk_result_row *r = &res->rows[i].row;
         int f = 0;
         while (f < F_COUNT && keeps(s, r, f)) f++;
         if (f < F_COUNT || (level >= 0 && r->level != level)) continue;

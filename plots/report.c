@@ -380,22 +380,6 @@ void tk_report_free(tk_report *r) {
 
 /* ---- tables */
 
-/* RFC 4180: a field holding a comma, quote or line break is quoted, its
- * quotes doubled. */
-static void csv_field(tk_buf *b, const char *s, bool last) {
-    if (strpbrk(s, ",\"\r\n")) {
-        tk_buf_put(b, "\"", 1);
-        for (const char *p = s; *p; p++) {
-            if (*p == '"') tk_buf_put(b, "\"", 1);
-            tk_buf_put(b, p, 1);
-        }
-        tk_buf_put(b, "\"", 1);
-    } else {
-        tk_buf_put(b, s, strlen(s));
-    }
-    tk_buf_put(b, last ? "\n" : ",", 1);
-}
-
 int report_write_file(const char *dir, const char *name, const tk_buf *b, tk_error *err) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -414,49 +398,17 @@ static int write_json(const char *dir, const char *name, cJSON *doc, tk_error *e
     return rc;
 }
 
-/* A uint64 as an exact JSON number (a double would round seeds past 2^53). */
-static void json_u64(cJSON *o, const char *key, uint64_t v) {
-    char text[32];
-    snprintf(text, sizeof text, "%llu", (unsigned long long)v);
-    cJSON_AddRawToObject(o, key, text);
-}
-
 /* The provenance columns follow the result's own, so readers that go by
  * position keep working. */
 static int write_results(const tk_report_input *in, const tk_provenance *prov, const char *dir, tk_error *err) {
     tk_buf b = {0};
-    tk_buf_printf(&b, "study,model,target,target_optimizer,source,source_optimizer,control,native,level,density,seed,"
-                      "final_accuracy,best_accuracy,best_iteration");
-    for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) tk_buf_printf(&b, ",%s", tk_provenance_field_names[f]);
-    tk_buf_printf(&b, "\n");
+    tk_results_write_header(&b);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < in->n_rows; i++) {
         const tk_result_row *r = &in->rows[i];
-        csv_field(&b, r->study, false);
-        csv_field(&b, r->model, false);
-        csv_field(&b, r->target, false);
-        csv_field(&b, r->target_optimizer, false);
-        csv_field(&b, r->source, false);
-        csv_field(&b, r->source_optimizer, false);
-        csv_field(&b, r->control, false);
-        tk_buf_printf(&b, "%s,%d,%.9g,%llu,%.9g,%.9g,%lld,", r->native ? "true" : "false", r->level, r->density,
-                      (unsigned long long)r->seed, r->final_accuracy, r->best_accuracy, (long long)r->best_iteration);
-        for (int f = 0; f < TK_PROV_FIELD_COUNT; f++) csv_field(&b, prov[i].field[f], f == TK_PROV_FIELD_COUNT - 1);
+        tk_results_write_row(&b, r, &prov[i]);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "study", r->study);
-        cJSON_AddStringToObject(o, "model", r->model);
-        cJSON_AddStringToObject(o, "target", r->target);
-        cJSON_AddStringToObject(o, "target_optimizer", r->target_optimizer);
-        cJSON_AddStringToObject(o, "source", r->source);
-        cJSON_AddStringToObject(o, "source_optimizer", r->source_optimizer);
-        cJSON_AddStringToObject(o, "control", r->control);
-        cJSON_AddBoolToObject(o, "native", r->native);
-        cJSON_AddNumberToObject(o, "level", r->level);
-        cJSON_AddNumberToObject(o, "density", r->density);
-        json_u64(o, "seed", r->seed);
-        cJSON_AddNumberToObject(o, "final_accuracy", r->final_accuracy);
-        cJSON_AddNumberToObject(o, "best_accuracy", r->best_accuracy);
-        cJSON_AddNumberToObject(o, "best_iteration", (double)r->best_iteration);
+        tk_results_to_json(o, r);
         cJSON_AddStringToObject(o, "run_dir", r->run_dir);
         cJSON_AddItemToObject(o, "provenance", tk_provenance_to_json(&prov[i]));
         cJSON_AddItemToArray(arr, o);
@@ -482,11 +434,11 @@ static int write_summary(const tk_report *r, const char *dir, tk_error *err) {
         const tk_report_group *g = &r->groups[i];
         const double v[8] = {g->final_mean, g->final_std, g->final_min, g->final_max,
                              g->best_mean,  g->best_std,  g->best_min,  g->best_max};
-        csv_field(&b, g->target, false);
-        csv_field(&b, g->target_optimizer, false);
-        csv_field(&b, g->source, false);
-        csv_field(&b, g->source_optimizer, false);
-        csv_field(&b, g->control, false);
+        tk_csv_field(&b, g->target, false);
+        tk_csv_field(&b, g->target_optimizer, false);
+        tk_csv_field(&b, g->source, false);
+        tk_csv_field(&b, g->source_optimizer, false);
+        tk_csv_field(&b, g->control, false);
         tk_buf_printf(&b, "%s,%d,%.9g,%d", g->native ? "true" : "false", g->level, g->density, g->n);
         for (int k = 0; k < 8; k++) tk_buf_printf(&b, ",%.9g", v[k]);
         tk_buf_printf(&b, "\n");
@@ -524,8 +476,8 @@ static int write_overlap_csv(const tk_report *r, const char *dir, tk_error *err)
         tk_buf_printf(&b, "%d,", p->level);
         for (int k = 0; k < 2; k++) {
             const tk_mask_ref *x = k ? m : a;
-            csv_field(&b, x->source, false);
-            csv_field(&b, x->source_optimizer, false);
+            tk_csv_field(&b, x->source, false);
+            tk_csv_field(&b, x->source_optimizer, false);
             tk_buf_printf(&b, "%llu,", (unsigned long long)x->seed);
         }
         tk_buf_printf(&b, "%.9g,%.9g\n", p->jaccard, p->chance);

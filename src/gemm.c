@@ -20,9 +20,9 @@
 #include "tk_common.h"
 #include "tk_gemm.h"
 
-const char *const tk_gemm_kind_names[TK_GEMM_COUNT] = {"blas", "own"};
+const char *const tk_gemm_kind_names[] = {"blas", "own"};
 _Static_assert(TK_ARRAY_LEN(tk_gemm_kind_names) == TK_GEMM_COUNT, "one name per gemm kind");
-const char *const tk_gemm_isa_names[TK_GEMM_ISA_COUNT] = {"x86-64", "avx2", "avx512f"};
+const char *const tk_gemm_isa_names[] = {"x86-64", "avx2", "avx512f"};
 _Static_assert(TK_ARRAY_LEN(tk_gemm_isa_names) == TK_GEMM_ISA_COUNT, "one name per gemm ISA");
 
 /* A tile is MR rows by one vector of columns: 16 floats with AVX-512, 8 with

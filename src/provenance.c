@@ -17,9 +17,9 @@
 char *openblas_get_config(void);
 char *openblas_get_corename(void);
 
-const char *const tk_provenance_field_names[TK_PROV_FIELD_COUNT] = {
+const char *const tk_provenance_field_names[] = {
     "ticket_version", "blas", "blas_core", "blas_coretype", "blas_threads", "engine_threads", "cpu", "isa", "gemm"};
-_Static_assert(TK_PROV_FIELD_COUNT == 9, "provenance field names");
+_Static_assert(TK_ARRAY_LEN(tk_provenance_field_names) == TK_PROV_FIELD_COUNT, "one name per provenance field");
 
 static const char separator[] = "; "; /* between the values of a merged field */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk_json.h"
 #include "tk_train.h"
 
 /* The model's own defaults are beside its entry in the registry (src/models.c). */
@@ -131,189 +132,116 @@ static const char *const config_keys[] = {
     "length", "eval_every", "checkpoint_every", "val_size", "seed", "threads", "l1",
     "classes", "subset_total", "subset_per_class", "input", "augment_pad", "augment_flip", "kernels"};
 
-typedef struct json_ctx {
-    const char *path;
-    tk_error *err;
-} json_ctx;
-
-static int want(json_ctx *x, const cJSON *item, bool ok, const char *type) {
-    if (ok) return 0;
-    return tk_fail(x->err, "%s: key '%s' must be %s", x->path, item->string, type);
-}
-
-static int get_number(json_ctx *x, const cJSON *item, double *v) {
-    if (want(x, item, cJSON_IsNumber(item), "a number")) return -1;
-    *v = item->valuedouble;
-    return 0;
-}
-
-/* Whole numbers only: a fractional batch must not be silently truncated. */
-static int get_whole(json_ctx *x, const cJSON *item, double v, int max, int *out) {
-    if (!tk_whole_in(v, -max, max))
-        return tk_fail(x->err, "%s: key '%s' must be a whole number, got %.17g", x->path, item->string, v);
-    *out = (int)v;
-    return 0;
-}
-
-static int get_duration(json_ctx *x, const cJSON *item, tk_duration *d) {
-    if (want(x, item, cJSON_IsString(item), "a duration string like \"20ep\" or \"500it\"")) return -1;
-    if (tk_duration_parse(item->valuestring, d, x->err)) return tk_fail_prefix(x->err, "%s: key '%s': ", x->path, item->string);
-    return 0;
-}
-
-static int get_string(json_ctx *x, const cJSON *item, char *out, size_t cap) {
-    if (want(x, item, cJSON_IsString(item), "a string")) return -1;
-    if (strlen(item->valuestring) >= cap) return tk_fail(x->err, "%s: key '%s' is too long", x->path, item->string);
-    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
-    return 0;
-}
-
-static int apply_key(json_ctx *x, const cJSON *it, tk_train_config *c) {
+/* One key of config.json: the getter of its type into its field. Integer
+ * fields are bounded here only so the cast is defined; tk_train_validate
+ * checks the ranges that matter. */
+static int apply_key(const tk_json_at *file, const cJSON *it, tk_train_config *c, tk_error *err) {
     const char *k = it->string;
-    double v = 0;
-    if (!strcmp(k, "model")) return get_string(x, it, c->model, sizeof c->model);
-    if (!strcmp(k, "dataset")) return get_string(x, it, c->dataset, sizeof c->dataset);
-    if (!strcmp(k, "augment_flip")) {
-        if (want(x, it, cJSON_IsBool(it), "true or false")) return -1;
-        c->augment_flip = cJSON_IsTrue(it);
-        return 0;
-    }
-    if (!strcmp(k, "input")) {
+    tk_json_at at = tk_json_key(file, k);
+    const int whole = 1 << 30;
+    int rc = 0;
+    if (!strcmp(k, "model")) rc = tk_json_string(&at, it, NULL, NULL, c->model, sizeof c->model, err);
+    else if (!strcmp(k, "dataset")) rc = tk_json_string(&at, it, NULL, NULL, c->dataset, sizeof c->dataset, err);
+    else if (!strcmp(k, "augment_flip")) rc = tk_json_bool(&at, it, NULL, NULL, &c->augment_flip, err);
+    else if (!strcmp(k, "nesterov")) rc = tk_json_bool(&at, it, NULL, NULL, &c->optim.nesterov, err);
+    else if (!strcmp(k, "input")) {
         char extra;
-        if (want(x, it, cJSON_IsString(it), "a shape string like \"3x32x32\"")) return -1;
+        if (!cJSON_IsString(it)) return tk_json_wrong(&at, it, "a shape string like \"3x32x32\"", err);
         if (sscanf(it->valuestring, "%dx%dx%d%c", &c->input.C, &c->input.H, &c->input.W, &extra) != 3 ||
             c->input.C < 1 || c->input.H < 1 || c->input.W < 1)
-            return tk_fail(x->err, "%s: key 'input' must be CxHxW with positive sizes, e.g. \"3x32x32\"; got \"%s\"",
-                           x->path, it->valuestring);
-        return 0;
-    }
-    if (!strcmp(k, "classes")) {
-        if (want(x, it, cJSON_IsArray(it) && cJSON_GetArraySize(it) <= 64, "an array of at most 64 class indices"))
-            return -1;
+            return tk_json_wrong(&at, it, "CxHxW with positive sizes, e.g. \"3x32x32\"", err);
+    } else if (!strcmp(k, "classes")) {
+        const cJSON *list;
+        if (tk_json_array(&at, it, NULL, NULL, TK_ARRAY_LEN(c->classes), &list, err) < 0) return -1;
         c->n_classes = 0;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, it) {
-            int v = 0;
-            if (want(x, it, cJSON_IsNumber(e), "an array of class indices") ||
-                get_whole(x, it, e->valuedouble, 1 << 30, &v))
-                return -1;
-            c->classes[c->n_classes++] = v;
+        for (const cJSON *e = list->child; e && rc >= 0; e = e->next) {
+            tk_json_at eat = tk_json_index(&at, c->n_classes);
+            rc = tk_json_int(&eat, e, NULL, NULL, 0, whole, &c->classes[c->n_classes++], err);
         }
-        return 0;
-    }
-    if (!strcmp(k, "nesterov")) {
-        if (want(x, it, cJSON_IsBool(it), "true or false")) return -1;
-        c->optim.nesterov = cJSON_IsTrue(it);
-        return 0;
-    }
-    if (!strcmp(k, "optimizer")) {
-        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
-        if (tk_optim_parse(it->valuestring, &c->optim.kind, x->err)) return tk_fail_prefix(x->err, "%s: ", x->path);
-        return 0;
-    }
-    if (!strcmp(k, "kernels")) {
-        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
+    } else if (!strcmp(k, "optimizer")) {
         int kind;
-        if (tk_parse_name("kernels", it->valuestring, tk_kernels_names, TK_KERNELS_COUNT, &kind, x->err))
-            return tk_fail_prefix(x->err, "%s: ", x->path);
-        c->kernels = (tk_kernels)kind;
-        return 0;
-    }
-    if (!strcmp(k, "schedule")) {
-        if (want(x, it, cJSON_IsString(it), "a string")) return -1;
-        if (tk_schedule_parse(it->valuestring, &c->schedule, x->err)) return tk_fail_prefix(x->err, "%s: ", x->path);
-        return 0;
-    }
-    if (!strcmp(k, "milestones")) {
-        if (want(x, it, cJSON_IsArray(it), "an array of durations")) return -1;
-        int n = cJSON_GetArraySize(it);
-        if (n > TK_ARRAY_LEN(c->milestones)) return tk_fail(x->err, "%s: at most 16 milestones", x->path);
-        c->n_milestones = n;
-        for (int i = 0; i < n; i++)
-            if (get_duration(x, cJSON_GetArrayItem(it, i), &c->milestones[i])) return -1;
-        return 0;
-    }
-    if (!strcmp(k, "warmup")) return get_duration(x, it, &c->warmup);
-    if (!strcmp(k, "length")) return get_duration(x, it, &c->length);
-    if (!strcmp(k, "eval_every")) return get_duration(x, it, &c->eval_every);
-    if (!strcmp(k, "checkpoint_every")) return get_duration(x, it, &c->checkpoint_every);
-    if (get_number(x, it, &v)) return -1;
-    bool real = !strcmp(k, "width") || !strcmp(k, "lr") || !strcmp(k, "momentum") || !strcmp(k, "weight_decay") ||
-                !strcmp(k, "beta1") || !strcmp(k, "beta2") || !strcmp(k, "eps") || !strcmp(k, "gamma") ||
-                !strcmp(k, "l1");
-    /* Beyond a float's range the value would become infinite, which
-     * config.json cannot store (cJSON writes null). */
-    if (real && !tk_fits_float(v))
-        return tk_fail(x->err, "%s: key '%s' must be a number of at most %g in magnitude, got %.17g", x->path, k,
-                       (double)FLT_MAX, v);
-    if (!strcmp(k, "width")) c->width = (float)v;
-    else if (!strcmp(k, "lr")) c->optim.lr = (float)v;
-    else if (!strcmp(k, "momentum")) c->optim.momentum = (float)v;
-    else if (!strcmp(k, "weight_decay")) c->optim.weight_decay = (float)v;
-    else if (!strcmp(k, "beta1")) c->optim.beta1 = (float)v;
-    else if (!strcmp(k, "beta2")) c->optim.beta2 = (float)v;
-    else if (!strcmp(k, "eps")) c->optim.eps = (float)v;
-    else if (!strcmp(k, "gamma")) c->gamma = (float)v;
-    else if (!strcmp(k, "l1")) c->l1 = (float)v;
-    else if (!strcmp(k, "batch")) return get_whole(x, it, v, 1 << 30, &c->batch);
-    else if (!strcmp(k, "val_size")) return get_whole(x, it, v, 1 << 30, &c->val_size);
-    else if (!strcmp(k, "subset_total")) return get_whole(x, it, v, 1 << 30, &c->subset_total);
-    else if (!strcmp(k, "subset_per_class")) return get_whole(x, it, v, 1 << 30, &c->subset_per_class);
-    else if (!strcmp(k, "augment_pad")) return get_whole(x, it, v, 1 << 10, &c->augment_pad);
-    else if (!strcmp(k, "threads")) return get_whole(x, it, v, 1 << 30, &c->threads);
+        rc = tk_json_name(&at, it, NULL, NULL, "optimizer", tk_optim_names, TK_OPTIM_COUNT, &kind, err);
+        if (rc == 1) c->optim.kind = (tk_optim_kind)kind;
+    } else if (!strcmp(k, "kernels")) {
+        int kind;
+        rc = tk_json_name(&at, it, NULL, NULL, "kernels", tk_kernels_names, TK_KERNELS_COUNT, &kind, err);
+        if (rc == 1) c->kernels = (tk_kernels)kind;
+    } else if (!strcmp(k, "schedule")) {
+        int kind;
+        rc = tk_json_name(&at, it, NULL, NULL, "schedule", tk_schedule_names, TK_SCHEDULE_COUNT, &kind, err);
+        if (rc == 1) c->schedule = (tk_schedule_kind)kind;
+    } else if (!strcmp(k, "milestones")) {
+        const cJSON *list;
+        if (tk_json_array(&at, it, NULL, NULL, TK_ARRAY_LEN(c->milestones), &list, err) < 0) return -1;
+        c->n_milestones = 0;
+        for (const cJSON *e = list->child; e && rc >= 0; e = e->next) {
+            tk_json_at eat = tk_json_index(&at, c->n_milestones);
+            rc = tk_json_duration(&eat, e, NULL, NULL, &c->milestones[c->n_milestones++], err);
+        }
+    } else if (!strcmp(k, "warmup")) rc = tk_json_duration(&at, it, NULL, NULL, &c->warmup, err);
+    else if (!strcmp(k, "length")) rc = tk_json_duration(&at, it, NULL, NULL, &c->length, err);
+    else if (!strcmp(k, "eval_every")) rc = tk_json_duration(&at, it, NULL, NULL, &c->eval_every, err);
+    else if (!strcmp(k, "checkpoint_every")) rc = tk_json_duration(&at, it, NULL, NULL, &c->checkpoint_every, err);
+    else if (!strcmp(k, "width")) rc = tk_json_float(&at, it, NULL, NULL, &c->width, err);
+    else if (!strcmp(k, "lr")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.lr, err);
+    else if (!strcmp(k, "momentum")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.momentum, err);
+    else if (!strcmp(k, "weight_decay")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.weight_decay, err);
+    else if (!strcmp(k, "beta1")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.beta1, err);
+    else if (!strcmp(k, "beta2")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.beta2, err);
+    else if (!strcmp(k, "eps")) rc = tk_json_float(&at, it, NULL, NULL, &c->optim.eps, err);
+    else if (!strcmp(k, "gamma")) rc = tk_json_float(&at, it, NULL, NULL, &c->gamma, err);
+    else if (!strcmp(k, "l1")) rc = tk_json_float(&at, it, NULL, NULL, &c->l1, err);
+    else if (!strcmp(k, "batch")) rc = tk_json_int(&at, it, NULL, NULL, 0, whole, &c->batch, err);
+    else if (!strcmp(k, "val_size")) rc = tk_json_int(&at, it, NULL, NULL, 0, whole, &c->val_size, err);
+    else if (!strcmp(k, "subset_total")) rc = tk_json_int(&at, it, NULL, NULL, 0, whole, &c->subset_total, err);
+    else if (!strcmp(k, "subset_per_class"))
+        rc = tk_json_int(&at, it, NULL, NULL, 0, whole, &c->subset_per_class, err);
+    else if (!strcmp(k, "augment_pad")) rc = tk_json_int(&at, it, NULL, NULL, 0, 1024, &c->augment_pad, err);
+    else if (!strcmp(k, "threads")) rc = tk_json_int(&at, it, NULL, NULL, 0, whole, &c->threads, err);
     else if (!strcmp(k, "seed")) {
-        if (!tk_whole_in(v, 0, (int64_t)TK_MAX_SEED))
-            return tk_fail(x->err, "%s: key 'seed' must be a whole number in [0, 999999999999999], got %.17g", x->path, v);
-        c->seed = (uint64_t)v;
+        int64_t seed;
+        rc = tk_json_int64(&at, it, NULL, NULL, 0, (int64_t)TK_MAX_SEED, &seed, err);
+        if (rc == 1) c->seed = (uint64_t)seed;
     } else TK_ASSERT(0);
-    return 0;
+    return rc < 0 ? -1 : 0;
+}
+
+int tk_train_config_read(const tk_json_at *at, const cJSON *obj, tk_train_config *c, tk_error *err) {
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(obj, "model");
+    if (!cJSON_IsObject(obj) || !cJSON_IsString(model)) {
+        tk_json_at m = tk_json_key(at, "model");
+        return tk_fail(err, "%s: missing required key '%s' (the model's name, see `ticket models`)", at->source,
+                       m.path);
+    }
+    if (tk_train_defaults(model->valuestring, c, err)) {
+        tk_json_at m = tk_json_key(at, "model");
+        return tk_fail_prefix(err, "%s: key '%s': ", at->source, m.path);
+    }
+    /* Every key is checked, and the problems are reported together, one per line. */
+    tk_json_problems problems = {"", 0};
+    tk_json_note_keys(&problems, at, obj, config_keys, TK_ARRAY_LEN(config_keys));
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (int i = 0; i < TK_ARRAY_LEN(config_keys) && !known; i++) known = !strcmp(it->string, config_keys[i]);
+        /* A key given twice is ambiguous ("model" would take its defaults
+         * from one value and its name from the other): noted above. */
+        if (cJSON_GetObjectItemCaseSensitive(obj, it->string) != it || !known) continue;
+        tk_error one;
+        if (apply_key(at, it, c, &one)) tk_json_note(&problems, &one);
+    }
+    if (tk_json_problems_fail(&problems, NULL, err)) return -1;
+    return tk_train_validate(c, err) ? tk_json_prefix(at, err) : 0;
 }
 
 int tk_train_config_from_json(const char *text, const char *path, tk_train_config *c, tk_error *err) {
-    json_ctx x = {path, err};
     cJSON *root = cJSON_Parse(text);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         return tk_fail(err, "%s: not valid JSON (near byte %ld); fix the file or delete the run directory",
                        path, at ? (long)(at - text) : -1L);
     }
-    int rc = 0;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsObject(root) || !cJSON_IsString(model)) {
-        rc = tk_fail(err, "%s: expected a JSON object with a \"model\" key", path);
-    } else if (tk_train_defaults(model->valuestring, c, err)) {
-        rc = tk_fail_prefix(err, "%s: ", path);
-    }
-    /* Every key is checked, and the problems are reported together, one per line. */
-    char problems[sizeof err->msg] = "";
-    int n_problems = 0;
-    tk_error one = {0};
-    x.err = &one;
-    for (const cJSON *it = rc == 0 ? root->child : NULL; it; it = it->next) {
-        bool known = false;
-        for (int i = 0; i < TK_ARRAY_LEN(config_keys); i++) known |= !strcmp(it->string, config_keys[i]);
-        int bad = 0;
-        /* A key given twice is ambiguous (cJSON finds the first, this loop
-         * applies both): "model" would take its defaults from one value and
-         * its name from the other. */
-        const cJSON *first = root->child;
-        while (strcmp(first->string, it->string)) first = first->next;
-        if (first != it) {
-            bad = tk_fail(&one, "%s: key '%s' is given more than once", path, it->string);
-        } else if (!known) {
-            const char *near = tk_nearest(it->string, config_keys, TK_ARRAY_LEN(config_keys));
-            bad = tk_fail(&one, "%s: unknown key '%s'%s%s%s", path, it->string, near ? " (did you mean '" : "",
-                          near ? near : "", near ? "'?)" : "");
-        } else {
-            bad = apply_key(&x, it, c);
-        }
-        if (bad) {
-            size_t len = strlen(problems);
-            snprintf(problems + len, sizeof problems - len, "%s%s", n_problems++ ? "\n  " : "", one.msg);
-        }
-    }
+    tk_json_at at = tk_json_root(path);
+    int rc = tk_train_config_read(&at, root, c, err);
     cJSON_Delete(root);
-    if (rc) return rc;
-    if (n_problems) return tk_fail(err, "%s", problems);
-    return tk_train_validate(c, err) ? tk_fail_prefix(err, "%s: ", path) : 0;
+    return rc;
 }

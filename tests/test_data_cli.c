@@ -145,7 +145,7 @@ static void test_verify_with_own_catalog(void) {
 
     /* The catalog itself broken: the message names the file and the key. */
     write_file(json, "{\"name\": \"tiny\"}", 16);
-    CHECK_TICKET(cwd, venv, "data verify tiny", 2, json, "missing required key \"title\"");
+    CHECK_TICKET(cwd, venv, "data verify tiny", 2, json, "missing required key 'title' (a human title)");
     rm_rf(catalog), rm_rf(vdata);
     free(venv), free(json), free(notes), free(payload), free(folder), free(catalog), free(vdata);
 }

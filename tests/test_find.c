@@ -710,34 +710,62 @@ static void expect_spec_error(const char *json, const char *a, const char *b, co
 
 #define TRAIN "\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"length\": \"50it\"}"
 
+/* Refused with exactly "spec.json: " + want. */
+static void expect_spec_message(const char *json, const char *want) {
+    tk_find_config cfg;
+    tk_error err = {0};
+    CHECK(tk_find_config_from_json(json, "spec.json", &cfg, &err) != 0);
+    char full[4096];
+    snprintf(full, sizeof full, "spec.json: %s", want);
+    if (strcmp(err.msg, full)) printf("  expected: %s\n  got:      %s\n", full, err.msg);
+    CHECK(!strcmp(err.msg, full));
+}
+
 static void test_spec_errors(void) {
     /* Unknown keys, with the path and the nearest valid key. */
-    expect_spec_error("{" TRAIN ", \"prunning\": {}}", "top level", "unknown key 'prunning'", "did you mean 'pruning'");
+    expect_spec_message("{" TRAIN ", \"prunning\": {}}", "unknown key 'prunning' (did you mean 'pruning'? valid: "
+                        "train, pruning, rewind, controls, l1_penalty)");
     expect_spec_error("{" TRAIN ", \"rewnd\": \"0it\"}", "unknown key 'rewnd'", "did you mean 'rewind'", NULL);
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", "pruning", "unknown key 'rat'",
-                      "did you mean 'rate'");
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"rates\": {\"lineer\": 0.2}}}", "pruning.rates",
-                      "unknown key 'lineer'", "did you mean 'linear'");
-    expect_spec_error("{\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"widht\": 0.5}}", "train",
-                      "unknown key 'widht'", "did you mean 'width'");
-    expect_spec_error("{" TRAIN ", \"controls\": [\"reinti\"]}", "controls", "unknown control 'reinti'",
-                      "did you mean 'reinit'");
+    /* The keys of "pruning" are those every strategy reads and its own strategy's (tk_prune_strategies). */
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", "unknown key 'pruning.rat' (did you mean 'rate'? "
+                        "valid: strategy, rate, levels, exclude_output, exclude, densities)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwise\", \"rat\": 0.3}}",
+                        "unknown key 'pruning.rat' (did you mean 'rate'? valid: strategy, rate, levels, exclude_output, "
+                        "exclude, densities, rates)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"rates\": {\"conv\": 0.2}}}",
+                        "key 'pruning.rates' is read by the layerwise strategy only; set \"strategy\": \"layerwise\" or "
+                        "remove it");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwise\", \"rates\": {\"lineer\": 0.2}}}",
+                        "unknown key 'pruning.rates.lineer' (did you mean 'linear'? valid: conv, linear, output)");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"strategy\": \"layerwyse\"}}",
+                        "key 'pruning.strategy': unknown strategy 'layerwyse' (did you mean 'layerwise'? valid: global, "
+                        "layerwise)");
+    expect_spec_message("{\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"widht\": 0.5}}",
+                        "unknown key 'train.widht' (did you mean 'width'? "
+                        "valid: model, width, dataset, optimizer, lr, momentum, nesterov, weight_decay, beta1, beta2, eps, schedule, milestones, gamma, warmup, batch, length, eval_every, checkpoint_every, val_size, seed, threads, l1, classes, subset_total, subset_per_class, input, augment_pad, augment_flip, kernels)");
+    expect_spec_message("{" TRAIN ", \"controls\": [\"reinti\"]}",
+                        "key 'controls[0]': unknown control 'reinti' (did you mean 'reinit'? valid: reinit, "
+                        "random_mask, random_ticket, random_global, l1)");
     /* Wrong types. */
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"rate\": \"0.2\"}}", "pruning.rate must be a number", NULL, NULL);
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"levels\": 2.5}}", "pruning.levels must be a whole number", NULL,
-                      NULL);
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"exclude_output\": 1}}",
-                      "pruning.exclude_output must be true or false", NULL, NULL);
-    expect_spec_error("{" TRAIN ", \"pruning\": [0.2]}", "pruning must be an object", NULL, NULL);
-    expect_spec_error("{" TRAIN ", \"pruning\": {\"densities\": 0.5}}", "pruning.densities must be an array", NULL,
-                      NULL);
-    expect_spec_error("{" TRAIN ", \"rewind\": 500}", "rewind must be a duration", NULL, NULL);
-    expect_spec_error("{" TRAIN ", \"controls\": \"reinit\"}", "controls must be an array", NULL, NULL);
-    expect_spec_error("{" TRAIN ", \"l1_penalty\": -1}", "l1_penalty must be a positive number", NULL, NULL);
-    expect_spec_error("{\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"batch\": \"thirty\"}}",
-                      "'batch' must be a number", NULL, NULL);
-    expect_spec_error("{\"train\": 3}", "\"train\" must be an object", NULL, NULL);
-    expect_spec_error("{\"train\": {\"model\": \"lenet_300_100\"}}", "train.dataset is required", NULL, NULL);
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"rate\": \"0.2\"}}", "key 'pruning.rate' must be a number, not \"0.2\"");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"levels\": 2.5}}",
+                        "key 'pruning.levels' must be a whole number in [0, 100], not 2.5");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"exclude_output\": 1}}",
+                        "key 'pruning.exclude_output' must be true or false, not 1");
+    expect_spec_message("{" TRAIN ", \"pruning\": [0.2]}", "key 'pruning' must be an object, not an array");
+    expect_spec_message("{" TRAIN ", \"pruning\": {\"densities\": 0.5}}",
+                        "key 'pruning.densities' must be an array of at most 32 elements, not 0.5");
+    expect_spec_message("{" TRAIN ", \"rewind\": 500}",
+                        "key 'rewind' must be a duration such as \"20ep\", \"500it\" or \"2ep10it\", not 500");
+    expect_spec_message("{" TRAIN ", \"controls\": \"reinit\"}",
+                        "key 'controls' must be an array of control names, e.g. [\"reinit\", \"random_ticket\"], not "
+                        "\"reinit\"");
+    expect_spec_message("{" TRAIN ", \"l1_penalty\": -1}", "key 'l1_penalty' must be a positive number, not -1");
+    expect_spec_message("{\"train\": {\"model\": \"lenet_300_100\", \"dataset\": \"mnist\", \"batch\": \"thirty\"}}",
+                        "key 'train.batch' must be a whole number in [0, 1073741824], not \"thirty\"");
+    expect_spec_message("{\"train\": 3}", "key 'train' must be an object, not 3");
+    expect_spec_message("{\"train\": {\"model\": \"lenet_300_100\"}}",
+                        "missing required key 'train.dataset' (the dataset the ticket is found on)");
     expect_spec_error("{" TRAIN ",", "not valid JSON", NULL, NULL);
     /* Rates outside (0, 1). */
     expect_spec_error("{" TRAIN ", \"pruning\": {\"rate\": 0}}", "pruning.rate 0 must be in (0, 1)", NULL, NULL);
@@ -819,9 +847,9 @@ static void test_cli_errors(void) {
     const char *bin = ticket_bin();
     CHECK(bin != NULL);
     if (!bin) return;
-    expect_cli("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", NULL, 2, "unknown key 'rat'", "did you mean 'rate'");
+    expect_cli("{" TRAIN ", \"pruning\": {\"rat\": 0.3}}", NULL, 2, "unknown key 'pruning.rat'", "did you mean 'rate'");
     expect_cli("{" TRAIN ", \"prunning\": {}}", NULL, 2, "cli.json", "did you mean 'pruning'");
-    expect_cli("{" TRAIN ", \"pruning\": {\"levels\": \"3\"}}", NULL, 2, "pruning.levels must be", NULL);
+    expect_cli("{" TRAIN ", \"pruning\": {\"levels\": \"3\"}}", NULL, 2, "key 'pruning.levels' must be a whole number in [0, 100], not \"3\"", NULL);
     expect_cli("{" TRAIN ", \"pruning\": {\"rate\": 1.5}}", NULL, 2, "must be in (0, 1)", NULL);
     expect_cli(NULL, "--model lenet_300_100 --dataset mnist --rate 0", 2, "must be in (0, 1)", NULL);
     expect_cli("{\"train\": {\"model\": \"lenet_300_100\", \"width\": 0.1, \"dataset\": \"mnist\", \"batch\": 30,"

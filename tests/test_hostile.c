@@ -68,7 +68,7 @@ static const char registry_head[] =
 /* fuzz-findings/registry/ubsan-select-level-1e10.json: (int)1e10 before the range check. */
 static void test_registry_select_level(void) {
     char *dir = test_tmpdir("hostile");
-    const char *bad[] = {"1e10", "-1", "2.5", "1e300"};
+    const char *bad[] = {"1e10", "-1", "2.5", "1e300"}, *shown[] = {"10000000000", "-1", "2.5", "1e+300"};
     for (int i = 0; i < TK_ARRAY_LEN(bad); i++) {
         char text[1024];
         snprintf(text, sizeof text, registry_head, bad[i]);
@@ -76,8 +76,10 @@ static void test_registry_select_level(void) {
         tk_regress_registry r = {0};
         tk_error err = {0};
         CHECK(tk_regress_load(&r, reg, &err) == -1);
-        CHECK_CONTAINS(err.msg, "reg.json: entry 'a': check.select: \"level\" must be a whole number from 0 to "
-                                "2147483647 or \"sparsest\"");
+        char want[256];
+        snprintf(want, sizeof want, "reg.json: entry 'a': key 'check.select.level' must be a whole number in [0, "
+                 "2147483647] or \"sparsest\", not %s", shown[i]);
+        CHECK_CONTAINS(err.msg, want);
         tk_regress_registry_free(&r);
         free(reg);
     }
@@ -127,6 +129,7 @@ static void test_results_level(void) {
 /* fuzz-findings/catalog/ubsan-get_int-float-cast.json: (int64_t)1.1e19 before the range check. */
 static void test_catalog_huge_number(void) {
     const char *values[] = {"11111111111111111110", "1e300", "-1e300", "2.5"};
+    const char *shown[] = {"1.11111111111111e+19", "1e+300", "-1e+300", "2.5"};
     for (int i = 0; i < TK_ARRAY_LEN(values); i++) {
         char json[512];
         snprintf(json, sizeof json,
@@ -137,7 +140,9 @@ static void test_catalog_huge_number(void) {
         memset(&e, 0, sizeof e);
         tk_error err = {0};
         CHECK(tk_catalog_parse(json, "fash.json", &e, &err) == -1);
-        CHECK_CONTAINS(err.msg, "fash.json: key \"classes\": expected a whole number from 1 to 1048576, found");
+        char want[128];
+        snprintf(want, sizeof want, "fash.json: key 'classes' must be a whole number in [1, 1048576], not %s", shown[i]);
+        CHECK(!strcmp(err.msg, want));
         tk_catalog_entry_free(&e);
     }
 }
@@ -145,18 +150,22 @@ static void test_catalog_huge_number(void) {
 /* fuzz-findings/study/ubsan-seed-float-cast.json: an invalid seed was reported, then cast anyway. */
 static void test_study_seed(void) {
     const char *values[] = {"66666666666666666601", "1e300", "-1", "0.5"};
+    const char *shown[] = {"6.66666666666667e+19", "1e+300", "-1", "0.5"};
     for (int i = 0; i < TK_ARRAY_LEN(values); i++) {
         char json[256];
         snprintf(json, sizeof json, "{\"seeds\": [1, %s]}", values[i]);
         tk_study s;
         tk_error err = {0};
         CHECK(tk_study_from_json(json, "study.json", &s, &err) == -1);
-        CHECK_CONTAINS(err.msg, "study.json: seeds[1] must be a whole number in [0, 999999999999999]");
+        char want[128];
+        snprintf(want, sizeof want, "study.json: key 'seeds[1]' must be a whole number in [0, 999999999999999], not %s",
+                 shown[i]);
+        CHECK_CONTAINS(err.msg, want);
     }
     tk_study s;
     tk_error err = {0};
     CHECK(tk_study_from_json("{\"workers\": 1e300}", "study.json", &s, &err) == -1);
-    CHECK_CONTAINS(err.msg, "study.json: workers must be a whole number in [1, 64]");
+    CHECK_CONTAINS(err.msg, "study.json: key 'workers' must be a whole number in [1, 64], not 1e+300");
 }
 
 /* fuzz-findings/train_config/roundtrip-width-1e100.json: 1e100 became +inf, was accepted,
@@ -165,13 +174,13 @@ static void test_train_config_width(void) {
     tk_train_config c;
     tk_error err = {0};
     CHECK(tk_train_config_from_json("{\"model\":\"conv2\",\"width\":1e100}", "config.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "config.json: key 'width' must be a number of at most 3.40282e+38 in magnitude, got 1e+100");
+    CHECK(!strcmp(err.msg, "config.json: key 'width' must be a number of magnitude at most 3.40282e+38, not 1e+100"));
     CHECK(tk_train_config_from_json("{\"model\":\"conv2\",\"width\":1e30}", "config.json", &c, &err) == -1);
     CHECK_CONTAINS(err.msg, "config.json: --width must be in (0, 64], got 1e+30");
     CHECK(tk_train_config_from_json("{\"model\":\"conv2\",\"lr\":-1e300}", "config.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "config.json: key 'lr' must be a number of at most");
+    CHECK_CONTAINS(err.msg, "config.json: key 'lr' must be a number of magnitude at most 3.40282e+38, not -1e+300");
     CHECK(tk_train_config_from_json("{\"model\":\"conv2\",\"batch\":1e300}", "config.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "config.json: key 'batch' must be a whole number, got 1.0000000000000001e+300");
+    CHECK(!strcmp(err.msg, "config.json: key 'batch' must be a whole number in [0, 1073741824], not 1e+300"));
     /* What is accepted is written so that it reads back the same. */
     CHECK(tk_train_config_from_json("{\"model\":\"conv2\",\"dataset\":\"mnist\",\"width\":0.5}", "config.json", &c,
                                     &err) == 0);
@@ -199,15 +208,15 @@ static void test_find_spec_width(void) {
     tk_error err = {0};
     const char *spec = "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"width\": 1e100}}";
     CHECK(tk_find_config_from_json(spec, "spec.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "key 'width' must be a number of at most 3.40282e+38 in magnitude, got 1e+100");
+    CHECK(!strcmp(err.msg, "spec.json: key 'train.width' must be a number of magnitude at most 3.40282e+38, not 1e+100"));
     spec = "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\"}, \"pruning\": {\"rate\": 1e100}}";
     CHECK(tk_find_config_from_json(spec, "spec.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "spec.json: pruning.rate must be a number in (0, 1)");
+    CHECK(!strcmp(err.msg, "spec.json: key 'pruning.rate' must be a number of magnitude at most 3.40282e+38, not 1e+100"));
     spec = "{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\"}, \"l1_penalty\": 1e100}";
     CHECK(tk_find_config_from_json(spec, "spec.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "spec.json: l1_penalty must be a positive number");
+    CHECK(!strcmp(err.msg, "spec.json: key 'l1_penalty' must be a number of magnitude at most 3.40282e+38, not 1e+100"));
     check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"width\": 1e100}}",
-                       "spec.json: train: key 'width' must be a number of at most");
+                       "spec.json: key 'train.width' must be a number of magnitude at most 3.40282e+38, not 1e+100");
 }
 
 /* Found by fuzz_train_config (make fuzz FUZZ_SECONDS=20): a key given twice.
@@ -219,12 +228,12 @@ static void test_duplicate_key(void) {
     tk_error err = {0};
     CHECK(tk_train_config_from_json("{\"model\": \"lenet_300_100\", \"model\": \"le\", \"lr\": 0.0012}",
                                     "config.json", &c, &err) == -1);
-    CHECK_CONTAINS(err.msg, "config.json: key 'model' is given more than once");
+    CHECK(!strcmp(err.msg, "config.json: key 'model' is given more than once; keep one"));
     CHECK(tk_train_config_from_json("{\"model\": \"conv2\", \"lr\": 0.1, \"lr\": 0.2}", "config.json", &c, &err) ==
           -1);
-    CHECK_CONTAINS(err.msg, "config.json: key 'lr' is given more than once");
+    CHECK(!strcmp(err.msg, "config.json: key 'lr' is given more than once; keep one"));
     check_find_refuses("{\"train\": {\"model\": \"conv2\", \"dataset\": \"cifar10\", \"model\": \"conv4\"}}",
-                       "spec.json: train: key 'model' is given more than once");
+                       "spec.json: key 'train.model' is given more than once; keep one");
 }
 
 /* ---- archives (datasets/archive.c) */

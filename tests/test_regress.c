@@ -152,47 +152,50 @@ static void test_bad_entries(void) {
     CHECK_BAD(dir,
               "{\"id\": \"m\", \"citation\": \"c\", " M "\"metric\": \"final_acc\", \"check\": {\"kind\": \"value\","
               " \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'm'", "unknown metric 'final_acc'", "final_accuracy");
+              "entry 'm': key 'metric': unknown metric 'final_acc' (did you mean 'final_accuracy'? valid: "
+              "final_accuracy, best_accuracy)");
     CHECK_BAD(dir,
               "{\"id\": \"nocite\", " M "\"metric\": \"final_accuracy\", \"check\": {\"kind\": \"value\","
               " \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'nocite'", "missing \"citation\"");
+              "entry 'nocite': missing required key 'citation' (the paper the number is from)");
     CHECK_BAD(dir,
               "{\"id\": \"rel\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {\"control\": \"ticket\"}, \"op\": \">=\"}}",
-              "entry 'rel'", "malformed relation", "\"right\"");
+              "entry 'rel': missing required key 'check.right' (the row filters of the rows on the right of op)");
     CHECK_BAD(dir,
               "{\"id\": \"op\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {}, \"op\": \"=>\", \"right\": {}}}",
-              "entry 'op'", "malformed relation", "\"=>\"");
-    CHECK_BAD(dir, "{\"citation\": \"c\", " M "\"metric\": \"best_accuracy\"}", "entries[0]", "missing \"id\"");
+              "entry 'op': key 'check.op': unknown op '=>' (did you mean '>='? valid: >=, <=)");
+    CHECK_BAD(dir, "{\"citation\": \"c\", " M "\"metric\": \"best_accuracy\"}", "entries[0]: missing required key 'id' (a name unique in the file)");
     CHECK_BAD(dir,
               "{\"id\": \"key\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"value\", \"select\": {\"contrl\": \"ticket\"}, \"value\": 0.5, \"tolerance\": 0.1}}",
-              "entry 'key'", "unknown key 'contrl'", "did you mean 'control'");
+              "entry 'key': unknown key 'check.select.contrl' (did you mean 'control'? "
+              "valid: target, source, control, target_optimizer, source_optimizer, native, level, density_at_most, density_at_least)");
     CHECK_BAD(dir, "{\"id\": \"twice\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
                    "\"value\", \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}},"
                    "{\"id\": \"twice\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
                    "\"value\", \"select\": {}, \"value\": 0.5, \"tolerance\": 0.1}}",
               "entry 'twice'", "id used twice");
     /* Scope: every entry names a model `ticket models` knows; study_name and model sit beside the id. */
-    CHECK_BAD(dir, "{\"id\": \"nomodel\", \"citation\": \"c\", \"metric\": \"best_accuracy\"}", "entry 'nomodel'",
-              "missing \"model\" (a string)");
+    CHECK_BAD(dir, "{\"id\": \"nomodel\", \"citation\": \"c\", \"metric\": \"best_accuracy\"}", "entry 'nomodel': missing required key 'model' (a model `ticket models` builds)");
     CHECK_BAD(dir, "{\"id\": \"modeltype\", \"citation\": \"c\", \"model\": 4, \"metric\": \"best_accuracy\"}",
-              "entry 'modeltype'", "\"model\" must be a string");
+              "entry 'modeltype': key 'model' must be a non-empty string, not 4");
     CHECK_BAD(dir,
               "{\"id\": \"modelname\", \"citation\": \"c\", \"model\": \"lenet-300-100\", "
               "\"metric\": \"best_accuracy\"}",
-              "entry 'modelname'", "unknown model 'lenet-300-100'", "did you mean 'lenet_300_100'");
+              "entry 'modelname': key 'model': unknown model 'lenet-300-100' (did you mean 'lenet_300_100'?");
     CHECK_BAD(dir,
               "{\"id\": \"scope\", \"citation\": \"c\", " M "\"study-name\": \"quick\", \"metric\": \"best_accuracy\"}",
-              "entry 'scope'", "unknown key 'study-name'", "did you mean 'study_name'");
+              "entry 'scope': unknown key 'study-name' (did you mean 'study_name'? valid: id, citation, model, "
+              "study_name, dataset, setting, metric, check, study)");
     CHECK_BAD(dir,
               "{\"id\": \"selmodel\", \"citation\": \"c\", " M "\"metric\": \"best_accuracy\", \"check\": {\"kind\": "
               "\"relation\", \"left\": {}, \"op\": \">=\", \"right\": {\"model\": \"conv2\"}}}",
-              "entry 'selmodel': check.right: \"model\" is not a row filter", "set them next to \"id\"");
+              "entry 'selmodel': key 'check.right' holds \"model\", which is not a row filter: the entry's \"model\" "
+              "and \"study_name\" apply to every selection it makes; set them next to \"id\"");
     CHECK_BAD(dir, "{\"id\": \"data\", \"citation\": \"c\", " M "\"dataset\": 7, \"metric\": \"best_accuracy\"}",
-              "entry 'data'", "\"dataset\" must be a dataset name or an array of 1 to 8 of them");
+              "entry 'data': key 'dataset' must be a dataset name or an array of 1 to 8 of them, not 7");
     rm_rf(dir);
     free(dir);
 }
@@ -404,7 +407,7 @@ static void test_cli(void) {
     free(out);
     free(write_registry(dir, "bad.json", "{\"source\": \"b\", \"entries\": [{\"id\": \"x\", \"citation\": \"c\"}]}"));
     CHECK(ticket_output(dir, "", "regress . --against bad.json", &out) == 2);
-    CHECK_CONTAINS(out, "bad.json: entry 'x': missing \"model\"");
+    CHECK_CONTAINS(out, "bad.json: entry 'x': missing required key 'model' (a model `ticket models` builds)");
     free(out);
 
     /* Every entry SKIP: nothing was checked, which a CI gate must not take for a pass. */
@@ -428,9 +431,58 @@ static void test_cli(void) {
     free(dir);
 }
 
+/* The report's writer and this reader share tk_results_columns: a row
+ * written is read back field for field, and the header is the columns'. */
+static void test_results_row_round_trip(void) {
+    tk_result_row r = {.study = "s", .model = "lenet_300_100", .target = "a,b", .target_optimizer = "adam",
+                       .source = "say \"x\"", .source_optimizer = "sgd", .control = "random_ticket", .native = true,
+                       .level = 7, .density = 0.2097152, .seed = 999999999999999ull, .final_accuracy = 0.912345678,
+                       .best_accuracy = 0.95, .best_iteration = -1, .run_dir = "runs/x"};
+    tk_provenance prov;
+    memset(&prov, 0, sizeof prov);
+    snprintf(prov.field[TK_PROV_BLAS], sizeof prov.field[0], "Open,BLAS");
+    tk_buf b = {0};
+    tk_results_write_header(&b);
+    tk_results_write_row(&b, &r, &prov);
+    tk_buf_put(&b, "", 1);
+    char *text = (char *)b.data, *row = strchr(text, '\n') + 1;
+    CHECK(!strncmp(text, HEADER, strlen(HEADER) - 1));
+    CHECK(!strcmp(row, "s,lenet_300_100,\"a,b\",adam,\"say \"\"x\"\"\",sgd,random_ticket,true,7,0.2097152,"
+                       "999999999999999,0.912345678,0.95,-1,,\"Open,BLAS\",,,,,,,\n"));
+    row[strlen(row) - 1] = 0;
+    char *f[64];
+    CHECK(tk_csv_split(row, f, 64) == TK_RESULTS_COLUMN_COUNT + TK_PROV_FIELD_COUNT);
+    tk_result_row back;
+    tk_error err = {0};
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == 0);
+    CHECK(!strcmp(back.study, "s") && !strcmp(back.model, "lenet_300_100") && !strcmp(back.target, "a,b") &&
+          !strcmp(back.target_optimizer, "adam") && !strcmp(back.source, "say \"x\"") &&
+          !strcmp(back.source_optimizer, "sgd") && !strcmp(back.control, "random_ticket") && back.native &&
+          back.level == 7 && back.density == r.density && back.seed == r.seed &&
+          back.final_accuracy == r.final_accuracy && back.best_accuracy == r.best_accuracy &&
+          back.best_iteration == -1 && !strcmp(back.run_dir, ""));
+    CHECK(!strcmp(f[TK_RESULTS_COLUMN_COUNT + TK_PROV_BLAS], "Open,BLAS"));
+    /* Every column is checked for its type, also those regress does not compare. */
+    f[10] = "1e16";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: seed '1e16' must be a whole number from 0 to 999999999999999; rerun "
+                           "`ticket report` to rewrite the file"));
+    f[10] = "0";
+    f[13] = "-2";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: best_iteration '-2' must be a whole number from -1 to 9007199254740992; "
+                           "rerun `ticket report` to rewrite the file"));
+    f[13] = "3";
+    f[7] = "yes";
+    CHECK(tk_results_read_row(f, &back, "results.csv", 2, &err) == -1);
+    CHECK(!strcmp(err.msg, "results.csv:2: native 'yes' must be true or false"));
+    tk_buf_free(&b);
+}
+
 int main(void) {
     char *catalog = make_catalog();
     if (catalog) setenv("TICKET_CATALOG", catalog, 1);
+    RUN(test_results_row_round_trip);
     RUN(test_pass_fail_skip);
     RUN(test_perturbation_fails);
     RUN(test_bad_entries);

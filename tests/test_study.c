@@ -1007,10 +1007,10 @@ static const char *const six_problems =
 static const char *const six_problems_found[] = {
     "bad.json", "unknown key 'seeeds'", "did you mean 'seeds'",
     "unknown model 'lenet_300_10'", "did you mean 'lenet_300_100'",
-    "sources[1]", "unknown key 'lenght'", "did you mean 'length'",
+    "bad.json: sources[1]: unknown key 'train.lenght' (did you mean 'length'?",
     "targets[0]", "unknown optimizer 'adma'", "did you mean 'adam'",
-    "targets[1]", "'batch' must be a number",
-    "workers must be", NULL};
+    "bad.json: targets[1]: key 'train.batch' must be a whole number in [0, 1073741824], not \"twenty\"",
+    "bad.json: key 'workers' must be a whole number in [1, 64], not \"two\"", NULL};
 
 /* Two problems in one side: a side reports every problem, not the first. */
 static const char *const one_side_two_problems =
@@ -1018,7 +1018,7 @@ static const char *const one_side_two_problems =
     " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\", \"lenght\": \"10it\","
     " \"optimizer\": \"adma\"}}],\n"
     " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA4 "\"}}]}";
-static const char *const one_side_two_problems_found[] = {"sources[0]", "unknown key 'lenght'",
+static const char *const one_side_two_problems_found[] = {"sources[0]: unknown key 'train.lenght'",
                                                           "unknown optimizer 'adma'", NULL};
 
 static void test_spec_validation(void) {
@@ -1391,16 +1391,17 @@ static void test_control_spec_errors(void) {
                       " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
                       " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA6 "\"}}],\n"
                       " \"controls\": [\"reinit\", \"random_tickt\", 7]}";
-    const char *const bad_found[] = {"bad.json: controls[1]: unknown control 'random_tickt'",
+    const char *const bad_found[] = {"bad.json: key 'controls[1]': unknown control 'random_tickt'",
                                      "did you mean 'random_ticket'?",
                                      "valid: reinit, random_mask, random_ticket, random_global, l1",
-                                     "bad.json: controls[2]: must be a string, a control's name", NULL};
+                                     "bad.json: key 'controls[2]' must be a non-empty string, not 7", NULL};
     CHECK(refused_with(bad, bad_found));
     const char *not_array = "{\"model\": \"lenet_300_100\", \"width\": 0.1,\n"
                             " \"sources\": [{\"name\": \"a\", \"train\": {\"dataset\": \"" DATA4 "\"}}],\n"
                             " \"targets\": [{\"name\": \"c\", \"train\": {\"dataset\": \"" DATA6 "\"}}],\n"
                             " \"controls\": \"reinit\"}";
-    const char *const not_array_found[] = {"bad.json: controls must be an array of control names", NULL};
+    const char *const not_array_found[] = {"bad.json: key 'controls' must be an array of control names, e.g. [\"reinit\", "
+                                           "\"random_ticket\"], not \"reinit\"", NULL};
     CHECK(refused_with(not_array, not_array_found));
     /* Every name is accepted, and only what is named is set. */
     tk_study *s = calloc(1, sizeof *s);

@@ -424,7 +424,7 @@ static void test_config_json_errors(void) {
                       "did you mean 'width'");
     expect_json_error("{\"model\": \"lenet_300_100\", \"eval_evry\": \"1ep\"}", "unknown key 'eval_evry'",
                       "did you mean 'eval_every'");
-    expect_json_error("{\"model\": \"lenet_300_100\", \"batch\": \"sixty\"}", "'batch' must be a number", NULL);
+    expect_json_error("{\"model\": \"lenet_300_100\", \"batch\": \"sixty\"}", "key 'batch' must be a whole number in [0, 1073741824], not \"sixty\"", NULL);
     expect_json_error("{\"model\": \"lenet_300_100\", \"nesterov\": 1}", "'nesterov' must be true or false", NULL);
     expect_json_error("{\"model\": \"lenet_300_100\", \"length\": 20}", "'length' must be a duration", NULL);
     expect_json_error("{\"model\": \"lenet_300_100\", \"length\": \"20 epochs\"}", "'length'", "valid forms");
@@ -432,7 +432,7 @@ static void test_config_json_errors(void) {
     expect_json_error("{\"model\": \"lenet_300_100\", \"optimizer\": \"adma\"}", "unknown optimizer 'adma'",
                       "did you mean 'adam'");
     expect_json_error("{\"model\": \"lenet\"}", "unknown model 'lenet'", "did you mean 'lenet_300_100'");
-    expect_json_error("{\"width\": 0.5}", "\"model\" key", NULL);
+    expect_json_error("{\"width\": 0.5}", "missing required key 'model' (the model's name, see `ticket models`)", NULL);
     expect_json_error("{\"model\": \"lenet_300_100\",", "not valid JSON", NULL);
 }
 

@@ -3,7 +3,7 @@
 
 #include "tk_control.h"
 
-const tk_control_def tk_controls[TK_CONTROL_COUNT] = {
+const tk_control_def tk_controls[] = {
     [TK_CONTROL_REINIT] = {"reinit", 0, TK_MASK_FROM_TICKET, true, false, false},
     [TK_CONTROL_RANDOM_MASK] = {"random_mask", 1, TK_MASK_FROM_RANDOM_LAYER, false, false, false},
     [TK_CONTROL_RANDOM_TICKET] = {"random_ticket", 2, TK_MASK_FROM_RANDOM_LAYER, true, false, true},
@@ -33,12 +33,35 @@ uint64_t tk_control_stream(const tk_control_def *c, tk_control_use use, int leve
 }
 
 int tk_control_parse(const char *name, tk_control *out, tk_error *err) {
-    const char *names[TK_CONTROL_COUNT];
-    for (int k = 0; k < TK_CONTROL_COUNT; k++) names[k] = tk_controls[k].name;
     int k;
-    if (tk_parse_name("control", name, names, TK_CONTROL_COUNT, &k, err)) return -1;
+    if (TK_PARSE_ROW("control", name, tk_controls, TK_CONTROL_COUNT, &k, err)) return -1;
     *out = (tk_control)k;
     return 0;
+}
+
+int tk_control_read(const tk_json_at *at, const cJSON *obj, const char *key, bool *controls, tk_json_problems *p) {
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, key);
+    tk_json_at lat = tk_json_key(at, key);
+    tk_error e;
+    if (!list) return 0;
+    if (!cJSON_IsArray(list)) {
+        tk_json_wrong(&lat, list, "an array of control names, e.g. [\"reinit\", \"random_ticket\"]", &e);
+        tk_json_note(p, &e);
+        return 1;
+    }
+    int bad = 0, i = 0;
+    for (const cJSON *v = list->child; v; v = v->next, i++) {
+        tk_json_at vat = tk_json_index(&lat, i);
+        const char *name;
+        tk_control k = TK_CONTROL_REINIT;
+        if (tk_json_text(&vat, v, NULL, "a control's name", &name, &e) < 0 ||
+            (tk_control_parse(name, &k, &e) && tk_json_prefix(&vat, &e))) {
+            tk_json_note(p, &e), bad++;
+            continue;
+        }
+        controls[k] = true;
+    }
+    return bad;
 }
 
 void tk_control_mask(const tk_model *m, const tk_prune_config *prune, const uint8_t *ticket, tk_control k,

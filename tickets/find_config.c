@@ -7,98 +7,109 @@
 #include <string.h>
 
 #include "tk_find.h"
+#include "tk_json.h"
 
 enum { DEFAULT_LEVELS = 10 };
 
-/* Fails on keys of `obj` not in keys[], naming the path and the nearest key. */
-static int check_keys(const cJSON *obj, const char *const *keys, int n, const char *path, const char *where,
-                      tk_error *err) {
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        int i;
-        if (tk_parse_name("key", it->string, keys, n, &i, err) == 0) continue;
-        return tk_fail_prefix(err, "%s: %s: ", path, where);
-    }
-    return 0;
+static bool listed(const char *key, const char *const *keys) {
+    for (; *keys; keys++)
+        if (!strcmp(key, *keys)) return true;
+    return false;
 }
 
-static int need(bool ok, const char *path, const char *key, const char *what, tk_error *err) {
-    return ok ? 0 : tk_fail(err, "%s: %s must be %s", path, key, what);
+/* "pruning" may hold the keys every strategy reads and those of its own
+ * strategy; a key of another strategy is named as such. */
+static int check_pruning_keys(const tk_json_at *at, const cJSON *p, tk_prune_strategy strategy, tk_error *err) {
+    const char *keys[32];
+    int n = 0;
+    for (const char *const *k = tk_prune_common_keys; *k; k++) keys[n++] = *k;
+    for (const char *const *k = tk_prune_strategies[strategy].keys; *k; k++) keys[n++] = *k;
+    TK_ASSERT(n < TK_ARRAY_LEN(keys));
+    keys[n] = NULL;
+    for (const cJSON *k = p->child; k; k = k->next)
+        for (int s = 0; s < TK_PRUNE_COUNT && !listed(k->string, keys); s++)
+            if (listed(k->string, tk_prune_strategies[s].keys)) {
+                tk_json_at kat = tk_json_key(at, k->string);
+                return tk_json_fail(&kat, err, "is read by the %s strategy only; set \"strategy\": \"%s\" or remove it",
+                                    tk_prune_strategies[s].name, tk_prune_strategies[s].name);
+            }
+    return tk_json_check_keys(at, p, keys, n, err);
 }
 
-static int parse_pruning(const cJSON *p, const char *path, tk_find_config *c, tk_error *err) {
-    static const char *const keys[] = {"strategy", "rate", "levels", "rates", "exclude_output", "exclude",
-                                       "densities"};
+static int parse_pruning(const tk_json_at *root, const cJSON *spec, tk_find_config *c, tk_error *err) {
     static const char *const rate_keys[] = {"conv", "linear", "output"};
-    if (need(cJSON_IsObject(p), path, "pruning", "an object", err) ||
-        check_keys(p, keys, TK_ARRAY_LEN(keys), path, "pruning", err))
-        return -1;
+    const cJSON *p, *it;
+    int got = tk_json_object(root, spec, "pruning", NULL, &p, err);
+    if (got <= 0) return got;
+    tk_json_at at = tk_json_key(root, "pruning");
     tk_prune_config *q = &c->prune;
-    const cJSON *it;
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "strategy"))) {
-        int s;
-        if (need(cJSON_IsString(it), path, "pruning.strategy", "a string", err)) return -1;
-        if (tk_parse_name("strategy", it->valuestring, tk_prune_strategy_names, TK_PRUNE_COUNT, &s, err))
-            return tk_fail_prefix(err, "%s: pruning.strategy: ", path);
-        q->strategy = (tk_prune_strategy)s;
+    const char *strategy;
+    if ((got = tk_json_text(&at, p, "strategy", NULL, &strategy, err)) < 0) return -1;
+    if (got && tk_prune_strategy_parse(strategy, &q->strategy, err)) {
+        tk_json_at sat = tk_json_key(&at, "strategy");
+        return tk_json_prefix(&sat, err);
     }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "rate"))) {
-        if (need(cJSON_IsNumber(it) && tk_fits_float(it->valuedouble), path, "pruning.rate", "a number in (0, 1)", err))
-            return -1;
-        q->rate = (float)it->valuedouble;
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "levels"))) {
-        if (need(cJSON_IsNumber(it) && tk_whole_in(it->valuedouble, 0, TK_CONTROL_MAX_LEVEL), path, "pruning.levels", "a whole number in [0, 100]", err))
-            return -1;
-        c->levels = (int)it->valuedouble;
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "exclude_output"))) {
-        if (need(cJSON_IsBool(it), path, "pruning.exclude_output", "true or false", err)) return -1;
-        q->exclude_output = cJSON_IsTrue(it);
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "rates"))) {
-        if (need(cJSON_IsObject(it), path, "pruning.rates", "an object", err) ||
-            check_keys(it, rate_keys, 3, path, "pruning.rates", err))
-            return -1;
+    if (check_pruning_keys(&at, p, q->strategy, err) || tk_json_float(&at, p, "rate", NULL, &q->rate, err) < 0 ||
+        tk_json_int(&at, p, "levels", NULL, 0, TK_CONTROL_MAX_LEVEL, &c->levels, err) < 0 ||
+        tk_json_bool(&at, p, "exclude_output", NULL, &q->exclude_output, err) < 0)
+        return -1;
+    if ((got = tk_json_object(&at, p, "rates", NULL, &it, err)) < 0) return -1;
+    if (got) {
+        tk_json_at rat = tk_json_key(&at, "rates");
         float *dst[] = {&q->rate_conv, &q->rate_linear, &q->rate_output};
-        for (int i = 0; i < 3; i++) {
-            const cJSON *r = cJSON_GetObjectItemCaseSensitive(it, rate_keys[i]);
-            if (!r) continue;
-            if (need(cJSON_IsNumber(r) && tk_fits_float(r->valuedouble), path, "pruning.rates values",
-                     "numbers in (0, 1)", err))
+        if (tk_json_check_keys(&rat, it, rate_keys, TK_ARRAY_LEN(rate_keys), err)) return -1;
+        for (int i = 0; i < TK_ARRAY_LEN(rate_keys); i++)
+            if (tk_json_float(&rat, it, rate_keys[i], NULL, dst[i], err) < 0) return -1;
+    }
+    if ((got = tk_json_array(&at, p, "exclude", NULL, TK_PRUNE_MAX_EXCLUDE, &it, err)) < 0) return -1;
+    if (got) {
+        tk_json_at eat = tk_json_key(&at, "exclude");
+        for (const cJSON *e = it->child; e; e = e->next) {
+            tk_json_at one = tk_json_index(&eat, q->n_exclude);
+            if (tk_json_string(&one, e, NULL, "a parameter name such as \"fc3.weight\"", q->exclude[q->n_exclude],
+                               sizeof q->exclude[0], err) < 0)
                 return -1;
-            *dst[i] = (float)r->valuedouble;
+            q->n_exclude++;
         }
     }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "exclude"))) {
-        if (need(cJSON_IsArray(it) && cJSON_GetArraySize(it) <= TK_PRUNE_MAX_EXCLUDE, path, "pruning.exclude",
-                 "an array of at most 16 parameter names", err))
-            return -1;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, it) {
-            if (need(cJSON_IsString(e) && strlen(e->valuestring) < 64, path, "pruning.exclude entries",
-                     "parameter names such as \"fc3.weight\"", err))
-                return -1;
-            snprintf(q->exclude[q->n_exclude++], 64, "%s", e->valuestring);
-        }
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(p, "densities"))) {
-        if (need(cJSON_IsArray(it) && cJSON_GetArraySize(it) <= TK_PRUNE_MAX_DENSITIES, path, "pruning.densities",
-                 "an array of at most 32 numbers", err))
-            return -1;
-        const cJSON *e;
-        cJSON_ArrayForEach(e, it) {
-            if (need(cJSON_IsNumber(e) && tk_fits_float(e->valuedouble), path, "pruning.densities entries",
-                     "numbers in (0, 1)", err))
-                return -1;
-            q->densities[q->n_densities++] = (float)e->valuedouble;
+    if ((got = tk_json_array(&at, p, "densities", NULL, TK_PRUNE_MAX_DENSITIES, &it, err)) < 0) return -1;
+    if (got) {
+        tk_json_at dat = tk_json_key(&at, "densities");
+        for (const cJSON *e = it->child; e; e = e->next) {
+            tk_json_at one = tk_json_index(&dat, q->n_densities);
+            if (tk_json_float(&one, e, NULL, NULL, &q->densities[q->n_densities++], err) < 0) return -1;
         }
         c->levels = q->n_densities;
     }
     return 0;
 }
 
-int tk_find_config_from_json(const char *text, const char *path, tk_find_config *c, tk_error *err) {
+static int parse_spec(const tk_json_at *at, const cJSON *root, tk_find_config *c, tk_error *err) {
     static const char *const keys[] = {"train", "pruning", "rewind", "controls", "l1_penalty"};
+    const cJSON *train;
+    if (!cJSON_IsObject(root)) return tk_json_wrong(at, root, "a JSON object", err);
+    if (tk_json_check_keys(at, root, keys, TK_ARRAY_LEN(keys), err) ||
+        tk_json_object(at, root, "train", "the training run: at least \"model\" and \"dataset\"", &train, err) < 0)
+        return -1;
+    tk_json_at tat = tk_json_key(at, "train");
+    if (tk_train_config_read(&tat, train, &c->train, err)) return -1;
+    if (!c->train.dataset[0])
+        return tk_fail(err, "%s: missing required key 'train.dataset' (the dataset the ticket is found on)",
+                       at->source);
+    if (parse_pruning(at, root, c, err) || tk_json_duration(at, root, "rewind", NULL, &c->rewind, err) < 0)
+        return -1;
+    tk_json_problems controls = {"", 0};
+    if (tk_control_read(at, root, "controls", c->controls, &controls)) return tk_json_problems_fail(&controls, NULL, err);
+    int got;
+    if ((got = tk_json_float(at, root, "l1_penalty", NULL, &c->l1_penalty, err)) < 0) return -1;
+    if (got && !(c->l1_penalty > 0)) {
+        tk_json_at lat = tk_json_key(at, "l1_penalty");
+        return tk_json_wrong(&lat, cJSON_GetObjectItemCaseSensitive(root, "l1_penalty"), "a positive number", err);
+    }
+    return 0;
+}
+
+int tk_find_config_from_json(const char *text, const char *path, tk_find_config *c, tk_error *err) {
     cJSON *root = cJSON_Parse(text);
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
@@ -108,39 +119,8 @@ int tk_find_config_from_json(const char *text, const char *path, tk_find_config 
     c->prune = tk_prune_defaults();
     c->levels = DEFAULT_LEVELS;
     c->l1_penalty = TK_DEFAULT_L1_PENALTY;
-    int rc = need(cJSON_IsObject(root), path, "the file", "a JSON object", err);
-    if (rc == 0) rc = check_keys(root, keys, TK_ARRAY_LEN(keys), path, "top level", err);
-    const cJSON *train = cJSON_GetObjectItemCaseSensitive(root, "train");
-    if (rc == 0) rc = need(cJSON_IsObject(train), path, "\"train\"", "an object with at least \"model\" and \"dataset\"", err);
-    if (rc == 0) {
-        char *sub = cJSON_PrintUnformatted(train);
-        char where[1100];
-        snprintf(where, sizeof where, "%s: train", path);
-        rc = tk_train_config_from_json(sub, where, &c->train, err);
-        free(sub);
-        if (rc == 0 && !c->train.dataset[0]) rc = tk_fail(err, "%s: train.dataset is required", path);
-    }
-    const cJSON *it;
-    if (rc == 0 && (it = cJSON_GetObjectItemCaseSensitive(root, "pruning"))) rc = parse_pruning(it, path, c, err);
-    if (rc == 0 && (it = cJSON_GetObjectItemCaseSensitive(root, "rewind"))) {
-        rc = need(cJSON_IsString(it), path, "rewind", "a duration such as \"0it\", \"500it\" or \"1ep\"", err);
-        if (rc == 0 && tk_duration_parse(it->valuestring, &c->rewind, err)) rc = tk_fail_prefix(err, "%s: rewind: ", path);
-    }
-    if (rc == 0 && (it = cJSON_GetObjectItemCaseSensitive(root, "controls"))) {
-        rc = need(cJSON_IsArray(it), path, "controls", "an array of control names", err);
-        const cJSON *e;
-        cJSON_ArrayForEach(e, it) {
-            tk_control k;
-            if (rc == 0) rc = need(cJSON_IsString(e), path, "controls entries", "strings", err);
-            if (rc == 0 && tk_control_parse(e->valuestring, &k, err))
-                rc = tk_fail_prefix(err, "%s: controls: ", path);
-            if (rc == 0) c->controls[k] = true;
-        }
-    }
-    if (rc == 0 && (it = cJSON_GetObjectItemCaseSensitive(root, "l1_penalty"))) {
-        rc = need(cJSON_IsNumber(it) && it->valuedouble > 0 && tk_fits_float(it->valuedouble), path, "l1_penalty", "a positive number", err);
-        if (rc == 0) c->l1_penalty = (float)it->valuedouble;
-    }
+    tk_json_at at = tk_json_root(path);
+    int rc = parse_spec(&at, root, c, err);
     cJSON_Delete(root);
     if (rc == 0 && tk_find_config_validate(c, err)) rc = tk_fail_prefix(err, "%s: ", path);
     return rc;
@@ -186,7 +166,7 @@ static void add_non_defaults(cJSON *dst, const cJSON *full, const cJSON *base, c
 static cJSON *pruning_json(const tk_find_config *c) {
     const tk_prune_config *q = &c->prune;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "strategy", tk_prune_strategy_names[q->strategy]);
+    cJSON_AddStringToObject(o, "strategy", tk_prune_strategies[q->strategy].name);
     cJSON_AddNumberToObject(o, "rate", q->rate);
     cJSON_AddBoolToObject(o, "exclude_output", q->exclude_output);
     if (q->rate_conv >= 0 || q->rate_linear >= 0 || q->rate_output >= 0) {

@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const tk_prune_strategy_names[TK_PRUNE_COUNT] = {"global", "layerwise"};
-_Static_assert(sizeof tk_prune_strategy_names / sizeof tk_prune_strategy_names[0] == TK_PRUNE_COUNT,
-               "strategy name table");
-
 tk_prune_config tk_prune_defaults(void) {
     return (tk_prune_config){.strategy = TK_PRUNE_GLOBAL, .rate = 0.2f, .rate_conv = -1, .rate_linear = -1,
                              .rate_output = -1};
@@ -57,12 +53,7 @@ size_t tk_prune_kept(size_t n, double keep_fraction) { return (size_t)floor((dou
 double tk_prune_keep_fraction(const tk_prune_config *c, const tk_model *m, int tensor, int level) {
     if (level == 0) return 1.0;
     if (c->n_densities > 0) return c->densities[level - 1];
-    double rate = c->rate;
-    if (c->strategy == TK_PRUNE_LAYERWISE && tensor >= 0) {
-        const tk_param *p = &m->params[tensor];
-        float typed = p->is_output ? c->rate_output : p->layer == TK_OP_CONV2D ? c->rate_conv : c->rate_linear;
-        if (typed >= 0) rate = typed;
-    }
+    double rate = tensor >= 0 ? tk_prune_strategies[c->strategy].rate(c, &m->params[tensor]) : c->rate;
     return pow(1.0 - rate, level);
 }
 
@@ -91,29 +82,63 @@ static void prune_group(const tk_model *m, const int *group, int n, size_t targe
     for (size_t i = 0; i < kept - target; i++) out[scratch[i].index] = 0;
 }
 
+/* Global: one threshold over every covered weight. */
+static void prune_global(const tk_model *m, const tk_prune_config *c, int level, const float *weights, uint8_t *out) {
+    ranked *scratch = tk_malloc(m->n_prunable * sizeof *scratch);
+    int *group = tk_malloc((size_t)m->n_param_tensors * sizeof(int));
+    int n = 0;
+    size_t total = 0;
+    for (int i = 0; i < m->n_param_tensors; i++)
+        if (tk_prune_covers(c, m, i)) group[n++] = i, total += m->params[i].count;
+    prune_group(m, group, n, tk_prune_kept(total, tk_prune_keep_fraction(c, m, -1, level)), weights, out, scratch);
+    free(group);
+    free(scratch);
+}
+
+/* Layerwise: one threshold per covered tensor, at its layer type's rate. */
+static void prune_layerwise(const tk_model *m, const tk_prune_config *c, int level, const float *weights,
+                            uint8_t *out) {
+    ranked *scratch = tk_malloc(m->n_prunable * sizeof *scratch);
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        if (!tk_prune_covers(c, m, i)) continue;
+        prune_group(m, &i, 1, tk_prune_kept(m->params[i].count, tk_prune_keep_fraction(c, m, i, level)), weights,
+                    out, scratch);
+    }
+    free(scratch);
+}
+
+static double rate_global(const tk_prune_config *c, const tk_param *p) {
+    (void)p;
+    return c->rate;
+}
+
+static double rate_by_layer_type(const tk_prune_config *c, const tk_param *p) {
+    float typed = p->is_output ? c->rate_output : p->layer == TK_OP_CONV2D ? c->rate_conv : c->rate_linear;
+    return typed >= 0 ? typed : c->rate;
+}
+
+const char *const tk_prune_common_keys[] = {"strategy", "rate", "levels", "exclude_output", "exclude", "densities",
+                                            NULL};
+static const char *const layerwise_keys[] = {"rates", NULL};
+static const char *const no_keys[] = {NULL};
+
+const tk_prune_strategy_def tk_prune_strategies[] = {
+    [TK_PRUNE_GLOBAL] = {"global", no_keys, prune_global, rate_global},
+    [TK_PRUNE_LAYERWISE] = {"layerwise", layerwise_keys, prune_layerwise, rate_by_layer_type},
+};
+_Static_assert(TK_ARRAY_LEN(tk_prune_strategies) == TK_PRUNE_COUNT, "one row per pruning strategy");
+
+int tk_prune_strategy_parse(const char *name, tk_prune_strategy *out, tk_error *err) {
+    int k;
+    if (TK_PARSE_ROW("strategy", name, tk_prune_strategies, TK_PRUNE_COUNT, &k, err)) return -1;
+    *out = (tk_prune_strategy)k;
+    return 0;
+}
+
 void tk_prune_mask(const tk_model *m, const tk_prune_config *c, int level, const float *weights,
                    const uint8_t *prev, uint8_t *out) {
     memcpy(out, prev, m->n_prunable);
-    ranked *scratch = tk_malloc(m->n_prunable * sizeof *scratch);
-    int *group = tk_malloc((size_t)m->n_param_tensors * sizeof(int));
-    if (c->strategy == TK_PRUNE_GLOBAL) {
-        int n = 0;
-        size_t total = 0;
-        for (int i = 0; i < m->n_param_tensors; i++)
-            if (tk_prune_covers(c, m, i)) group[n++] = i, total += m->params[i].count;
-        prune_group(m, group, n, tk_prune_kept(total, tk_prune_keep_fraction(c, m, -1, level)), weights, out,
-                    scratch);
-    } else {
-        for (int i = 0; i < m->n_param_tensors; i++) {
-            if (!tk_prune_covers(c, m, i)) continue;
-            group[0] = i;
-            size_t total = m->params[i].count;
-            prune_group(m, group, 1, tk_prune_kept(total, tk_prune_keep_fraction(c, m, i, level)), weights,
-                        out, scratch);
-        }
-    }
-    free(group);
-    free(scratch);
+    tk_prune_strategies[c->strategy].prune(m, c, level, weights, out);
 }
 
 void tk_mask_count(const tk_model *m, const uint8_t *mask, int i, size_t *kept, size_t *total) {

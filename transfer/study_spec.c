@@ -7,19 +7,8 @@
 
 #include "tk_study.h"
 
-const char *const tk_head_names[TK_HEAD_COUNT] = {"reinit_dense", "reinit_same_density"};
+const char *const tk_head_names[] = {"reinit_dense", "reinit_same_density"};
 _Static_assert(sizeof tk_head_names / sizeof tk_head_names[0] == TK_HEAD_COUNT, "head name table");
-
-/* Problems are collected one per line, so a user fixes them in one pass. */
-typedef struct problems {
-    char text[sizeof(((tk_error *)0)->msg)];
-    int count;
-} problems;
-
-static void note(problems *p, const char *msg) {
-    size_t len = strlen(p->text);
-    snprintf(p->text + len, sizeof p->text - len, "%s%s", p->count++ ? "\n  " : "", msg);
-}
 
 /* The find specification of one side: the study's model, width and input,
  * then the study's common train keys, then the side's own. */
@@ -56,51 +45,73 @@ static cJSON *side_spec(const cJSON *root, const cJSON *side) {
     return spec;
 }
 
-static void parse_sides(const cJSON *root, const char *key, const char *path, tk_study_side *sides, int *n,
-                        tk_find_config *first, problems *p) {
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, key);
-    char msg[4096];
-    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0 || cJSON_GetArraySize(list) > TK_STUDY_MAX_SIDES) {
-        snprintf(msg, sizeof msg, "%s: %s must be an array of 1 to %d entries {\"name\": ..., \"train\": {...}}", path,
-                 key, TK_STUDY_MAX_SIDES);
-        note(p, msg);
+static void parse_sides(const tk_json_at *at, const cJSON *root, const char *key, tk_study_side *sides, int *n,
+                        tk_find_config *first, tk_json_problems *p) {
+    static const char *const side_keys[] = {"name", "train"};
+    const cJSON *list;
+    tk_error e;
+    if (tk_json_array(at, root, key, "the study's sides: [{\"name\": ..., \"train\": {...}}]", TK_STUDY_MAX_SIDES,
+                      &list, &e) < 0) {
+        tk_json_note(p, &e);
         return;
     }
-    static const char *const side_keys[] = {"name", "train"};
+    tk_json_at lat = tk_json_key(at, key);
+    if (!list->child) {
+        tk_json_wrong(&lat, list, "an array of 1 or more sides {\"name\": ..., \"train\": {...}}", &e);
+        tk_json_note(p, &e);
+        return;
+    }
     int i = 0;
-    const cJSON *side;
-    cJSON_ArrayForEach(side, list) {
+    for (const cJSON *side = list->child; side; side = side->next, i++) {
+        tk_json_at sat = tk_json_index(&lat, i);
+        if (!cJSON_IsObject(side)) {
+            tk_json_wrong(&sat, side, "an object {\"name\": ..., \"train\": {...}}", &e);
+            tk_json_note(p, &e);
+            continue;
+        }
+        char name[sizeof sides->name];
+        int bad = tk_json_note_keys(p, &sat, side, side_keys, TK_ARRAY_LEN(side_keys));
+        if (tk_json_string(&sat, side, "name", "the label in tables", name, sizeof name, &e) < 0)
+            tk_json_note(p, &e), bad = 1;
+        if (bad) continue;
+        /* The side's find specification is made up (the study's keys and its
+         * own), so its messages name the side and the key within it. */
         char where[1200];
-        snprintf(where, sizeof where, "%s: %s[%d]", path, key, i);
-        tk_error err = {0};
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(side, "name");
-        int bad = 0;
-        for (const cJSON *it = cJSON_IsObject(side) ? side->child : NULL; it; it = it->next) {
-            int k;
-            if (tk_parse_name("key", it->string, side_keys, 2, &k, &err)) {
-                snprintf(msg, sizeof msg, "%s: %s", where, err.msg);
-                note(p, msg), bad = 1;
-            }
+        snprintf(where, sizeof where, "%s: %s", at->source, sat.path);
+        cJSON *spec = side_spec(root, side);
+        char *text = cJSON_PrintUnformatted(spec);
+        tk_find_config c;
+        if (tk_find_config_from_json(text, where, &c, &e)) {
+            tk_json_note(p, &e);
+        } else {
+            snprintf(sides[*n].name, sizeof sides[*n].name, "%s", name);
+            sides[(*n)++].train = c.train;
+            if (first) *first = c;
         }
-        if (!cJSON_IsString(name) || !name->valuestring[0] || strlen(name->valuestring) >= 64) {
-            snprintf(msg, sizeof msg, "%s: \"name\" must be a short non-empty string (the label in tables)", where);
-            note(p, msg), bad = 1;
-        }
-        if (!bad) {
-            cJSON *spec = side_spec(root, side);
-            char *text = cJSON_PrintUnformatted(spec);
-            tk_find_config c;
-            if (tk_find_config_from_json(text, where, &c, &err)) {
-                note(p, err.msg);
-            } else {
-                snprintf(sides[*n].name, sizeof sides[*n].name, "%s", name->valuestring);
-                sides[(*n)++].train = c.train;
-                if (first) *first = c;
-            }
-            free(text);
-            cJSON_Delete(spec);
-        }
-        i++;
+        free(text);
+        cJSON_Delete(spec);
+    }
+}
+
+/* "transfer_levels": "all" (nothing listed) or levels in [0, levels]. */
+static void parse_transfer_levels(const tk_json_at *at, const cJSON *root, tk_study *s, tk_json_problems *p) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "transfer_levels"), *list;
+    tk_json_at lat = tk_json_key(at, "transfer_levels");
+    tk_error e;
+    if (!it || (cJSON_IsString(it) && !strcmp(it->valuestring, "all"))) return;
+    if (!cJSON_IsArray(it) || tk_json_array(at, root, "transfer_levels", NULL, 64, &list, &e) < 0) {
+        tk_json_wrong(&lat, it, "\"all\" or an array of at most 64 levels", &e);
+        tk_json_note(p, &e);
+        return;
+    }
+    int i = 0;
+    for (const cJSON *v = list->child; v; v = v->next, i++) {
+        tk_json_at vat = tk_json_index(&lat, i);
+        int level;
+        /* With a bad side the levels are unknown, and the side's problem says why. */
+        if (s->levels < 0) continue;
+        if (tk_json_int(&vat, v, NULL, NULL, 0, s->levels, &level, &e) < 0) tk_json_note(p, &e);
+        else s->transfer_levels[s->n_transfer_levels++] = level;
     }
 }
 
@@ -115,135 +126,67 @@ int tk_study_from_json(const char *text, const char *path, tk_study *s, tk_error
         cJSON_Delete(root);
         return tk_fail(err, "%s: not a valid JSON object (near byte %ld)", path, at ? (long)(at - text) : -1L);
     }
-    problems p = {{0}, 0};
-    char msg[4096];
-    tk_error e = {0};
-    for (const cJSON *it = root->child; it; it = it->next) {
-        int k;
-        if (tk_parse_name("key", it->string, keys, TK_ARRAY_LEN(keys), &k, &e)) {
-            snprintf(msg, sizeof msg, "%s: top level: %s", path, e.msg);
-            note(&p, msg);
-        }
-    }
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "name");
-    snprintf(s->name, sizeof s->name, "%s", cJSON_IsString(it) ? it->valuestring : "study");
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsString(model)) {
-        snprintf(msg, sizeof msg, "%s: \"model\" is required (see `ticket models`)", path);
-        note(&p, msg);
-    } else if (!tk_model_find(model->valuestring)) {
-        tk_model_config probe = {.name = model->valuestring, .classes = 10, .width = 1};
-        tk_model_free(tk_model_create(&probe, &e));
-        snprintf(msg, sizeof msg, "%s: model: %s", path, e.msg);
-        note(&p, msg);
-    }
+    tk_json_at at = tk_json_root(path);
+    tk_json_problems p = {"", 0};
+    tk_error e;
+    tk_json_note_keys(&p, &at, root, keys, TK_ARRAY_LEN(keys));
+    snprintf(s->name, sizeof s->name, "study");
+    if (tk_json_string(&at, root, "name", NULL, s->name, sizeof s->name, &e) < 0) tk_json_note(&p, &e);
+    const char *model;
+    int got = tk_json_text(&at, root, "model", "the model, see `ticket models`", &model, &e);
+    tk_json_at mat = tk_json_key(&at, "model");
+    if (got == 1 && !tk_model_lookup(model, &e)) tk_json_prefix(&mat, &e), got = -1;
+    if (got < 0) tk_json_note(&p, &e);
     tk_find_config first = {0};
     first.levels = -1;
-    parse_sides(root, "sources", path, s->sources, &s->n_sources, &first, &p);
-    parse_sides(root, "targets", path, s->targets, &s->n_targets, NULL, &p);
+    parse_sides(&at, root, "sources", s->sources, &s->n_sources, &first, &p);
+    parse_sides(&at, root, "targets", s->targets, &s->n_targets, NULL, &p);
     s->prune = first.prune;
     s->levels = first.levels;
     s->rewind = first.rewind;
     s->workers = 1;
     s->seeds[0] = 0;
     s->n_seeds = 1;
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "seeds"))) {
+    const cJSON *list;
+    got = tk_json_array(&at, root, "seeds", NULL, TK_STUDY_MAX_SEEDS, &list, &e);
+    tk_json_at sat = tk_json_key(&at, "seeds");
+    if (got == 1 && !list->child) got = tk_json_wrong(&sat, list, "an array of 1 or more seeds", &e);
+    if (got < 0) tk_json_note(&p, &e);
+    if (got == 1) {
         s->n_seeds = 0;
-        const cJSON *v;
-        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) < 1 || cJSON_GetArraySize(it) > TK_STUDY_MAX_SEEDS) {
-            snprintf(msg, sizeof msg, "%s: seeds must be an array of 1 to %d whole numbers", path, TK_STUDY_MAX_SEEDS);
-            note(&p, msg);
-        } else {
-            cJSON_ArrayForEach(v, it) {
-                bool ok = cJSON_IsNumber(v) && tk_whole_in(v->valuedouble, 0, (int64_t)TK_MAX_SEED);
-                if (!ok) {
-                    snprintf(msg, sizeof msg, "%s: seeds[%d] must be a whole number in [0, %llu]", path, s->n_seeds,
-                             (unsigned long long)TK_MAX_SEED);
-                    note(&p, msg);
-                }
-                s->seeds[s->n_seeds++] = ok ? (uint64_t)v->valuedouble : 0;
-            }
+        for (const cJSON *v = list->child; v; v = v->next) {
+            tk_json_at vat = tk_json_index(&sat, s->n_seeds);
+            int64_t seed = 0;
+            if (tk_json_int64(&vat, v, NULL, NULL, 0, (int64_t)TK_MAX_SEED, &seed, &e) < 0) tk_json_note(&p, &e);
+            s->seeds[s->n_seeds++] = (uint64_t)seed;
         }
     }
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "transfer_levels")) && !cJSON_IsString(it)) {
-        const cJSON *v;
-        if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) > 64) {
-            snprintf(msg, sizeof msg, "%s: transfer_levels must be \"all\" or an array of levels", path);
-            note(&p, msg);
-        } else {
-            cJSON_ArrayForEach(v, it) {
-                if (!cJSON_IsNumber(v) || s->levels < 0 ||
-                    !tk_whole_in(v->valuedouble, 0, s->levels)) {
-                    snprintf(msg, sizeof msg, "%s: transfer_levels: %g is not a level in [0, %d]", path,
-                             cJSON_IsNumber(v) ? v->valuedouble : -1.0, s->levels);
-                    note(&p, msg);
-                } else {
-                    s->transfer_levels[s->n_transfer_levels++] = (int)v->valuedouble;
-                }
-            }
-        }
-    } else if (it && strcmp(it->valuestring, "all")) {
-        snprintf(msg, sizeof msg, "%s: transfer_levels must be \"all\" or an array of levels, not \"%s\"", path,
-                 it->valuestring);
-        note(&p, msg);
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "controls"))) {
-        /* The native ticket and the dense network are always trained; these
-         * go beside every native ticket and (l1 but) every transferred one. */
-        if (!cJSON_IsArray(it)) {
-            snprintf(msg, sizeof msg, "%s: controls must be an array of control names, e.g. [\"reinit\", "
-                     "\"random_ticket\"]", path);
-            note(&p, msg);
-        }
-        const cJSON *v, *list = cJSON_IsArray(it) ? it : NULL;
-        int i = 0;
-        tk_control k = TK_CONTROL_REINIT;
-        cJSON_ArrayForEach(v, list) {
-            if (!cJSON_IsString(v) || tk_control_parse(v->valuestring, &k, &e)) {
-                snprintf(msg, sizeof msg, "%s: controls[%d]: %s", path, i,
-                         cJSON_IsString(v) ? e.msg : "must be a string, a control's name");
-                note(&p, msg);
-            } else {
-                s->controls[k] = true;
-            }
-            i++;
-        }
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "head"))) {
-        int h = 0;
-        if (!cJSON_IsString(it) || tk_parse_name("head policy", it->valuestring, tk_head_names, TK_HEAD_COUNT, &h, &e)) {
-            snprintf(msg, sizeof msg, "%s: head: %s", path, cJSON_IsString(it) ? e.msg : "must be a string");
-            note(&p, msg);
-        }
-        s->head = (tk_head_policy)h;
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "workers"))) {
-        if (!cJSON_IsNumber(it) || !tk_whole_in(it->valuedouble, 1, 64)) {
-            snprintf(msg, sizeof msg, "%s: workers must be a whole number in [1, 64]", path);
-            note(&p, msg);
-        } else {
-            s->workers = (int)it->valuedouble;
-        }
-    }
-    if ((it = cJSON_GetObjectItemCaseSensitive(root, "matrix_densities"))) {
-        const cJSON *v;
-        cJSON_ArrayForEach(v, it) {
-            if (s->n_matrix_densities < 8 && cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble <= 1) {
-                s->matrix_densities[s->n_matrix_densities++] = v->valuedouble;
-            } else {
-                snprintf(msg, sizeof msg, "%s: matrix_densities must hold at most 8 fractions in (0, 1]", path);
-                note(&p, msg);
-            }
-        }
+    parse_transfer_levels(&at, root, s, &p);
+    /* The native ticket and the dense network are always trained; the
+     * controls go beside every native ticket and (l1 but) every transferred one. */
+    tk_control_read(&at, root, "controls", s->controls, &p);
+    int head = 0;
+    if (tk_json_name(&at, root, "head", NULL, "head policy", tk_head_names, TK_HEAD_COUNT, &head, &e) < 0)
+        tk_json_note(&p, &e);
+    s->head = (tk_head_policy)head;
+    if (tk_json_int(&at, root, "workers", NULL, 1, 64, &s->workers, &e) < 0) tk_json_note(&p, &e);
+    got = tk_json_array(&at, root, "matrix_densities", NULL, TK_ARRAY_LEN(s->matrix_densities), &list, &e);
+    tk_json_at dat = tk_json_key(&at, "matrix_densities");
+    if (got < 0) tk_json_note(&p, &e);
+    for (const cJSON *v = got == 1 ? list->child : NULL; v; v = v->next) {
+        tk_json_at vat = tk_json_index(&dat, s->n_matrix_densities);
+        double d;
+        got = tk_json_double(&vat, v, NULL, NULL, &d, &e);
+        if (got == 1 && !(d > 0 && d <= 1)) got = tk_json_wrong(&vat, v, "a fraction in (0, 1]", &e);
+        if (got < 0) tk_json_note(&p, &e);
+        else s->matrix_densities[s->n_matrix_densities++] = d;
     }
     cJSON_Delete(root);
-    if (p.count)
-        return tk_fail(err, "%d problem%s in the study specification:\n  %s", p.count, p.count > 1 ? "s" : "", p.text);
-    return 0;
+    return tk_json_problems_fail(&p, "in the study specification", err);
 }
 
 int tk_study_check_data(const tk_study *s, tk_error *err) {
-    problems p = {{0}, 0};
+    tk_json_problems p = {"", 0};
     const tk_study_side *sides[2 * TK_STUDY_MAX_SIDES];
     int n = 0;
     for (int i = 0; i < s->n_sources; i++) sides[n++] = &s->sources[i];
@@ -251,23 +194,22 @@ int tk_study_check_data(const tk_study *s, tk_error *err) {
     tk_shape shape = {0, 0, 0};
     for (int i = 0; i < n; i++) {
         tk_error e = {0};
-        char msg[4096];
+        const char *role = i < s->n_sources ? "source" : "target";
         /* Reading and preparing the data as a run will: presence, format, adaptation. */
         tk_model *m = tk_train_create_model(&sides[i]->train, &e);
         if (!m) {
-            snprintf(msg, sizeof msg, "%s %s: %s", i < s->n_sources ? "source" : "target", sides[i]->name, e.msg);
-            note(&p, msg);
+            tk_fail_prefix(&e, "%s %s: ", role, sides[i]->name);
+            tk_json_note(&p, &e);
             continue;
         }
         if (shape.C == 0) shape = m->input;
         if (m->input.C != shape.C || m->input.H != shape.H || m->input.W != shape.W) {
-            snprintf(msg, sizeof msg, "%s %s: input %dx%dx%d differs from the first side's %dx%dx%d; tickets move "
-                     "only between equal shapes: set \"input\" in the study", i < s->n_sources ? "source" : "target",
-                     sides[i]->name, m->input.C, m->input.H, m->input.W, shape.C, shape.H, shape.W);
-            note(&p, msg);
+            tk_fail(&e, "%s %s: input %dx%dx%d differs from the first side's %dx%dx%d; tickets move only between "
+                        "equal shapes: set \"input\" in the study",
+                    role, sides[i]->name, m->input.C, m->input.H, m->input.W, shape.C, shape.H, shape.W);
+            tk_json_note(&p, &e);
         }
         tk_model_free(m);
     }
-    if (p.count) return tk_fail(err, "%d problem%s with the study's data:\n  %s", p.count, p.count > 1 ? "s" : "", p.text);
-    return 0;
+    return tk_json_problems_fail(&p, "with the study's data", err);
 }
