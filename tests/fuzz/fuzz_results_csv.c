@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n) {
         FUZZ_CHECK(with + res.rows_without_provenance == res.n, "%d rows, %d with provenance, %d without", res.n, with,
                    res.rows_without_provenance);
         for (int i = 0; i < res.n; i++)
-            FUZZ_CHECK(res.rows[i].level >= 0, "row %d: level %d", i, res.rows[i].level);
+            FUZZ_CHECK(res.rows[i].row.level >= 0, "row %d: level %d", i, res.rows[i].row.level);
         for (int i = 0; i < res.n_provenances; i++) {
             char line[2048];
             tk_regress_provenance_line(&res.provenances[i], line, sizeof line);
