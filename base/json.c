@@ -246,3 +246,49 @@ int tk_json_object(const tk_json_at *at, const cJSON *obj, const char *key, cons
     *out = v;
     return 1;
 }
+
+/* ---- writing */
+
+void tk_json_out_begin(tk_json_out *o, tk_buf *b, const char *open, const char *sep) {
+    *o = (tk_json_out){.b = b, .sep = sep};
+    tk_buf_printf(b, "%s", open);
+}
+
+static void put_string(tk_buf *b, const char *s) {
+    tk_buf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') tk_buf_printf(b, "\\%c", *p);
+        else if (*p < 0x20) tk_buf_printf(b, "\\u%04x", *p);
+        else tk_buf_put(b, p, 1);
+    }
+    tk_buf_put(b, "\"", 1);
+}
+
+static void put_key(tk_json_out *o, const char *key) {
+    if (o->members++) tk_buf_printf(o->b, "%s", o->sep);
+    put_string(o->b, key);
+    tk_buf_put(o->b, ": ", 2);
+}
+
+void tk_json_out_number(tk_json_out *o, const char *key, const char *format, double v) {
+    put_key(o, key);
+    if (isfinite(v)) tk_buf_printf(o->b, format, v);
+    else tk_buf_printf(o->b, "null");
+}
+
+void tk_json_out_int(tk_json_out *o, const char *key, long long v) {
+    put_key(o, key);
+    tk_buf_printf(o->b, "%lld", v);
+}
+
+void tk_json_out_string(tk_json_out *o, const char *key, const char *v) {
+    put_key(o, key);
+    put_string(o->b, v);
+}
+
+void tk_json_out_raw(tk_json_out *o, const char *key, const char *json) {
+    put_key(o, key);
+    tk_buf_printf(o->b, "%s", json);
+}
+
+void tk_json_out_end(tk_json_out *o, const char *close) { tk_buf_printf(o->b, "%s", close); }

@@ -11,7 +11,13 @@
  *   SOURCE: key 'PATH' must be EXPECTED, not FOUND
  *   SOURCE: key 'PATH': unknown WHAT 'NAME' (did you mean 'N'? valid: ...)
  * Readers that report every problem at once collect the errors in a
- * tk_json_problems, one per line. */
+ * tk_json_problems, one per line.
+ *
+ * Writing: tk_json_out puts an object's members into a tk_buf with the
+ * number formats the file keeps (float32 values as %.9g, which reads back
+ * to the same float), keys and strings escaped, and a number that is not
+ * finite as null (a diverged loss would otherwise write "nan", which no
+ * JSON reader takes). */
 #ifndef TK_JSON_H
 #define TK_JSON_H
 
@@ -19,6 +25,7 @@
 
 #include "tk_common.h"
 #include "tk_duration.h"
+#include "tk_file.h"
 
 typedef struct tk_json_at {
     const char *source; /* what every message starts with */
@@ -93,5 +100,23 @@ int tk_json_wrong(const tk_json_at *at, const cJSON *v, const char *expected, tk
 int tk_json_prefix(const tk_json_at *at, tk_error *err);
 /* Fails with "SOURCE: key 'PATH' " followed by the formatted text. */
 int tk_json_fail(const tk_json_at *at, tk_error *err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* An object being written: members are separated by `sep` (", " on one
+ * line, ",\n  " for one member a line). */
+typedef struct tk_json_out {
+    tk_buf *b;
+    const char *sep;
+    int members;
+} tk_json_out;
+
+/* Writes `open` ("{" or "{\n  ") and starts the members. */
+void tk_json_out_begin(tk_json_out *o, tk_buf *b, const char *open, const char *sep);
+void tk_json_out_number(tk_json_out *o, const char *key, const char *format, double v);
+void tk_json_out_int(tk_json_out *o, const char *key, long long v);
+void tk_json_out_string(tk_json_out *o, const char *key, const char *v);
+/* A member whose value is already JSON text (an array written by the caller). */
+void tk_json_out_raw(tk_json_out *o, const char *key, const char *json);
+/* Writes `close` ("}" or "\n}\n"). */
+void tk_json_out_end(tk_json_out *o, const char *close);
 
 #endif

@@ -2,11 +2,14 @@
  * metrics.jsonl's lines, provenance.json's segments and summary.json. */
 #define _POSIX_C_SOURCE 200809L
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "run_files.h"
+
+#include "tk_json.h"
 #include "tk_file.h"
 #include "tk_provenance.h"
 
@@ -47,20 +50,25 @@ int run_files_claim(const run_files *f, const tk_train_config *cfg, bool write, 
 }
 
 int run_files_append_metrics(const run_files *f, const run_evaluation *e, char *line, size_t cap, tk_error *err) {
-    int n = snprintf(line, cap,
-                     "{\"iteration\": %lld, \"epoch\": %.6g, \"train_loss\": %.9g, \"train_accuracy\": %.9g, "
-                     "\"test_loss\": %.9g, \"test_accuracy\": %.9g",
-                     (long long)e->iteration, e->epoch, e->train_loss, e->train_accuracy, e->test_loss,
-                     e->test_accuracy);
-    if (e->has_val)
-        n += snprintf(line + n, cap - (size_t)n, ", \"val_loss\": %.9g, \"val_accuracy\": %.9g", e->val_loss,
-                      e->val_accuracy);
-    snprintf(line + n, cap - (size_t)n, ", \"lr\": %.9g}", e->lr);
-    size_t len = strlen(line);
-    TK_ASSERT(len + 1 < cap);
-    line[len] = '\n'; /* appended with its newline, then the string ends there again */
-    int rc = tk_file_append_durable(f->metrics, line, len + 1, err);
-    line[len] = 0;
+    tk_buf b = {0};
+    tk_json_out o;
+    tk_json_out_begin(&o, &b, "{", ", ");
+    tk_json_out_int(&o, "iteration", (long long)e->iteration);
+    tk_json_out_number(&o, "epoch", "%.6g", e->epoch);
+    tk_json_out_number(&o, "train_loss", "%.9g", e->train_loss);
+    tk_json_out_number(&o, "train_accuracy", "%.9g", e->train_accuracy);
+    tk_json_out_number(&o, "test_loss", "%.9g", e->test_loss);
+    tk_json_out_number(&o, "test_accuracy", "%.9g", e->test_accuracy);
+    if (e->has_val) {
+        tk_json_out_number(&o, "val_loss", "%.9g", e->val_loss);
+        tk_json_out_number(&o, "val_accuracy", "%.9g", e->val_accuracy);
+    }
+    tk_json_out_number(&o, "lr", "%.9g", e->lr);
+    tk_json_out_end(&o, "}\n");
+    TK_ASSERT(b.len < cap);
+    int rc = tk_file_append_durable(f->metrics, b.data, b.len, err);
+    snprintf(line, cap, "%.*s", (int)b.len - 1, (const char *)b.data); /* the line without its newline */
+    tk_buf_free(&b);
     return rc;
 }
 
@@ -79,8 +87,11 @@ int run_files_truncate_metrics(const run_files *f, int64_t step, tk_error *err) 
     for (size_t start = 0; start < n;) {
         uint8_t *end = memchr(data + start, '\n', n - start);
         if (!end) break; /* a half-written last line goes too */
-        long long it = -1;
-        if (sscanf((const char *)data + start, "{\"iteration\": %lld", &it) != 1 || it > step) break;
+        cJSON *line = cJSON_ParseWithLength((const char *)data + start, (size_t)(end - data) - start);
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(line, "iteration");
+        bool before = cJSON_IsNumber(it) && it->valuedouble <= (double)step;
+        cJSON_Delete(line);
+        if (!before) break;
         keep = start = (size_t)(end - data) + 1;
     }
     int rc = keep == n ? 0 : tk_file_write_atomic(f->metrics, data, keep, err);
@@ -110,25 +121,33 @@ int run_files_note_provenance(const run_files *f, int64_t step, tk_error *err) {
 /* The numbers, then "provenance": the run's segments (provenance.json), one
  * line each. */
 int run_files_write_summary(const run_files *f, const tk_train_result *r, tk_error *err) {
-    tk_buf b = {0};
-    tk_buf_printf(&b,
-                  "{\n  \"iterations\": %lld,\n  \"final_accuracy\": %.9g,\n  \"final_loss\": %.9g,\n"
-                  "  \"best_accuracy\": %.9g,\n  \"best_iteration\": %lld,\n  \"early_stop_iteration\": %lld,\n"
-                  "  \"seconds\": %.3f,\n  \"samples_per_second\": %.1f,\n  \"provenance\": [",
-                  (long long)r->iterations, r->final_accuracy, r->final_loss, r->best_accuracy,
-                  (long long)r->best_iteration, (long long)r->early_stop_iteration, r->seconds, r->samples_per_second);
+    tk_buf segments_text = {0}, b = {0};
     cJSON *segments = tk_provenance_read_segments(f->provenance), *s;
     int i = 0;
+    tk_buf_printf(&segments_text, "[");
     cJSON_ArrayForEach(s, segments) {
         char *line = cJSON_PrintUnformatted(s);
         TK_ASSERT(line);
-        tk_buf_printf(&b, "%s\n    %s", i++ ? "," : "", line);
+        tk_buf_printf(&segments_text, "%s\n    %s", i++ ? "," : "", line);
         free(line);
     }
     cJSON_Delete(segments);
-    tk_buf_printf(&b, "%s]\n}\n", i ? "\n  " : "");
+    tk_buf_printf(&segments_text, "%s]", i ? "\n  " : "");
+    tk_buf_put(&segments_text, "", 1);
+    tk_json_out o;
+    tk_json_out_begin(&o, &b, "{\n  ", ",\n  ");
+    tk_json_out_int(&o, "iterations", (long long)r->iterations);
+    tk_json_out_number(&o, "final_accuracy", "%.9g", r->final_accuracy);
+    tk_json_out_number(&o, "final_loss", "%.9g", r->final_loss);
+    tk_json_out_number(&o, "best_accuracy", "%.9g", r->best_accuracy);
+    tk_json_out_int(&o, "best_iteration", (long long)r->best_iteration);
+    tk_json_out_int(&o, "early_stop_iteration", (long long)r->early_stop_iteration);
+    tk_json_out_number(&o, "seconds", "%.3f", r->seconds);
+    tk_json_out_number(&o, "samples_per_second", "%.1f", r->samples_per_second);
+    tk_json_out_raw(&o, "provenance", (const char *)segments_text.data);
+    tk_json_out_end(&o, "\n}\n");
     int rc = tk_file_write_atomic(f->summary, b.data, b.len, err);
-    tk_buf_free(&b);
+    tk_buf_free(&b), tk_buf_free(&segments_text);
     return rc;
 }
 
@@ -144,6 +163,10 @@ int tk_train_read_summary(const char *path, tk_train_result *r, tk_error *err) {
     double v[8];
     for (int i = 0; i < 8; i++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (i == 2 && cJSON_IsNull(it)) { /* a loss that diverged (tk_json_out writes it so) */
+            v[i] = NAN;
+            continue;
+        }
         if (!cJSON_IsNumber(it)) {
             cJSON_Delete(o);
             return tk_fail(err, "%s: missing or non-numeric '%s'; delete the file to re-evaluate the run", path,

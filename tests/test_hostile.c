@@ -804,6 +804,12 @@ static void test_summary_out_of_range(void) {
     tk_error err = {0};
     CHECK(tk_train_read_summary(path, &r, &err) == 0 && r.iterations == 100 && r.early_stop_iteration == -1);
     free(path);
+    /* A loss that diverged is written as null (not "nan", which is no JSON) and reads back as NaN. */
+    snprintf(json, sizeof json, "{%s, %s, %s, %s, \"final_loss\": null, \"best_accuracy\": 0.91, \"seconds\": 1.5, "
+             "\"samples_per_second\": 1000}", good[0], good[1], good[2], good[3]);
+    path = write_text(dir, "summary.json", json);
+    CHECK(tk_train_read_summary(path, &r, &err) == 0 && isnan(r.final_loss) && r.best_accuracy == 0.91f);
+    free(path);
     rm_rf(dir);
     free(dir);
 }

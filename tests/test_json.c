@@ -182,6 +182,34 @@ static void test_problems(void) {
     cJSON_Delete(o);
 }
 
+/* The writer: its members as the file keeps them, strings escaped, a
+ * number that is not finite as null; cJSON reads it back. */
+static void test_writing(void) {
+    tk_buf b = {0};
+    tk_json_out o;
+    tk_json_out_begin(&o, &b, "{", ", ");
+    tk_json_out_int(&o, "iteration", -3);
+    tk_json_out_number(&o, "loss", "%.9g", (double)0.1f);
+    tk_json_out_number(&o, "diverged", "%.9g", NAN);
+    tk_json_out_number(&o, "far", "%.9g", -INFINITY);
+    tk_json_out_string(&o, "name", "a \"b\"\\c\nd\x01");
+    tk_json_out_raw(&o, "list", "[1, 2]");
+    tk_json_out_end(&o, "}");
+    tk_buf_put(&b, "", 1);
+    const char *text = (const char *)b.data;
+    CHECK(!strcmp(text, "{\"iteration\": -3, \"loss\": 0.100000001, \"diverged\": null, \"far\": null, "
+                        "\"name\": \"a \\\"b\\\"\\\\c\\u000ad\\u0001\", \"list\": [1, 2]}"));
+    cJSON *back = cJSON_Parse(text);
+    CHECK(back != NULL);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(back, "name"),
+                *loss = cJSON_GetObjectItemCaseSensitive(back, "loss");
+    CHECK(cJSON_IsString(name) && !strcmp(name->valuestring, "a \"b\"\\c\nd\x01"));
+    CHECK(cJSON_IsNumber(loss) && (float)loss->valuedouble == 0.1f);
+    CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(back, "diverged")));
+    cJSON_Delete(back);
+    tk_buf_free(&b);
+}
+
 int main(void) {
     RUN(test_paths);
     RUN(test_unknown_and_repeated_keys);
@@ -189,5 +217,6 @@ int main(void) {
     RUN(test_bool_string_name);
     RUN(test_duration_array_object);
     RUN(test_problems);
+    RUN(test_writing);
     CHECK_MAIN_END();
 }
