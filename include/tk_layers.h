@@ -42,7 +42,7 @@ void tk_conv2d_forward(float *y, const float *x, const float *w, const float *b,
 void tk_conv2d_backward(float *dx, float *dw, float *db, const float *dy, const float *x, const float *w,
                         const tk_conv2d_shape *s, float *work);
 /* The same from the kept weights alone (sp: their positions in w seen as
- * [K, C*R*S], tk_sparse.h), with dw packed as tk_sparse_linear_backward
+ * [K, C*R*S], from tk_sparse_conv_create), with dw packed as tk_sparse_linear_backward
  * packs it; within float32 rounding of the dense conv of the masked w. */
 struct tk_sparse_linear;
 size_t tk_conv2d_sparse_workspace(const tk_conv2d_shape *s, const struct tk_sparse_linear *sp);

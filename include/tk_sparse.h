@@ -28,6 +28,13 @@ typedef struct tk_sparse_linear tk_sparse_linear;
 /* The kept positions of w[out, in] under mask[out * in] (1 = kept). */
 tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out);
 void tk_sparse_linear_free(tk_sparse_linear *s);
+/* A conv's w[K, C, R, S] as [K, C*R*S], and beside it the kept positions of
+ * the kernel flipped with its channel axes swapped, wflip[C, K, R, S] with
+ * wflip[c, k, r, t] = w[k, c, R-1-r, S-1-t]: a stride-1 conv's dx is the
+ * conv of dy by wflip, which then costs the kept weights only too. */
+tk_sparse_linear *tk_sparse_conv_create(const uint8_t *mask, int K, int C, int R, int S);
+/* The flipped kernel's positions as [C, K*R*S]; NULL unless s came from tk_sparse_conv_create. */
+const tk_sparse_linear *tk_sparse_conv_flipped(const tk_sparse_linear *s);
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s);
 
 /* Scratch floats a call with a batch of B needs. */

@@ -214,7 +214,7 @@ TK_HOT static void im2col(float *col, size_t ld, const float *img, const lowerin
 
 /* img += col folded back onto the pixels im2col copied it from (its adjoint);
  * rows of col are ld floats apart, as in im2col. */
-TK_HOT static void col2im_add(float *img, const float *col, size_t ld, const lowering *g) {
+TK_HOT static void col2im_add(float *restrict img, const float *restrict col, size_t ld, const lowering *g) {
     int P = g->P, Q = g->Q;
     for (int c = 0; c < g->C; c++)
         for (int r = 0; r < g->R; r++) {
@@ -226,7 +226,13 @@ TK_HOT static void col2im_add(float *img, const float *col, size_t ld, const low
                 const float *d = col + (((size_t)c * g->R + r) * g->S + t) * ld;
                 for (int p = plo; p < phi; p++) {
                     ptrdiff_t o = tap_origin(g, c, r, t, p);
-                    for (int q = qlo; q < qhi; q++) img[o + q * g->stride] += d[(size_t)p * Q + q];
+                    /* Stride 1 (most layers) as its own loop: with the stride
+                     * unknown the additions do not vectorise, and this loop
+                     * was a third of a sparse ResNet-20's training step. */
+                    if (g->stride == 1)
+                        for (int q = qlo; q < qhi; q++) img[o + q] += d[(size_t)p * Q + q];
+                    else
+                        for (int q = qlo; q < qhi; q++) img[o + q * g->stride] += d[(size_t)p * Q + q];
                 }
             }
         }
@@ -386,11 +392,14 @@ static void im2col_backward(float *dx, float *dw, const float *dy, const float *
  * and computes dw only where it is kept. A group of samples is lowered side
  * by side into rows padded to whole chunks of TK_SPARSE_CHUNK columns, zero
  * past the samples; outputs and output gradients pass through side-by-side
- * buffers of the same rows unless one sample fills its rows exactly. dx is
- * col2im of w^T dy, for every stride (the dense path's flipped-kernel
- * convolution would need index lists of its own). Every output value is one
- * sum in a fixed order, so a sample's y and dx depend on it alone, and dw on
- * the batch and its DW_GROUPS cut, not on the thread count. */
+ * buffers of the same rows unless one sample fills its rows exactly. With
+ * stride 1, dx is the conv of dy by the flipped kernel, as on the dense path,
+ * from that kernel's kept positions (tk_sparse_conv_flipped); other strides
+ * take col2im of w^T dy. (col2im writes and reads back a C*R*S-row col for
+ * a handful of products per value: it was a third of a sparse ResNet-20's
+ * training step.) Every output value is one sum in a fixed order, so a
+ * sample's y and dx depend on it alone, and dw on the batch and its
+ * DW_GROUPS cut, not on the thread count. */
 
 static bool sparse_fits(const tk_conv2d_shape *s, const tk_sparse_linear *sp) {
     (void)s;
@@ -402,51 +411,82 @@ static int sparse_group(const tk_conv2d_shape *s) {
     return pq >= TK_SPARSE_CHUNK ? 1 : (int)((TK_SPARSE_CHUNK + pq - 1) / pq);
 }
 
-static size_t sparse_ld(const tk_conv2d_shape *s) {
-    size_t n = (size_t)sparse_group(s) * plane_out(s);
-    return (n + TK_SPARSE_CHUNK - 1) / TK_SPARSE_CHUNK * TK_SPARSE_CHUNK;
+static size_t chunks_of(size_t n) { return (n + TK_SPARSE_CHUNK - 1) / TK_SPARSE_CHUNK * TK_SPARSE_CHUNK; }
+
+/* Row lengths of a group's lowered x (and its outputs) and of its lowered dy (and its dx). */
+static size_t sparse_ld(const tk_conv2d_shape *s) { return chunks_of((size_t)sparse_group(s) * plane_out(s)); }
+static size_t sparse_ldx(const tk_conv2d_shape *s) { return chunks_of((size_t)sparse_group(s) * plane_in(s)); }
+
+/* Workspace: [slot for a col] [outputs, output gradients or dx side by
+ * side] [the flipped kernel, or with stride > 1 dx's col]. */
+typedef struct sparse_parts {
+    float *slot, *side, *last;
+} sparse_parts;
+
+static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
+
+static size_t sparse_slot_floats(const tk_conv2d_shape *s) {
+    size_t x = (size_t)s->C * kernel_taps(s) * sparse_ld(s);
+    return ALIAS_SLACK + (dx_by_conv(s) ? larger(x, (size_t)s->K * kernel_taps(s) * sparse_ldx(s)) : x);
 }
 
-/* [slot for col] [outputs or output gradients side by side] [dx's col]. */
+static size_t sparse_side_floats(const tk_conv2d_shape *s) {
+    size_t y = (size_t)s->K * sparse_ld(s);
+    return dx_by_conv(s) ? larger(y, (size_t)s->C * sparse_ldx(s)) : y;
+}
+
+static sparse_parts sparse_split(const tk_conv2d_shape *s, float *work) {
+    float *side = work + sparse_slot_floats(s);
+    return (sparse_parts){work, side, side + sparse_side_floats(s)};
+}
+
 static size_t sparse_backend_workspace(const tk_conv2d_shape *s) {
-    size_t crs = (size_t)s->C * kernel_taps(s);
-    return ALIAS_SLACK + (2 * crs + (size_t)s->K) * sparse_ld(s);
+    size_t last = dx_by_conv(s) ? weight_len(s) : (size_t)s->C * kernel_taps(s) * sparse_ld(s);
+    return sparse_slot_floats(s) + sparse_side_floats(s) + last;
 }
 
 static void sparse_forward(float *y, const float *x, const float *w, const float *b, const tk_conv2d_shape *s,
                            const tk_sparse_linear *sp, float *work) {
     lowering g = lower_x(s);
     size_t pq = plane_out(s), chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * pq, ld = sparse_ld(s);
-    float *side = work + ALIAS_SLACK + (size_t)s->C * kernel_taps(s) * ld;
+    sparse_parts parts = sparse_split(s, work);
     int G = sparse_group(s);
     for (int n0 = 0; n0 < s->B; n0 += G) {
         int m = s->B - n0 < G ? s->B - n0 : G;
-        const float *col = lower_group(work, x + n0 * chw, chw, m, &g, ld);
+        const float *col = lower_group(parts.slot, x + n0 * chw, chw, m, &g, ld);
         bool direct = m == 1 && ld == pq;
-        tk_sparse_rows_forward(direct ? y + n0 * kpq : side, col, ld, w, b, sp);
-        if (!direct) from_side(y + n0 * kpq, side, ld, m, (size_t)s->K, pq, false);
+        tk_sparse_rows_forward(direct ? y + n0 * kpq : parts.side, col, ld, w, b, sp);
+        if (!direct) from_side(y + n0 * kpq, parts.side, ld, m, (size_t)s->K, pq, false);
     }
 }
 
 static void sparse_backward(float *dx, float *dw, const float *dy, const float *x, const float *w,
                             const tk_conv2d_shape *s, const tk_sparse_linear *sp, float *work) {
-    lowering g = lower_x(s);
-    size_t pq = plane_out(s), chw = (size_t)s->C * plane_in(s), kpq = (size_t)s->K * pq, ld = sparse_ld(s);
-    size_t crs = (size_t)s->C * kernel_taps(s);
-    float *side = work + ALIAS_SLACK + crs * ld, *dcol = side + (size_t)s->K * ld;
+    bool by_conv = dx_by_conv(s);
+    lowering g = lower_x(s), gdy = lower_dy(s);
+    size_t pq = plane_out(s), hw = plane_in(s), chw = (size_t)s->C * hw, kpq = (size_t)s->K * pq;
+    size_t ld = sparse_ld(s), ldx = sparse_ldx(s);
+    sparse_parts parts = sparse_split(s, work);
+    const tk_sparse_linear *flip = tk_sparse_conv_flipped(sp);
+    TK_ASSERT(flip || !by_conv);
+    if (dx && by_conv) flip_kernel(parts.last, w, s);
     int G = sparse_group(s);
     for (int n0 = 0; n0 < s->B; n0 += G) {
         int m = s->B - n0 < G ? s->B - n0 : G;
         const float *dyg = dy + n0 * kpq;
-        if (!(m == 1 && ld == pq)) {
-            to_side(side, ld, dyg, m, (size_t)s->K, pq);
-            zero_tails(side, (size_t)s->K, m * pq, ld);
-            dyg = side;
+        if ((dw || (dx && !by_conv)) && !(m == 1 && ld == pq)) {
+            to_side(parts.side, ld, dyg, m, (size_t)s->K, pq);
+            zero_tails(parts.side, (size_t)s->K, m * pq, ld);
+            dyg = parts.side;
         }
-        if (dw) tk_sparse_rows_weight_grad(dw, dyg, lower_group(work, x + n0 * chw, chw, m, &g, ld), ld, sp);
-        if (dx) {
-            tk_sparse_rows_input_grad(dcol, dyg, ld, w, sp);
-            for (int i = 0; i < m; i++) col2im_add(dx + (n0 + i) * chw, dcol + i * pq, ld, &g);
+        if (dw) tk_sparse_rows_weight_grad(dw, dyg, lower_group(parts.slot, x + n0 * chw, chw, m, &g, ld), ld, sp);
+        if (dx && by_conv) { /* the side-by-side dy is no longer needed: dx goes there */
+            const float *col = lower_group(parts.slot, dy + n0 * kpq, kpq, m, &gdy, ldx);
+            tk_sparse_rows_forward(parts.side, col, ldx, parts.last, NULL, flip);
+            from_side(dx + n0 * chw, parts.side, ldx, m, (size_t)s->C, hw, true);
+        } else if (dx) {
+            tk_sparse_rows_input_grad(parts.last, dyg, ld, w, sp);
+            for (int i = 0; i < m; i++) col2im_add(dx + (n0 + i) * chw, parts.last + i * pq, ld, &g);
         }
     }
 }

@@ -287,8 +287,10 @@ int tk_model_use_kernels(tk_model *m, tk_kernels k, tk_optim *o) {
         double auto_density = op->kind == TK_OP_LINEAR ? TK_SPARSE_AUTO_DENSITY : TK_SPARSE_CONV_AUTO_DENSITY;
         if (k == TK_KERNELS_DENSE || (k == TK_KERNELS_AUTO && (double)kept > auto_density * (double)w->count))
             continue;
-        /* A conv's w[K, C, R, S] is the matrix [K, C*R*S] of its im2col GEMM. */
-        op->sparse = tk_sparse_linear_create(mask, (int)(w->count / (size_t)w->shape[0]), w->shape[0]);
+        if (op->kind == TK_OP_CONV2D)
+            op->sparse = tk_sparse_conv_create(mask, w->shape[0], w->shape[1], w->shape[2], w->shape[3]);
+        else
+            op->sparse = tk_sparse_linear_create(mask, (int)(w->count / (size_t)w->shape[0]), w->shape[0]);
         sparse++;
     }
     size_sparse_work(m);

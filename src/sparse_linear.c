@@ -13,6 +13,8 @@ struct tk_sparse_linear {
     /* Row o's kept weights are at columns row_col[row_start[o] .. row_start[o+1]),
      * increasing; column j's at rows col_row[col_start[j] .. col_start[j+1]). */
     int32_t *row_start, *row_col, *col_start, *col_row;
+    /* A conv's flipped kernel (tk_sparse_conv_create), else NULL. */
+    tk_sparse_linear *flip;
 };
 
 tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out) {
@@ -44,9 +46,25 @@ tk_sparse_linear *tk_sparse_linear_create(const uint8_t *mask, int in, int out) 
 
 void tk_sparse_linear_free(tk_sparse_linear *s) {
     if (!s) return;
+    tk_sparse_linear_free(s->flip);
     free(s->row_start), free(s->row_col), free(s->col_start), free(s->col_row);
     free(s);
 }
+
+tk_sparse_linear *tk_sparse_conv_create(const uint8_t *mask, int K, int C, int R, int S) {
+    size_t taps = (size_t)R * S, n = (size_t)K * C * taps;
+    uint8_t *flipped = tk_malloc(n);
+    for (size_t k = 0; k < (size_t)K; k++)
+        for (size_t c = 0; c < (size_t)C; c++)
+            for (size_t u = 0; u < taps; u++)
+                flipped[(c * K + k) * taps + taps - 1 - u] = mask[(k * C + c) * taps + u];
+    tk_sparse_linear *s = tk_sparse_linear_create(mask, (int)(C * taps), K);
+    s->flip = tk_sparse_linear_create(flipped, (int)(K * taps), C);
+    free(flipped);
+    return s;
+}
+
+const tk_sparse_linear *tk_sparse_conv_flipped(const tk_sparse_linear *s) { return s->flip; }
 
 size_t tk_sparse_linear_kept(const tk_sparse_linear *s) { return s->kept; }
 

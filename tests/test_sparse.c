@@ -170,8 +170,9 @@ static void test_kept_count(void) {
  * dense conv is tested: y, dx, and dw at every kept position. Shapes: a
  * conv4 layer's 3x3 "same" conv (planes of 64 pixels: one sample per
  * block), a strided one, a 1x1 strided shortcut, planes smaller than a
- * block (samples side by side, padded) and a batch that leaves the last
- * block short. */
+ * block (samples side by side, padded), a batch that leaves the last
+ * block short, and an unpadded non-square kernel (dx, a conv by the flipped
+ * kernel, then has planes larger than y's). */
 typedef struct conv_case {
     const char *name;
     tk_conv2d_shape s;
@@ -184,6 +185,7 @@ static const conv_case conv_cases[] = {
     {"shortcut_1x1", {.B = 3, .C = 8, .H = 8, .W = 8, .K = 16, .R = 1, .S = 1, .stride = 2, .pad = 0}, 0.2},
     {"small_planes", {.B = 7, .C = 6, .H = 3, .W = 3, .K = 5, .R = 3, .S = 3, .stride = 1, .pad = 1}, 0.4},
     {"sparse_5", {.B = 2, .C = 16, .H = 8, .W = 8, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1}, 0.05},
+    {"valid_5x5", {.B = 3, .C = 4, .H = 10, .W = 9, .K = 6, .R = 5, .S = 3, .stride = 1, .pad = 0}, 0.3},
 };
 
 static void test_conv_matches_exact_masked_conv(void) {
@@ -201,7 +203,7 @@ static void test_conv_matches_exact_masked_conv(void) {
         for (size_t i = 0; i < nx; i++) x[i] = tk_rng_normal(&rng);
         for (int k = 0; k < K; k++) b[k] = tk_rng_normal(&rng);
         for (size_t i = 0; i < ny; i++) dy[i] = tk_rng_normal(&rng);
-        tk_sparse_linear *sp = tk_sparse_linear_create(mask, C * R * S, K);
+        tk_sparse_linear *sp = tk_sparse_conv_create(mask, K, C, R, S);
         size_t kept = tk_sparse_linear_kept(sp);
         float *work = malloc((tk_conv2d_sparse_workspace(&sh, sp) + 1) * 4);
         float *y = malloc(ny * 4), *dx = calloc(nx, 4), *dwp = calloc(kept + 1, 4), *db = calloc((size_t)K, 4);
