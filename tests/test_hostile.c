@@ -721,7 +721,7 @@ static void test_svhn_header_and_elements(void) {
         CHECK_CONTAINS(msg, " bytes, but 64 remain: the file is cut short or damaged");
         memcpy(bytes + 124, "  \x00\x01", 4);
         write_file(path, bytes, n);
-        CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: not a MATLAB v5 or v7.3 file: the header's version "
+        CHECK_CONTAINS(svhn_error(path, &err), "train_32x32.mat: not a MATLAB v5 file: the header's version "
                                                "and endian indicator at offset 124 are 20 20 00 01, expected 00 01 "
                                                "49 4d");
     }

@@ -1,10 +1,8 @@
 /* fuzz_svhn.c - SVHN's .mat files through libmatio, which needs a real file:
  * the input is written to train_32x32.mat (flags bit 0: test_32x32.mat,
- * bit 1: extra_32x32.mat) and loaded by that path.
- * fuzz_svhn.options lifts libFuzzer's limit on a single malloc (the RSS limit
- * stays): libmatio sizes buffers from a damaged variable header before
- * svhn.c sees it (3.4 GB from a 260-byte file), untouched pages that cost no
- * memory; svhn.c's own allocations are bounded by the file's size. */
+ * bit 1: extra_32x32.mat) and loaded by that path. libFuzzer's own limits
+ * hold: svhn.c checks every variable's header against the bytes it has
+ * before libmatio sizes anything by it. */
 #include "fuzz_support.h"
 
 #include <stdio.h>

@@ -18,7 +18,7 @@ one() {
     mkdir -p "$corpus" "$crashes" "$build/logs" "$tmp"
     [ -d "$here/corpus/$t" ] && cp -n "$here/corpus/$t"/* "$corpus"/ 2>/dev/null
     local start=$(date +%s)
-    # Leaks inside libhdf5 on damaged MAT 7.3 files are the library's (fuzz-findings/README.md).
+    # lsan.supp names leaks that are a library's, not ticket's (none today).
     TMPDIR=$tmp LSAN_OPTIONS=suppressions=$here/lsan.supp:print_suppressions=0 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
         "$bin" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
