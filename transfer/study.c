@@ -414,7 +414,9 @@ int tk_study_run(const tk_study *s, const tk_study_run_options *o, tk_error *err
      * that queues the jobs to run elsewhere. */
     const tk_backend *backend = o->backend ? o->backend : &tk_backends[TK_BACKEND_LOCAL];
     if (!o->plan_only && !backend->queued) load_datasets_once(s);
-    int rc = estimate(&g, err);
+    /* The costs order the jobs of a backend that follows the graph itself;
+     * a queueing backend's tasks are ordered by their dependencies alone. */
+    int rc = !o->plan_only && backend->queued ? 0 : estimate(&g, err);
     tk_backend_options bo = {.workers = o->workers ? o->workers : s->workers, .threads = o->threads ? o->threads : 2,
                              .progress_tty = o->progress_tty, .study_dir = o->out, .spec = o->spec,
                              .study_name = s->name, .dry_run = o->dry_run, .slurm = o->slurm};
