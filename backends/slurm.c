@@ -72,17 +72,24 @@ static submission *read_submitted(const char *dir, int *n) {
 }
 
 /* squeue's view of the submissions' tasks, one line each ("ID[_TASK] STATE
- * REASON"); false when squeue is absent or knows none of them. */
-static bool ask_squeue(const submission *s, int n, char *out, size_t cap) {
+ * REASON"): 1 when it answered, 0 when squeue is absent or knows none of
+ * them (it fails with "Invalid job id specified" when every id has ended
+ * and been purged), -1 with err set when it could not answer (slurmctld
+ * down): then nobody can tell what still runs. */
+static int ask_squeue(const submission *s, int n, char *out, size_t cap, tk_error *err) {
     char squeue[4096];
-    if (n == 0 || !tk_find_program("squeue", squeue, sizeof squeue)) return false;
+    if (n == 0 || !tk_find_program("squeue", squeue, sizeof squeue)) return 0;
     tk_buf ids = {0};
     for (int i = 0; i < n; i++) tk_buf_printf(&ids, "%s%s", i ? "," : "", s[i].id);
     tk_buf_put(&ids, "", 1);
     char *argv[] = {squeue, "-h", "-r", "-o", "%i %T %r", "-j", (char *)ids.data, NULL};
-    int status = tk_run_program(argv, out, cap, NULL);
+    int status = tk_run_program(argv, out, cap, err);
     tk_buf_free(&ids);
-    return status == 0;
+    if (status == 0) return 1;
+    if (status > 0 && strstr(out, "Invalid job id specified")) return 0;
+    if (status > 0) tk_fail_system(err, "squeue could not say which tasks of the last submission still run (exit %d): %s",
+                                   status, out[0] ? out : "(no message)");
+    return -1;
 }
 
 /* Calls fn for each queued task with the job it runs (-1: the report). */
@@ -122,7 +129,7 @@ void tk_slurm_queued(const char *study_dir, int n_jobs, tk_queue_state *state) {
     submission *s = read_submitted(study_dir, &n);
     char out[1 << 16];
     queue_ctx q = {state, n_jobs};
-    if (ask_squeue(s, n, out, sizeof out)) each_queued(s, n, out, mark_queued, &q);
+    if (ask_squeue(s, n, out, sizeof out, NULL) == 1) each_queued(s, n, out, mark_queued, &q);
     free_submissions(s, n);
 }
 
@@ -165,8 +172,10 @@ static int settle_previous(const tk_backend_options *o, tk_error *err) {
     submission *s = read_submitted(o->study_dir, &n);
     char out[1 << 16];
     leftover l = {.stuck = ""};
-    if (ask_squeue(s, n, out, sizeof out)) each_queued(s, n, out, sort_leftover, &l);
+    int asked = ask_squeue(s, n, out, sizeof out, err);
+    if (asked == 1) each_queued(s, n, out, sort_leftover, &l);
     free_submissions(s, n);
+    if (asked < 0) return tk_fail_prefix(err, "not resubmitting study %s: ", o->study_name);
     /* Slurm marks the arrays after a failed one as never satisfied one
      * dependency step at a time: all those waiting are stuck behind it. */
     if (l.stuck[0] && l.waiting[0]) add_id(l.stuck, sizeof l.stuck, l.waiting);

@@ -564,6 +564,27 @@ static void test_jobs_one_at_a_time(void) {
                  "report 'fresh'");
     snprintf(args, sizeof args, "study run '%s' --out fresh --backend slurm", spec);
     CHECK_TICKET(root, "PATH=/nonexistent", args, 2, "--backend slurm needs sbatch on $PATH");
+    /* A rerun while slurmctld cannot answer would submit jobs still queued
+     * a second time: refused. (squeue and sbatch here stand for a cluster
+     * whose controller is down; tests/slurm.sh runs a real one.) */
+    char *bin = path_in(root, "bin"), *fresh = path_in(root, "fresh"), tool[1400], env[1500];
+    mkdir(bin, 0755);
+    snprintf(tool, sizeof tool, "%s/squeue", bin);
+    const char *down = "#!/bin/sh\necho 'slurm_load_jobs error: Unable to contact slurm controller (connect failure)'"
+                       "\nexit 1\n";
+    write_file(tool, down, strlen(down));
+    chmod(tool, 0755);
+    snprintf(tool, sizeof tool, "%s/sbatch", bin);
+    write_file(tool, down, strlen(down));
+    chmod(tool, 0755);
+    snprintf(tool, sizeof tool, "%s/slurm", fresh);
+    mkdir(tool, 0755);
+    snprintf(tool, sizeof tool, "%s/slurm/submitted", fresh);
+    write_file(tool, "41 0,1\n", 7);
+    snprintf(env, sizeof env, "PATH='%s'", bin);
+    CHECK_TICKET(root, env, args, 1, "not resubmitting study tiny: squeue could not say which tasks of the last "
+                 "submission still run (exit 1): slurm_load_jobs error: Unable to contact slurm controller");
+    free(bin), free(fresh);
     rm_rf(root);
     free(root), free(spec), free(out), free(other_spec);
 }
