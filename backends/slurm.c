@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "plan.h"
 #include "tk_file.h"
 #include "tk_process.h"
 
@@ -136,7 +137,7 @@ void tk_slurm_queued(const char *study_dir, int n_jobs, tk_queue_state *state) {
 typedef struct leftover {
     char stuck[4096];   /* arrays waiting on a failed one */
     char waiting[4096]; /* arrays waiting on others, stuck too when any array is */
-    char live[512];     /* tasks that will still run */
+    char live[512];     /* arrays with tasks that will still run */
     int n_live, n_waiting_tasks;
 } leftover;
 
@@ -156,10 +157,7 @@ static void sort_leftover(void *ctx, int job, const char *id, const char *state,
         add_id(l->waiting, sizeof l->waiting, id);
         l->n_waiting_tasks++;
     } else {
-        if (!strstr(l->live, id)) {
-            size_t len = strlen(l->live);
-            snprintf(l->live + len, sizeof l->live - len, "%s%s %s", len ? ", " : "", id, state);
-        }
+        add_id(l->live, sizeof l->live, id);
         l->n_live++;
     }
 }
@@ -181,10 +179,10 @@ static int settle_previous(const tk_backend_options *o, tk_error *err) {
     if (l.stuck[0] && l.waiting[0]) add_id(l.stuck, sizeof l.stuck, l.waiting);
     else l.n_live += l.n_waiting_tasks;
     if (l.n_live)
-        return tk_fail_system(err, "study %s still has %d Slurm task%s queued or running (%s%s): wait for them to end "
-                              "(`ticket study status %s`) or scancel them, then rerun to submit what is left",
+        return tk_fail_system(err, "study %s still has %d Slurm task%s queued or running (job %s): wait for them to "
+                              "end (`ticket study status %s`) or scancel them, then rerun to submit what is left",
                               o->study_name, l.n_live, l.n_live > 1 ? "s" : "", l.live[0] ? l.live : l.waiting,
-                              "", o->study_dir);
+                              o->study_dir);
     char scancel[4096], said[1024];
     if (l.stuck[0] && tk_find_program("scancel", scancel, sizeof scancel) && !o->dry_run) {
         char *argv[] = {scancel, l.stuck, NULL};
@@ -286,29 +284,19 @@ static int submit_array(submitter *m, int depth, int part, const int *list, int 
     return rc;
 }
 
-/* Depth of each job not done (-1: done). */
-static int *depths(const tk_job_graph *g, int *max_depth) {
-    int *d = tk_malloc((size_t)(g->n_jobs ? g->n_jobs : 1) * sizeof(int));
-    for (int j = 0; j < g->n_jobs; j++) d[j] = g->done && g->done(g->ctx, j) ? -1 : -2;
+/* Depth of each job not done (-1: done), over the plan's topological
+ * order: a job comes after every job it waits for. */
+static int *depths(const plan *p, int *max_depth) {
+    int *d = tk_malloc((size_t)(p->n ? p->n : 1) * sizeof(int));
     *max_depth = -1;
-    /* Dependencies come before their jobs in a study's graph, but the order
-     * is not promised: repeat until nothing changes (the graph was checked
-     * for cycles by the caller). */
-    for (bool changed = true; changed;) {
-        changed = false;
-        for (int j = 0; j < g->n_jobs; j++) {
-            if (d[j] != -2) continue;
-            int depth = 0, n = g->n_deps ? g->n_deps(g->ctx, j) : 0;
-            bool known = true;
-            for (int k = 0; k < n && known; k++) {
-                int p = g->dep(g->ctx, j, k);
-                if (d[p] == -2) known = false;
-                else if (d[p] >= 0 && d[p] + 1 > depth) depth = d[p] + 1;
-            }
-            if (!known) continue;
-            d[j] = depth, changed = true;
-            if (depth > *max_depth) *max_depth = depth;
-        }
+    for (int t = 0; t < p->n; t++) {
+        int j = p->stack[t];
+        d[j] = -1;
+        if (p->state[j] == PLAN_SKIPPED) continue;
+        d[j] = 0;
+        for (int k = p->deps_at[j]; k < p->deps_at[j + 1]; k++)
+            if (d[p->deps[k]] + 1 > d[j]) d[j] = d[p->deps[k]] + 1;
+        if (d[j] > *max_depth) *max_depth = d[j];
     }
     return d;
 }
@@ -332,8 +320,13 @@ int tk_slurm_run(const tk_job_graph *g, const tk_backend_options *o, tk_error *e
         return -1;
     char logs[PATH_MAX + 16];
     snprintf(logs, sizeof logs, "%s/slurm/logs", m.dir);
-    if ((!o->dry_run && tk_mkdirs(logs, err)) || settle_previous(o, err)) return -1;
-    int max_depth, *d = depths(g, &max_depth), *list = tk_malloc((size_t)(g->n_jobs + 1) * sizeof(int));
+    plan p;
+    if (plan_build(&p, g, err) || (!o->dry_run && tk_mkdirs(logs, err)) || settle_previous(o, err)) {
+        plan_free(&p);
+        return -1;
+    }
+    int max_depth, *d = depths(&p, &max_depth), *list = tk_malloc((size_t)(g->n_jobs + 1) * sizeof(int));
+    plan_free(&p);
     int rc = 0, submitted = 0;
     char *after = strdup(""); /* the previous depth's ids */
     TK_ASSERT(after);

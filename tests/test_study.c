@@ -584,6 +584,12 @@ static void test_jobs_one_at_a_time(void) {
     snprintf(env, sizeof env, "PATH='%s'", bin);
     CHECK_TICKET(root, env, args, 1, "not resubmitting study tiny: squeue could not say which tasks of the last "
                  "submission still run (exit 1): slurm_load_jobs error: Unable to contact slurm controller");
+    /* ... and while a task of the last submission still runs. */
+    const char *running = "#!/bin/sh\necho '41_0 RUNNING None'\necho '41_1 PENDING Resources'\n";
+    snprintf(tool, sizeof tool, "%s/squeue", bin);
+    write_file(tool, running, strlen(running));
+    CHECK_TICKET(root, env, args, 1, "study tiny still has 2 Slurm tasks queued or running (job 41): wait for them to "
+                 "end (`ticket study status fresh`) or scancel them");
     free(bin), free(fresh);
     rm_rf(root);
     free(root), free(spec), free(out), free(other_spec);
