@@ -101,11 +101,12 @@ typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
 #define H_HI1 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
 #define SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
 
-/* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols. Whole 8 x 8
- * blocks move through registers (three rounds of shuffles); the edges go one
- * by one. Only moves: every instruction set gives the same bits. */
+/* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols, or with
+ * `add` dst[...] += src[...]. Whole 8 x 8 blocks move through registers
+ * (three rounds of shuffles); the edges go one by one. Moves and one add per
+ * element: every instruction set gives the same bits. */
 TK_HOT_WIDE static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
-                                 int rows, int cols) {
+                                 int rows, int cols, bool add) {
     int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
     for (int r0 = 0; r0 < r8; r0 += 8)
         for (int c0 = 0; c0 < c8; c0 += 8) {
@@ -120,15 +121,26 @@ TK_HOT_WIDE static void transpose(float *restrict dst, size_t ld_dst, const floa
             }
             for (int i = 0; i < 4; i++)
                 o[i] = SHUF(u[i], u[i + 4], T_LO4), o[i + 4] = SHUF(u[i], u[i + 4], T_HI4);
-            for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(c0 + j) * ld_dst + r0, &o[j], sizeof(vec8));
+            for (int j = 0; j < 8; j++) {
+                float *d = dst + (size_t)(c0 + j) * ld_dst + r0;
+                if (add) {
+                    vec8 had;
+                    memcpy(&had, d, sizeof had);
+                    o[j] = had + o[j];
+                }
+                memcpy(d, &o[j], sizeof(vec8));
+            }
         }
     for (int r = 0; r < rows; r++)
-        for (int c = r < r8 ? c8 : 0; c < cols; c++) dst[(size_t)c * ld_dst + r] = src[(size_t)r * ld_src + c];
+        for (int c = r < r8 ? c8 : 0; c < cols; c++) {
+            float *d = dst + (size_t)c * ld_dst + r, v = src[(size_t)r * ld_src + c];
+            *d = add ? *d + v : v;
+        }
 }
 
 /* src[rows, cols] into dst[cols, ld], rows [rows, ld) of each column zero. */
 static void transpose_pad(float *dst, size_t ld, const float *src, int rows, int cols) {
-    transpose(dst, ld, src, (size_t)cols, rows, cols);
+    transpose(dst, ld, src, (size_t)cols, rows, cols, false);
     for (int c = 0; c < cols; c++) memset(dst + (size_t)c * ld + rows, 0, (ld - (size_t)rows) * sizeof(float));
 }
 
@@ -153,47 +165,44 @@ TK_HOT_WIDE static void combine(float *out, float start, const float *rows, size
     STORE16(out, a0), STORE16(out + 16, a1), STORE16(out + 32, a2), STORE16(out + 48, a3);
 }
 
+/* The tree of dots below, on sixteen sums at once: t[l] += t[l + w] for
+ * w = 8, 4, 2, 1, each round pairing halves of two vectors; sums[q] gets
+ * the total of p[q]'s lanes for q < live. */
+static inline void add_lane_sums(float *sums, vec16 *p, int live) {
+    for (int i = 0; i < 8; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO8) + SHUF(p[2 * i], p[2 * i + 1], H_HI8);
+    for (int i = 0; i < 4; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO4) + SHUF(p[2 * i], p[2 * i + 1], H_HI4);
+    for (int i = 0; i < 2; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO2) + SHUF(p[2 * i], p[2 * i + 1], H_HI2);
+    p[0] = SHUF(p[0], p[1], H_LO1) + SHUF(p[0], p[1], H_HI1);
+    float t[16];
+    STORE16(t, p[0]);
+    for (int q = 0; q < live; q++) sums[q] += t[q];
+}
+
 /* For the q-th listed j: out[q] += sum_b g[b] * rows[j * ld + b] over b < ld,
  * the products of element b gathered in partial b mod 16 in chunk order,
- * the 16 partials t then added pairwise: t[l] += t[l + w] for w = 8, 4, 2, 1.
- * Sixteen sums at a time run that tree across registers, each round pairing
- * halves of two vectors; the rest (fewer than 16) one by one, the same tree. */
+ * the 16 partials then added pairwise: t[l] += t[l + w] for w = 8, 4, 2, 1.
+ * Sixteen j at a time, a CHUNK of g held in registers while their rows
+ * stream by; a last group of fewer repeats its first row in the unused
+ * places, whose sums are dropped (every sum is its own, so the ones kept
+ * are the same bits). */
 TK_HOT_WIDE static void dots(float *out, const float *g, const float *rows, size_t ld, const int32_t *index,
                             int32_t n) {
-    int32_t q0 = 0;
-    for (; q0 + 16 <= n; q0 += 16) {
-        vec16 p[16], gb, rb;
-        for (int q = 0; q < 16; q++) {
-            const float *r = rows + (size_t)index[q0 + q] * ld;
-            p[q] = (vec16){0};
-            for (size_t b = 0; b < ld; b += 16) {
-                LOAD16(gb, g + b), LOAD16(rb, r + b);
-                p[q] = p[q] + gb * rb;
+    for (int32_t q0 = 0; q0 < n; q0 += 16) {
+        int live = n - q0 < 16 ? (int)(n - q0) : 16;
+        const float *r[16];
+        vec16 p[16];
+        for (int q = 0; q < 16; q++) r[q] = rows + (size_t)index[q0 + (q < live ? q : 0)] * ld, p[q] = (vec16){0};
+        for (size_t b = 0; b < ld; b += CHUNK) {
+            vec16 g0, g1, g2, g3;
+            LOAD16(g0, g + b), LOAD16(g1, g + b + 16), LOAD16(g2, g + b + 32), LOAD16(g3, g + b + 48);
+#pragma GCC unroll 16
+            for (int q = 0; q < 16; q++) {
+                vec16 r0, r1, r2, r3;
+                LOAD16(r0, r[q] + b), LOAD16(r1, r[q] + b + 16), LOAD16(r2, r[q] + b + 32), LOAD16(r3, r[q] + b + 48);
+                p[q] = p[q] + g0 * r0, p[q] = p[q] + g1 * r1, p[q] = p[q] + g2 * r2, p[q] = p[q] + g3 * r3;
             }
         }
-        for (int i = 0; i < 8; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO8) +
-                                           SHUF(p[2 * i], p[2 * i + 1], H_HI8);
-        for (int i = 0; i < 4; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO4) +
-                                           SHUF(p[2 * i], p[2 * i + 1], H_HI4);
-        for (int i = 0; i < 2; i++) p[i] = SHUF(p[2 * i], p[2 * i + 1], H_LO2) +
-                                           SHUF(p[2 * i], p[2 * i + 1], H_HI2);
-        p[0] = SHUF(p[0], p[1], H_LO1) + SHUF(p[0], p[1], H_HI1);
-        float t[16];
-        STORE16(t, p[0]);
-        for (int q = 0; q < 16; q++) out[q0 + q] += t[q];
-    }
-    for (int32_t q = q0; q < n; q++) {
-        const float *r = rows + (size_t)index[q] * ld;
-        vec16 p = {0}, gb, rb;
-        for (size_t b = 0; b < ld; b += 16) {
-            LOAD16(gb, g + b), LOAD16(rb, r + b);
-            p = p + gb * rb;
-        }
-        float t[16];
-        STORE16(t, p);
-        for (int w = 8; w; w /= 2)
-            for (int l = 0; l < w; l++) t[l] = t[l] + t[l + w];
-        out[q] += t[0];
+        add_lane_sums(out + q0, p, live);
     }
 }
 
@@ -237,8 +246,8 @@ static void input_grad_range(const pass *c, int lo, int hi) {
         int32_t n = s->col_start[j + 1] - s->col_start[j];
         for (size_t b = 0; b < c->ld; b += CHUNK)
             combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
-        for (int i = 0; c->dx && i < c->B; i++) c->dx[(size_t)i * s->in + j] += acc[i];
     }
+    if (c->dx) transpose(c->dx + lo, (size_t)s->in, c->dxT + (size_t)lo * c->ld, c->ld, hi - lo, c->B, true);
 }
 
 static int span_end(int u, int n) { return (u + 1) * SPAN < n ? (u + 1) * SPAN : n; }
@@ -267,7 +276,7 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
     pass c = {.s = s, .w = w, .b = b, .xT = work, .yT = work + (size_t)s->in * ld, .B = B, .ld = ld};
     transpose_pad(work, ld, x, B, s->in);
     tk_parallel_units(units_of(s->out), tk_parallel_lanes(), forward_rows, &c);
-    transpose(y, (size_t)s->out, c.yT, ld, s->out, B);
+    transpose(y, (size_t)s->out, c.yT, ld, s->out, B, false);
 }
 
 void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
