@@ -101,47 +101,66 @@ typedef float vec8 __attribute__((vector_size(8 * sizeof(float))));
 #define H_HI1 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
 #define SHUF(a, b, idx) __builtin_shufflevector(a, b, idx)
 
-/* dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows, c < cols, or with
- * `add` dst[...] += src[...]. Whole 8 x 8 blocks move through registers
- * (three rounds of shuffles); the edges go one by one. Moves and one add per
- * element: every instruction set gives the same bits. */
-TK_HOT_WIDE static void transpose(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
-                                 int rows, int cols, bool add) {
-    int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+/* r[8] (8 rows of 8) transposed in place: three rounds of shuffles. */
+static inline void transpose8(vec8 r[8]) {
+    vec8 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) t[i] = SHUF(r[i], r[i + 1], T_LO), t[i + 1] = SHUF(r[i], r[i + 1], T_HI);
+    for (int i = 0; i < 8; i += 4) {
+        u[i] = SHUF(t[i], t[i + 2], T_LO2), u[i + 1] = SHUF(t[i], t[i + 2], T_HI2);
+        u[i + 2] = SHUF(t[i + 1], t[i + 3], T_LO2);
+        u[i + 3] = SHUF(t[i + 1], t[i + 3], T_HI2);
+    }
+    for (int i = 0; i < 4; i++) r[i] = SHUF(u[i], u[i + 4], T_LO4), r[i + 4] = SHUF(u[i], u[i + 4], T_HI4);
+}
+
+/* Into the batch-along-vectors layout: dst[c * ld + r] = src[r * cols + c]
+ * for r < rows, c < cols, and 0 for rows <= r < ld (ld a multiple of 8).
+ * Whole 8 x 8 blocks go through registers, the missing rows as zeros; the
+ * last cols % 8 columns one by one. Only moves: the same bits everywhere. */
+TK_HOT_WIDE static void transpose_in(float *restrict dst, size_t ld, const float *restrict src, int rows, int cols) {
+    int c8 = cols / 8 * 8;
+    for (int c0 = 0; c0 < c8; c0 += 8)
+        for (size_t r0 = 0; r0 < ld; r0 += 8) {
+            vec8 r[8];
+            for (int i = 0; i < 8; i++)
+                if ((int)r0 + i < rows) memcpy(&r[i], src + (r0 + (size_t)i) * (size_t)cols + c0, sizeof(vec8));
+                else r[i] = (vec8){0};
+            transpose8(r);
+            for (int j = 0; j < 8; j++) memcpy(dst + (size_t)(c0 + j) * ld + r0, &r[j], sizeof(vec8));
+        }
+    for (int c = c8; c < cols; c++)
+        for (size_t r = 0; r < ld; r++) dst[(size_t)c * ld + r] = (int)r < rows ? src[r * (size_t)cols + c] : 0.0f;
+}
+
+/* Back out of it: dst[c * ld_dst + r] = src[r * ld_src + c] for r < rows,
+ * c < cols, or with `add` dst[...] += src[...]; src's rows must be readable
+ * to cols rounded up to 8 (ld_src >= that), as the padded layout is. Whole
+ * blocks of 8 rows, the columns past cols read but not stored; the last
+ * rows % 8 rows one by one. Moves and one add per element: the same bits
+ * everywhere. */
+TK_HOT_WIDE static void transpose_out(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
+                                     int rows, int cols, bool add) {
+    int r8 = rows / 8 * 8;
     for (int r0 = 0; r0 < r8; r0 += 8)
-        for (int c0 = 0; c0 < c8; c0 += 8) {
-            vec8 r[8], t[8], u[8], o[8];
+        for (int c0 = 0; c0 < cols; c0 += 8) {
+            vec8 r[8];
             for (int i = 0; i < 8; i++) memcpy(&r[i], src + (size_t)(r0 + i) * ld_src + c0, sizeof(vec8));
-            for (int i = 0; i < 8; i += 2)
-                t[i] = SHUF(r[i], r[i + 1], T_LO), t[i + 1] = SHUF(r[i], r[i + 1], T_HI);
-            for (int i = 0; i < 8; i += 4) {
-                u[i] = SHUF(t[i], t[i + 2], T_LO2), u[i + 1] = SHUF(t[i], t[i + 2], T_HI2);
-                u[i + 2] = SHUF(t[i + 1], t[i + 3], T_LO2);
-                u[i + 3] = SHUF(t[i + 1], t[i + 3], T_HI2);
-            }
-            for (int i = 0; i < 4; i++)
-                o[i] = SHUF(u[i], u[i + 4], T_LO4), o[i + 4] = SHUF(u[i], u[i + 4], T_HI4);
-            for (int j = 0; j < 8; j++) {
+            transpose8(r);
+            for (int j = 0; j < 8 && c0 + j < cols; j++) {
                 float *d = dst + (size_t)(c0 + j) * ld_dst + r0;
                 if (add) {
                     vec8 had;
                     memcpy(&had, d, sizeof had);
-                    o[j] = had + o[j];
+                    r[j] = had + r[j];
                 }
-                memcpy(d, &o[j], sizeof(vec8));
+                memcpy(d, &r[j], sizeof(vec8));
             }
         }
-    for (int r = 0; r < rows; r++)
-        for (int c = r < r8 ? c8 : 0; c < cols; c++) {
+    for (int r = r8; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
             float *d = dst + (size_t)c * ld_dst + r, v = src[(size_t)r * ld_src + c];
             *d = add ? *d + v : v;
         }
-}
-
-/* src[rows, cols] into dst[cols, ld], rows [rows, ld) of each column zero. */
-static void transpose_pad(float *dst, size_t ld, const float *src, int rows, int cols) {
-    transpose(dst, ld, src, (size_t)cols, rows, cols, false);
-    for (int c = 0; c < cols; c++) memset(dst + (size_t)c * ld + rows, 0, (ld - (size_t)rows) * sizeof(float));
 }
 
 /* Unaligned moves between floats and vectors (macros: a function passing a
@@ -247,7 +266,7 @@ static void input_grad_range(const pass *c, int lo, int hi) {
         for (size_t b = 0; b < c->ld; b += CHUNK)
             combine(acc + b, 0.0f, c->dyT + b, c->ld, rows, c->w + j, s->in, n);
     }
-    if (c->dx) transpose(c->dx + lo, (size_t)s->in, c->dxT + (size_t)lo * c->ld, c->ld, hi - lo, c->B, true);
+    if (c->dx) transpose_out(c->dx + lo, (size_t)s->in, c->dxT + (size_t)lo * c->ld, c->ld, hi - lo, c->B, true);
 }
 
 static int span_end(int u, int n) { return (u + 1) * SPAN < n ? (u + 1) * SPAN : n; }
@@ -274,9 +293,9 @@ void tk_sparse_linear_forward(float *y, const float *x, const float *w, const fl
                               const tk_sparse_linear *s, float *work) {
     size_t ld = padded(B);
     pass c = {.s = s, .w = w, .b = b, .xT = work, .yT = work + (size_t)s->in * ld, .B = B, .ld = ld};
-    transpose_pad(work, ld, x, B, s->in);
+    transpose_in(work, ld, x, B, s->in);
     tk_parallel_units(units_of(s->out), tk_parallel_lanes(), forward_rows, &c);
-    transpose(y, (size_t)s->out, c.yT, ld, s->out, B, false);
+    transpose_out(y, (size_t)s->out, c.yT, ld, s->out, B, false);
 }
 
 void tk_sparse_rows_forward(float *yT, const float *xT, size_t ld, const float *w, const float *b,
@@ -303,7 +322,7 @@ void tk_sparse_linear_backward(float *dx, float *dw, float *db, const float *dy,
     size_t ld = padded(B);
     float *xT = work, *dyT = work + (size_t)s->in * ld, *dxT = dyT + (size_t)s->out * ld;
     pass c = {.s = s, .w = w, .xT = xT, .dyT = dyT, .dxT = dxT, .dx = dx, .dw = dw, .B = B, .ld = ld};
-    if (dx || dw) transpose_pad(dyT, ld, dy, B, s->out);
+    if (dx || dw) transpose_in(dyT, ld, dy, B, s->out);
     if (dw) tk_parallel_units(units_of(s->out), tk_parallel_lanes(), weight_grad_rows, &c);
     if (dx) tk_parallel_units(units_of(s->in), tk_parallel_lanes(), input_grad_columns, &c);
     /* db is the dense layer's: it never touches the weights. */
