@@ -31,7 +31,7 @@ static tk_option options[] = {
     {"width", "X", "width multiplier (default 1)", NULL},
     {"seed", "N", "replicate seed (default 0)", NULL},
     {"threads", "N", "threads, BLAS's and the layers' own (default 2)", NULL},
-    {"kernels", "auto|dense|sparse", "masked layers' kernels (default auto: sparse below 10% density)", NULL},
+    {"kernels", "auto|dense|sparse", "masked layers' kernels (default auto: sparse at 30% density and below)", NULL},
     {"out", "DIR", "run directory (default runs/train-MODEL-DATASET-sSEED)", NULL},
     {"resume", "DIR", "continue the run in DIR with its own config", NULL},
     {"quiet", NULL, "print only the final result", NULL},

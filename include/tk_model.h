@@ -144,18 +144,17 @@ extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 
 /* Which kernels the masked layers run on. `dense` multiplies every weight,
  * pruned ones (zero) included; `sparse` reads only the kept weights of a
- * prunable linear layer (tk_sparse.h); `auto` picks sparse for a layer whose
- * density is at most TK_SPARSE_AUTO_DENSITY, where it is faster here (see
+ * prunable linear or conv layer (tk_sparse.h); `auto` picks sparse for a layer
+ * whose density is at most TK_SPARSE_AUTO_DENSITY, where it is faster here (see
  * README: ticket bench --density). Both keep the masking contract and agree
  * within float32 rounding; each gives the same bits run after run. */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
 extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
-#define TK_SPARSE_AUTO_DENSITY 0.1
-/* Convolutions break even higher: measured with every layer sparse against
- * every layer dense (1 thread, training, src/conv2d.c's sparse backend),
- * conv4 b60 1.05x at 30%, 1.26x at 20%, 2.3x at 10%; resnet20 b128 1.07x,
- * 1.34x, 1.8x. 20% keeps a margin for the noise of a shared machine. */
-#define TK_SPARSE_CONV_AUTO_DENSITY 0.2
+/* Measured with every layer sparse against every layer dense (ticket bench
+ * --density, 1 thread, training): at 30% lenet_300_100 b60 1.22x, conv4 b60
+ * 1.17x, resnet20 b128 1.36x; at 36% lenet 1.03x, conv4 0.94x. Per layer,
+ * LeNet's 784x300 and 300x100 break even near 33% and 38%. */
+#define TK_SPARSE_AUTO_DENSITY 0.3
 
 /* ---- building (used by registry entries) */
 tk_model *tk_model_begin(const char *name, tk_shape input, int classes);

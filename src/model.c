@@ -284,8 +284,7 @@ int tk_model_use_kernels(tk_model *m, tk_kernels k, tk_optim *o) {
         for (size_t j = 0; j < w->count; j++) kept += mask[j] != 0;
         op->kept_offset = kept_before;
         kept_before += kept;
-        double auto_density = op->kind == TK_OP_LINEAR ? TK_SPARSE_AUTO_DENSITY : TK_SPARSE_CONV_AUTO_DENSITY;
-        if (k == TK_KERNELS_DENSE || (k == TK_KERNELS_AUTO && (double)kept > auto_density * (double)w->count))
+        if (k == TK_KERNELS_DENSE || (k == TK_KERNELS_AUTO && (double)kept > TK_SPARSE_AUTO_DENSITY * (double)w->count))
             continue;
         if (op->kind == TK_OP_CONV2D)
             op->sparse = tk_sparse_conv_create(mask, w->shape[0], w->shape[1], w->shape[2], w->shape[3]);

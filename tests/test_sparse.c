@@ -321,6 +321,39 @@ static void test_packed_optimizer_same_bits(void) {
     }
 }
 
+/* auto runs a layer sparse at TK_SPARSE_AUTO_DENSITY and below, per layer:
+ * LeNet on 8x8 input with fc1 kept exactly at the threshold, fc2 one weight
+ * above it, and the output layer dense. */
+static void test_auto_picks_per_layer_at_threshold(void) {
+    tk_model_config mc = {.name = "lenet_300_100", .input = {1, 8, 8}, .classes = 10, .width = 1};
+    tk_error err = {0};
+    tk_model *m = tk_model_create(&mc, &err);
+    tk_rng rng;
+    tk_rng_seed(&rng, 1, TK_STREAM_INIT);
+    tk_model_init(m, &rng);
+    tk_optim_config oc = tk_optim_defaults(TK_OPTIM_ADAM);
+    tk_optim *o = tk_optim_create(&oc, m->n_params);
+    int layer = 0;
+    for (int i = 0; i < m->n_param_tensors; i++) {
+        const tk_param *w = &m->params[i];
+        if (!w->prunable) continue;
+        size_t kept = layer == 2 ? w->count : (size_t)(TK_SPARSE_AUTO_DENSITY * (double)w->count) + (layer == 1);
+        for (size_t j = 0; j < w->count; j++) m->mask[w->offset + j] = j < kept;
+        layer++;
+    }
+    tk_model_apply_mask(m);
+    CHECK(layer == 3);
+    CHECK(tk_model_use_kernels(m, TK_KERNELS_AUTO, o) == 1);
+    int sparse_ops[3] = {0}, seen = 0;
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].weight >= 0 && m->params[m->ops[i].weight].prunable) sparse_ops[seen++] = m->ops[i].sparse != NULL;
+    CHECK(seen == 3 && sparse_ops[0] && !sparse_ops[1] && !sparse_ops[2]);
+    CHECK(tk_model_use_kernels(m, TK_KERNELS_SPARSE, o) == 3);
+    CHECK(tk_model_use_kernels(m, TK_KERNELS_DENSE, o) == 0);
+    tk_optim_free(o);
+    tk_model_free(m);
+}
+
 /* ---- end to end: a model pruned at rate 0.9 (levels keep 100%, 10%, 1%),
  * every layer dense or every layer sparse: LeNet at width 0.1 on 8x8 IDX
  * data (fc1 [30,64], fc2 [10,30], fc3 [10,10]: 2320 prunable weights), and
@@ -439,6 +472,7 @@ int main(void) {
     RUN(test_matches_exact_masked_product);
     RUN(test_threads_do_not_change_bits);
     RUN(test_packed_optimizer_same_bits);
+    RUN(test_auto_picks_per_layer_at_threshold);
     RUN(test_conv_matches_exact_masked_conv);
     CHECK_MAIN_END();
 }
