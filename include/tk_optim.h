@@ -32,8 +32,9 @@ typedef struct tk_optim {
     int64_t steps;  /* updates taken so far (Adam bias correction) */
     float *m, *v;   /* momentum / first moment, second moment (NULL when unused) */
     /* The kept indices of the masked range (tk_optim_skip_pruned,
-     * tk_optim_pack), or NULL; packed: the kept weights' state is km[q],
-     * kv[q] for kept[q] (m and v hold it for the unmasked rest only). */
+     * tk_optim_pack), or NULL; with them, the kept weights' state is km[q],
+     * kv[q] for kept[q] (m and v hold it for the unmasked rest only).
+     * packed: the steps take the kept weights' gradients packed too. */
     uint32_t *kept;
     size_t n_kept, kept_of;
     bool packed;
@@ -44,9 +45,10 @@ tk_optim *tk_optim_create(const tk_optim_config *cfg, size_t n_params);
 void tk_optim_free(tk_optim *o);
 /* One update with learning rate lr. mask[0..n_masked) covers param[0..n_masked). */
 void tk_optim_step(tk_optim *o, float *param, float *grad, const uint8_t *mask, size_t n_masked, float lr);
-/* From now on, steps with this mask (which must not change until the next
- * call) update only its kept weights and the unmasked rest, when at most
- * half of the masked weights are kept. The result is the same bits: a
+/* From now on, steps with this mask and n_masked (which must not change
+ * until the next call) update only its kept weights and the unmasked rest,
+ * when at most half of the masked weights are kept; the kept weights' state
+ * is then packed as tk_optim_pack packs it. The result is the same bits: a
  * pruned weight and its moments are zero and a masked step keeps them zero;
  * only its gradient is left as it is, which nothing reads after the step. */
 void tk_optim_skip_pruned(tk_optim *o, const uint8_t *mask, size_t n_masked);
