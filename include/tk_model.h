@@ -151,9 +151,12 @@ extern const tk_op_def tk_ops[]; /* [TK_OP_COUNT] */
 typedef enum tk_kernels { TK_KERNELS_AUTO, TK_KERNELS_DENSE, TK_KERNELS_SPARSE, TK_KERNELS_COUNT } tk_kernels;
 extern const char *const tk_kernels_names[]; /* [TK_KERNELS_COUNT] */
 /* Measured with every layer sparse against every layer dense (ticket bench
- * --density, 1 thread, training): at 30% lenet_300_100 b60 1.22x, conv4 b60
- * 1.17x, resnet20 b128 1.36x; at 36% lenet 1.03x, conv4 0.94x. Per layer,
- * LeNet's 784x300 and 300x100 break even near 33% and 38%. */
+ * --density, 1 thread, training) on an Intel Xeon with OpenBLAS's SkylakeX
+ * kernels: at 30% lenet_300_100 b60 1.22x, conv4 b60 1.17x, resnet20 b128
+ * 1.36x; at 36% lenet 1.03x, conv4 0.94x. Per layer, LeNet's 784x300 and
+ * 300x100 break even near 33% and 38%. On a Zen 5 with OpenBLAS held to AVX2
+ * sparse wins more (1.71x, 1.44x, 1.66x at 30%); a constant, not a run-time
+ * measurement, so that auto chooses alike on every machine. */
 #define TK_SPARSE_AUTO_DENSITY 0.3
 
 /* ---- building (used by registry entries) */
