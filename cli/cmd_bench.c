@@ -3,7 +3,9 @@
  * Mirrors ../shared/bench/torch_ref.py so that the two can be compared row
  * for row: the same models, batches, synthetic N(0,1) inputs with uniform
  * labels, SGD(lr 0.01, momentum 0.9, weight decay 1e-4), each configuration
- * in a fresh process (so its peak resident memory is its own). */
+ * in a fresh process (so its peak resident memory is its own). Below full
+ * density (random masks, or a ticket file's mask) it measures the dense and
+ * the sparse kernels side by side. */
 #define _GNU_SOURCE
 #include <cJSON.h>
 #include <cblas.h>
@@ -18,6 +20,7 @@
 #include "tk_file.h"
 #include "tk_model.h"
 #include "tk_provenance.h"
+#include "tk_ticket.h"
 
 /* Each model runs on its registry entry's input shape (src/models.c). */
 typedef struct bench_config {
@@ -31,6 +34,14 @@ static const bench_config configs[] = {
     {"vgg11_b128", "vgg11", 128},
 };
 
+/* Where a measured model's masks come from: a ticket file (its model, shape,
+ * weights and mask), or random masks keeping `density` of every prunable
+ * tensor (none at 1). */
+typedef struct bench_masks {
+    const char *ticket;
+    double density;
+} bench_masks;
+
 typedef struct bench_result {
     double train_sps, eval_sps, train_ms, eval_ms, flops;
     long max_rss_kb;
@@ -42,7 +53,8 @@ static tk_option options[] = {
     {"threads", "T", "threads, BLAS's and the layers' own (default 2)", NULL},
     {"seconds", "S", "timed seconds per measurement (default 3)", NULL},
     {"density", "D", "random masks keeping this fraction of every prunable tensor (default 1)", NULL},
-    {"kernels", "dense|sparse|both", "masked layers' kernels to measure (default both when D < 1)", NULL},
+    {"ticket", "FILE", "a ticket file (ticket find's level_NN/ticket): its model, shape, weights and mask", NULL},
+    {"kernels", "dense|sparse|both", "masked layers' kernels to measure (default both below density 1)", NULL},
     {"compare", "FILE", "torch_ref.py --json output: print our/PyTorch ratios", NULL},
     {"json", "FILE", "write the results as JSON", NULL},
 };
@@ -95,29 +107,47 @@ static void random_masks(tk_model *m, double density) {
     tk_model_apply_mask(m);
 }
 
-static int measure(const bench_config *c, int threads, double seconds, double density, tk_kernels kernels,
-                   bench_result *r, tk_error *err) {
+/* The model of configuration c with its masks: a ticket's, random ones, or
+ * none; *width its width multiplier. */
+static tk_model *masked_model(const bench_config *c, const bench_masks *masks, float *width, tk_error *err) {
     tk_model_config mc = {.name = c->model, .classes = 10, .width = 1};
+    char name[64];
+    if (masks->ticket && tk_ticket_model(masks->ticket, &mc, name, err)) return NULL;
     tk_model *m = tk_model_create(&mc, err);
+    if (!m) return NULL;
+    *width = mc.width;
+    tk_rng rng;
+    tk_rng_seed(&rng, 0, TK_STREAM_INIT);
+    tk_model_init(m, &rng);
+    if (masks->ticket && tk_ticket_read(masks->ticket, m, mc.width, NULL, err)) {
+        tk_model_free(m);
+        return NULL;
+    }
+    if (!masks->ticket && masks->density < 1) random_masks(m, masks->density);
+    return m;
+}
+
+static int measure(const bench_config *c, int threads, double seconds, const bench_masks *masks, tk_kernels kernels,
+                   bench_result *r, tk_error *err) {
+    float width;
+    tk_model *m = masked_model(c, masks, &width, err);
     if (!m) return -1;
     const tk_shape input = m->input;
+    const int classes = m->classes;
     openblas_set_num_threads(threads);
     int B = c->batch;
     size_t in = (size_t)input.C * (size_t)input.H * (size_t)input.W;
     float *x = tk_alloc_aligned((size_t)B * in * sizeof(float));
-    float *probs = tk_malloc((size_t)B * 10 * sizeof(float));
+    float *probs = tk_malloc((size_t)B * (size_t)classes * sizeof(float));
     int32_t *y = tk_malloc((size_t)B * sizeof(int32_t));
     tk_rng rng;
     tk_rng_seed(&rng, 0, TK_STREAM_DATA);
     for (size_t i = 0; i < (size_t)B * in; i++) x[i] = tk_rng_normal(&rng);
-    for (int i = 0; i < B; i++) y[i] = (int32_t)tk_rng_below(&rng, 10);
-    tk_rng_seed(&rng, 0, TK_STREAM_INIT);
-    tk_model_init(m, &rng);
+    for (int i = 0; i < B; i++) y[i] = (int32_t)tk_rng_below(&rng, (uint32_t)classes);
     tk_model_set_batch(m, B);
     tk_optim_config oc = tk_optim_defaults(TK_OPTIM_SGD);
     oc.lr = 0.01f, oc.momentum = 0.9f, oc.weight_decay = 1e-4f;
     tk_optim *o = tk_optim_create(&oc, m->n_params);
-    if (density < 1) random_masks(m, density);
     /* As a training run sets them up (src/train.c). */
     tk_model_use_kernels(m, kernels, o);
     double train = time_steps(m, o, x, y, probs, B, true, seconds);
@@ -132,8 +162,8 @@ static int measure(const bench_config *c, int threads, double seconds, double de
 }
 
 /* Runs one configuration in a child process; its peak RSS comes from wait4. */
-static int measure_isolated(const bench_config *c, int threads, double seconds, double density, tk_kernels kernels,
-                            bench_result *r, tk_error *err) {
+static int measure_isolated(const bench_config *c, int threads, double seconds, const bench_masks *masks,
+                            tk_kernels kernels, bench_result *r, tk_error *err) {
     int fd[2];
     if (pipe(fd)) return tk_fail(err, "pipe failed");
     fflush(stdout);
@@ -142,7 +172,7 @@ static int measure_isolated(const bench_config *c, int threads, double seconds, 
         close(fd[0]);
         tk_error child_err = {0};
         bench_result cr;
-        int rc = measure(c, threads, seconds, density, kernels, &cr, &child_err);
+        int rc = measure(c, threads, seconds, masks, kernels, &cr, &child_err);
         if (rc == 0 && write(fd[1], &cr, sizeof cr) != (ssize_t)sizeof cr) rc = -1;
         if (rc) fprintf(stderr, "ticket bench: %s\n", child_err.msg);
         _exit(rc ? 1 : 0);
@@ -168,13 +198,13 @@ static double median3(double a, double b, double c) {
     return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
 }
 
-static int measure_kernels(const bench_config *c, int threads, double seconds, double density,
+static int measure_kernels(const bench_config *c, int threads, double seconds, const bench_masks *masks,
                            const tk_kernels *kernels, int n_kernels, bench_result *out, tk_error *err) {
-    if (n_kernels == 1) return measure_isolated(c, threads, seconds, density, kernels[0], &out[0], err);
+    if (n_kernels == 1) return measure_isolated(c, threads, seconds, masks, kernels[0], &out[0], err);
     bench_result r[ROUNDS][2];
     for (int round = 0; round < ROUNDS; round++)
         for (int k = 0; k < n_kernels; k++)
-            if (measure_isolated(c, threads, seconds / ROUNDS, density, kernels[k], &r[round][k], err)) return -1;
+            if (measure_isolated(c, threads, seconds / ROUNDS, masks, kernels[k], &r[round][k], err)) return -1;
     for (int k = 0; k < n_kernels; k++) {
         out[k] = r[0][k];
         out[k].train_sps = median3(r[0][k].train_sps, r[1][k].train_sps, r[2][k].train_sps);
@@ -213,7 +243,7 @@ static cJSON *load_json(const char *path, tk_error *err) {
 int tk_cmd_bench(int argc, char **argv) {
     bool help;
     int rc = tk_cli_begin("bench", argc, argv, NULL, options, N_OPTIONS,
-                          "ticket bench [--model M --batch B] [--threads T] [--density D] [--compare torch.json]",
+                          "ticket bench [--model M --batch B | --ticket FILE] [--threads T] [--density D] [--compare torch.json]",
                           "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
                           "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
                           "resident memory. Without --model, runs the configurations of torch_ref.py.",
@@ -237,10 +267,35 @@ int tk_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "ticket bench: %s\n", err.msg[0] ? err.msg : "--density must be in (0, 1]");
         return 2;
     }
+    const char *model = tk_cli_find(options, N_OPTIONS, "model")->value;
+    bench_masks masks = {tk_cli_find(options, N_OPTIONS, "ticket")->value, density};
+    char ticket_model[64], ticket_line[256] = "";
+    if (masks.ticket) {
+        if (model || tk_cli_find(options, N_OPTIONS, "density")->value) {
+            fprintf(stderr, "ticket bench: --ticket %s gives the model and its mask; drop --model and --density\n",
+                    masks.ticket);
+            return 2;
+        }
+        bench_config probe = {"ticket", NULL, batch};
+        float width;
+        tk_model *m = masked_model(&probe, &masks, &width, &err);
+        if (!m) {
+            fprintf(stderr, "ticket bench: %s\n", err.msg);
+            return 2;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < m->n_prunable; i++) kept += m->mask[i];
+        masks.density = m->n_prunable ? (double)kept / (double)m->n_prunable : 1;
+        snprintf(ticket_model, sizeof ticket_model, "%s", m->name);
+        snprintf(ticket_line, sizeof ticket_line, "%s width %g, input %dx%dx%d, %d classes, density %g", m->name,
+                 width, m->input.C, m->input.H, m->input.W, m->classes, masks.density);
+        model = ticket_model;
+        tk_model_free(m);
+    }
     /* Both kernels side by side below full density, one row each. */
     tk_kernels kernel_list[2] = {TK_KERNELS_DENSE, TK_KERNELS_SPARSE};
     const char *kernels_opt = tk_cli_find(options, N_OPTIONS, "kernels")->value;
-    int n_kernels = density < 1 || (kernels_opt && !strcmp(kernels_opt, "both")) ? 2 : 1;
+    int n_kernels = masks.density < 1 || (kernels_opt && !strcmp(kernels_opt, "both")) ? 2 : 1;
     if (kernels_opt && strcmp(kernels_opt, "both")) {
         int k;
         if (tk_parse_name("--kernels", kernels_opt, tk_kernels_names, TK_KERNELS_COUNT, &k, &err)) {
@@ -249,7 +304,6 @@ int tk_cmd_bench(int argc, char **argv) {
         }
         kernel_list[0] = (tk_kernels)k, n_kernels = 1;
     }
-    const char *model = tk_cli_find(options, N_OPTIONS, "model")->value;
     const char *compare = tk_cli_find(options, N_OPTIONS, "compare")->value;
     const char *json_out = tk_cli_find(options, N_OPTIONS, "json")->value;
     cJSON *torch = NULL;
@@ -257,10 +311,11 @@ int tk_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "ticket bench: %s\n", err.msg);
         return 2;
     }
-    bench_config single = {"custom", model, batch};
+    bench_config single = {masks.ticket ? "ticket" : "custom", model, batch};
     const bench_config *list = configs;
     int n = TK_ARRAY_LEN(configs);
-    if (model) {
+    if (masks.ticket) list = &single, n = 1;
+    else if (model) {
         const tk_model_entry *e = tk_model_find(model);
         if (!e) {
             tk_model_config probe = {.name = model, .classes = 10, .width = 1};
@@ -278,7 +333,8 @@ int tk_cmd_bench(int argc, char **argv) {
     char prov_line[2048];
     tk_provenance_format(&prov, prov_line, sizeof prov_line);
     printf("provenance: %s\n", prov_line);
-    printf("density %g\n", density);
+    if (masks.ticket) printf("ticket %s: %s\n", masks.ticket, ticket_line);
+    else printf("density %g\n", masks.density);
     printf("%-14s %-14s %5s %-7s %11s %9s %10s %11s %9s %9s%s\n", "config", "model", "batch", "kernels",
            "train_sps", "trainGF/s", "eval_sps", "evalGF/s", "train_ms", "peak_MiB",
            torch ? "   vs torch (train, eval)" : n_kernels == 2 ? "   vs dense (train, eval)" : "");
@@ -289,7 +345,7 @@ int tk_cmd_bench(int argc, char **argv) {
         int i = row_i / n_kernels;
         tk_kernels kernels = kernel_list[row_i % n_kernels];
         if (row_i % n_kernels == 0 &&
-            measure_kernels(&list[i], threads, seconds, density, kernel_list, n_kernels, pair, &err)) {
+            measure_kernels(&list[i], threads, seconds, &masks, kernel_list, n_kernels, pair, &err)) {
             fprintf(stderr, "ticket bench: %s\n", err.msg);
             failed++;
             row_i += n_kernels - 1;
@@ -313,7 +369,8 @@ int tk_cmd_bench(int argc, char **argv) {
         cJSON_AddStringToObject(row, "model", list[i].model);
         cJSON_AddNumberToObject(row, "batch", list[i].batch);
         cJSON_AddNumberToObject(row, "threads", threads);
-        cJSON_AddNumberToObject(row, "density", density);
+        cJSON_AddNumberToObject(row, "density", masks.density);
+        if (masks.ticket) cJSON_AddStringToObject(row, "ticket", masks.ticket);
         cJSON_AddStringToObject(row, "kernels", tk_kernels_names[kernels]);
         cJSON_AddNumberToObject(row, "train_samples_per_s", r.train_sps);
         cJSON_AddNumberToObject(row, "eval_samples_per_s", r.eval_sps);
