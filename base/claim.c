@@ -221,6 +221,25 @@ void tk_claim_release(tk_claim *c) {
     free(c);
 }
 
+/* Whether `name` is a candidate (write_candidate: CLAIM.HOST.PID.tmp) of a
+ * process of this host that is dead. The name says whose it is even when its
+ * writer was killed between creating it and writing its text, which leaves
+ * nothing inside to read. */
+static bool candidate_of_dead_process(const char *name) {
+    size_t len = strlen(name);
+    if (len < 4 || strcmp(name + len - 4, ".tmp")) return false;
+    size_t end = len - 4, digits = end;
+    while (digits > 0 && name[digits - 1] >= '0' && name[digits - 1] <= '9') digits--;
+    if (digits == end || digits == 0 || name[digits - 1] != '.') return false;
+    char host[256];
+    this_host(host, sizeof host);
+    size_t dot = digits - 1, host_len = strlen(host);
+    if (dot < host_len + 1) return false;
+    size_t host_at = dot - host_len;
+    if (name[host_at - 1] != '.' || strncmp(name + host_at, host, host_len)) return false;
+    return !pid_alive(strtol(name + digits, NULL, 10));
+}
+
 void tk_claim_clear_stale(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -232,6 +251,10 @@ void tk_claim_clear_stale(const char *dir) {
         double age;
         tk_claim_holder h;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (candidate_of_dead_process(e->d_name)) {
+            unlink(path);
+            continue;
+        }
         if (!read_claim(path, text, sizeof text, &age) || !holder_from_text(text, age, &h) || !h.stale) continue;
         if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp")) unlink(path); /* a candidate nobody links any more */
         else break_stale(path, text, NULL);

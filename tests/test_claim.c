@@ -121,6 +121,40 @@ static void test_stale_claims_taken_over(void) {
     free(dir), free(claim);
 }
 
+/* A worker killed between creating its candidate and writing it leaves an
+ * empty CLAIM.HOST.PID.tmp: clearing removes it when that process of this host
+ * is dead, and keeps a live one's, and an empty one from another host until it
+ * is old. */
+static void test_clear_removes_dead_candidates(void) {
+    char *dir = test_tmpdir("claim");
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char host[256], name[512];
+    gethostname(host, sizeof host);
+    snprintf(name, sizeof name, "runs.0123456789abcdef.level_00.%s.%ld.tmp", host, (long)dead);
+    char *of_dead = path_in(dir, name);
+    snprintf(name, sizeof name, "runs.0123456789abcdef.level_00.%s.%ld.tmp", host, (long)getpid());
+    char *of_live = path_in(dir, name);
+    char *elsewhere = path_in(dir, "runs.0123456789abcdef.level_00.node-elsewhere.4242.tmp");
+    char *bare = path_in(dir, "runs.0123456789abcdef.level_00.tmp");
+    write_text(of_dead, "");
+    write_text(of_live, "");
+    write_text(elsewhere, "");
+    write_text(bare, "");
+    tk_claim_clear_stale(dir);
+    CHECK(access(of_dead, F_OK) != 0);
+    CHECK(access(of_live, F_OK) == 0);
+    CHECK(access(elsewhere, F_OK) == 0);
+    CHECK(access(bare, F_OK) == 0);
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 1000}, {.tv_sec = time(NULL) - 1000}};
+    CHECK(utimensat(AT_FDCWD, elsewhere, old, 0) == 0);
+    tk_claim_clear_stale(dir);
+    CHECK(access(elsewhere, F_OK) != 0);
+    rm_rf(dir);
+    free(dir), free(of_dead), free(of_live), free(elsewhere), free(bare);
+}
+
 /* A claim that cannot be made says where and why. */
 static void test_claim_in_missing_folder(void) {
     tk_claim *c;
@@ -134,6 +168,7 @@ int main(void) {
     RUN(test_one_holder_among_racers);
     RUN(test_holder_named_while_held);
     RUN(test_stale_claims_taken_over);
+    RUN(test_clear_removes_dead_candidates);
     RUN(test_claim_in_missing_folder);
     CHECK_MAIN_END();
 }
