@@ -14,6 +14,14 @@ static bool marker_done(void *ctx) { return access((const char *)ctx, F_OK) == 0
 
 static void write_text(const char *path, const char *text) { write_file(path, text, strlen(text)); }
 
+/* The pid of a process of this host that has exited and been reaped. */
+static pid_t dead_pid(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
 /* Six processes race for one job: exactly one trains it (appends a line to
  * `trained`, then marks it done); the others wait and find it done. */
 static void test_one_holder_among_racers(void) {
@@ -71,9 +79,7 @@ static void test_holder_named_while_held(void) {
  * another host is stale only once its heartbeat is older than the timeout. */
 static void test_stale_claims_taken_over(void) {
     char *dir = test_tmpdir("claim"), *claim = path_in(dir, "job");
-    pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    waitpid(dead, NULL, 0);
+    pid_t dead = dead_pid();
     char host[256], text[512];
     gethostname(host, sizeof host);
     snprintf(text, sizeof text, "%s %ld abc.1\n", host, (long)dead);
@@ -127,9 +133,7 @@ static void test_stale_claims_taken_over(void) {
  * is old. */
 static void test_clear_removes_dead_candidates(void) {
     char *dir = test_tmpdir("claim");
-    pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    waitpid(dead, NULL, 0);
+    pid_t dead = dead_pid();
     char host[256], name[512];
     gethostname(host, sizeof host);
     snprintf(name, sizeof name, "runs.0123456789abcdef.level_00.%s.%ld.tmp", host, (long)dead);
