@@ -5,8 +5,8 @@
 # (a C toolchain: build-essential, git, pkg-config), copies a clean clone of this
 # repository's committed HEAD into it and runs, as root inside, the README's two
 # commands, timing each:  make study  then  make test.
-# Not part of `make test`: it needs root, the network and time (53 minutes on 2
-# busy cores, most of it the study; see README.md, Set-up).
+# Not part of `make test`: it needs root, the network and time (4 minutes on 2 idle
+# cores, 53 on 2 busy ones, most of it the study; see README.md, Set-up).
 #
 #   sudo tests/fresh-machine.sh [--dir DIR] [--reuse] [--mirror URL]
 #
