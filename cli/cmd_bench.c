@@ -49,7 +49,7 @@ typedef struct bench_result {
 
 static tk_option options[] = {
     {"model", "M", "one model (default: the torch_ref.py table)", NULL},
-    {"batch", "B", "batch size (with --model; default 60)", NULL},
+    {"batch", "B", "batch size (with --model or --ticket; default 60)", NULL},
     {"threads", "T", "threads, BLAS's and the layers' own (default 2)", NULL},
     {"seconds", "S", "timed seconds per measurement (default 3)", NULL},
     {"density", "D", "random masks keeping this fraction of every prunable tensor (default 1)", NULL},
@@ -108,14 +108,14 @@ static void random_masks(tk_model *m, double density) {
 }
 
 /* The model of configuration c with its masks: a ticket's, random ones, or
- * none; *width its width multiplier. */
+ * none; *width (when not NULL) its width multiplier. */
 static tk_model *masked_model(const bench_config *c, const bench_masks *masks, float *width, tk_error *err) {
     tk_model_config mc = {.name = c->model, .classes = 10, .width = 1};
     char name[64];
     if (masks->ticket && tk_ticket_model(masks->ticket, &mc, name, err)) return NULL;
     tk_model *m = tk_model_create(&mc, err);
     if (!m) return NULL;
-    *width = mc.width;
+    if (width) *width = mc.width;
     tk_rng rng;
     tk_rng_seed(&rng, 0, TK_STREAM_INIT);
     tk_model_init(m, &rng);
@@ -129,8 +129,7 @@ static tk_model *masked_model(const bench_config *c, const bench_masks *masks, f
 
 static int measure(const bench_config *c, int threads, double seconds, const bench_masks *masks, tk_kernels kernels,
                    bench_result *r, tk_error *err) {
-    float width;
-    tk_model *m = masked_model(c, masks, &width, err);
+    tk_model *m = masked_model(c, masks, NULL, err);
     if (!m) return -1;
     const tk_shape input = m->input;
     const int classes = m->classes;
@@ -243,10 +242,10 @@ static cJSON *load_json(const char *path, tk_error *err) {
 int tk_cmd_bench(int argc, char **argv) {
     bool help;
     int rc = tk_cli_begin("bench", argc, argv, NULL, options, N_OPTIONS,
-                          "ticket bench [--model M --batch B | --ticket FILE] [--threads T] [--density D] [--compare torch.json]",
+                          "ticket bench [--model M | --ticket FILE] [--batch B] [--threads T] [--density D] [--compare torch.json]",
                           "Training (forward, backward, SGD step) and evaluation samples/s: the median step time\n"
                           "after warm-up, on synthetic data, with GFLOP/s (training = 3 x forward FLOPs) and peak\n"
-                          "resident memory. Without --model, runs the configurations of torch_ref.py.",
+                          "resident memory. Without --model or --ticket, runs the configurations of torch_ref.py.",
                           &help);
     if (rc || help) return rc;
     tk_error err = {0};
